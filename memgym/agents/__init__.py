@@ -1,0 +1,1 @@
+"""Agents: baseline memory managers and loaders of trained policies."""

@@ -1,0 +1,212 @@
+"""Baseline memory managers for the structured environment.
+
+All act through the env's flat action space (so they obey the same masks and budgets as a
+learned policy) and read its state through ``env.unwrapped``. Only the oracle reads labels:
+it keeps exactly the evidence of questions still to come, which makes it the upper bound at
+the same budget. The heuristics replace memory by overwriting (``update``) when full, the
+one-op equivalent of evict-then-add.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+import numpy as np
+
+from memgym.facts import extract_fact
+from memgym.rewards.metrics import score_answer
+
+#: Generic hedging cues; the salience heuristic distrusts text that uses them.
+HEDGE_WORDS = frozenset(
+    "rumour rumor rumours allegedly reportedly unconfirmed maybe perhaps possibly guess guessed "
+    "might may think heard overheard apparently supposedly not sure doubt unverified gossip".split()
+)
+_WORD = re.compile(r"[a-z]+")
+
+
+class Agent(Protocol):
+    name: str
+
+    def reset(self, env: Any, seed: int | None = None) -> None: ...
+
+    def act(self, obs: Any, info: dict[str, Any], env: Any) -> int: ...
+
+
+class BaselineAgent:
+    """Helpers shared by the heuristics: free room, the current view, action lookup."""
+
+    name = "baseline"
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: Any, info: dict[str, Any], env: Any) -> int:
+        env = env.unwrapped
+        mask = env.action_masks()
+        if env.core.view.kind == "question":
+            return self.route_question(env, mask)
+        choice = self.choose(env, mask)
+        return choice if choice is not None and mask[choice] else 0
+
+    def choose(self, env: Any, mask: np.ndarray) -> int | None:
+        raise NotImplementedError
+
+    def route_question(self, env: Any, mask: np.ndarray) -> int:
+        return int(np.flatnonzero(mask)[0])  # the first (cheapest-listed) retrieval tier
+
+    # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def add_action(env: Any, mask: np.ndarray) -> int | None:
+        for t in range(len(env.tier_names)):
+            a = env.action_index.get(("add", -1, t))
+            if a is not None and mask[a] and not env.core.tiers[t].always_shown:
+                return a
+        return None
+
+    @staticmethod
+    def overwrite_action(env: Any, slot: int) -> int | None:
+        return env.action_index.get(("update", slot, -1))
+
+    @staticmethod
+    def occupied_slots(env: Any) -> np.ndarray:
+        return np.flatnonzero(env.slot_entry >= 0)
+
+    def admit_or_replace(self, env: Any, mask: np.ndarray, victim_key: Any) -> int | None:
+        """Add when there is room, else overwrite the slot that minimises ``victim_key``."""
+        add = self.add_action(env, mask)
+        if add is not None:
+            return add
+        slots = [k for k in self.occupied_slots(env)
+                 if (a := self.overwrite_action(env, k)) is not None and mask[a]]
+        if not slots:
+            return None
+        return self.overwrite_action(env, min(slots, key=victim_key))
+
+
+class RandomAgent(BaselineAgent):
+    """Uniform over valid actions."""
+
+    name = "random"
+
+    def act(self, obs: Any, info: dict[str, Any], env: Any) -> int:
+        return int(self.rng.choice(np.flatnonzero(env.unwrapped.action_masks())))
+
+
+class KeepUntilFullAgent(BaselineAgent):
+    """Store every chunk while there is room, then keep nothing more."""
+
+    name = "keep"
+
+    def choose(self, env: Any, mask: np.ndarray) -> int | None:
+        return self.add_action(env, mask)
+
+
+class FIFOAgent(BaselineAgent):
+    """Store every chunk; when full, overwrite the oldest entry."""
+
+    name = "fifo"
+
+    def choose(self, env: Any, mask: np.ndarray) -> int | None:
+        return self.admit_or_replace(env, mask, lambda k: env.slot_num[0, k])
+
+
+class LRUAgent(BaselineAgent):
+    """Store every chunk; when full, overwrite the least recently used entry (reads by the
+    reader at mid-stream questions count as use)."""
+
+    name = "lru"
+
+    def choose(self, env: Any, mask: np.ndarray) -> int | None:
+        store = env.core.store
+        return self.admit_or_replace(
+            env, mask, lambda k: store.entries[int(env.slot_entry[k])].last_used)
+
+
+def salience(text: str) -> float:
+    """How worth keeping a text looks: a parsed fact, few hedges, some substance."""
+    words = _WORD.findall(text.lower())
+    hedged = any(w in HEDGE_WORDS for w in words)
+    return (2.0 if extract_fact(text) else 0.0) - (3.0 if hedged else 0.0) + min(len(words), 20) / 20
+
+
+class SalienceAgent(BaselineAgent):
+    """Keep salient text (parsed facts, no hedging); overwrite a same-key entry with the new
+    value, else the least salient entry when the newcomer is more salient."""
+
+    name = "salience"
+
+    def choose(self, env: Any, mask: np.ndarray) -> int | None:
+        text = env.core.view.text
+        score = salience(text)
+        if score <= 0.5:
+            return 0
+        fact = extract_fact(text)
+        if fact is not None:
+            for k in self.occupied_slots(env):
+                other = extract_fact(env.core.store.entries[int(env.slot_entry[k])].text)
+                if other is not None and other.key == fact.key:
+                    return self.overwrite_action(env, k)
+        add = self.add_action(env, mask)
+        if add is not None:
+            return add
+        entries = env.core.store.entries
+        weakest = min(self.occupied_slots(env),
+                      key=lambda k: salience(entries[int(env.slot_entry[k])].text), default=None)
+        if weakest is None or salience(entries[int(env.slot_entry[weakest])].text) >= score:
+            return 0
+        return self.overwrite_action(env, weakest)
+
+
+class OracleAgent(BaselineAgent):
+    """Keeps exactly the evidence of questions still to be asked (reads the labels): the
+    upper bound at the same budget. Replaces stale or unneeded entries first."""
+
+    name = "oracle"
+
+    def choose(self, env: Any, mask: np.ndarray) -> int | None:
+        core = env.core
+        needed = self.needed_chunks(core)
+        source = core.view.source
+        if source not in needed:
+            return 0
+        if core.sources_in[source] > 0:
+            return 0  # already kept
+        entries = core.store.entries
+        useless = [k for k in self.occupied_slots(env)
+                   if entries[int(env.slot_entry[k])].source not in needed]
+        conflicting = self.conflicting_chunks(core)
+        useless.sort(key=lambda k: entries[int(env.slot_entry[k])].source not in conflicting)
+        for k in useless:  # conflicting (stale) entries first: they make answers ambiguous
+            a = self.overwrite_action(env, k)
+            if a is not None and mask[a]:
+                return a
+        return self.add_action(env, mask)
+
+    @staticmethod
+    def needed_chunks(core: Any) -> set[int]:
+        questions = core.episode.questions
+        return {c for i, q in enumerate(questions) if not core.answered[i] for c in q.evidence}
+
+    @staticmethod
+    def conflicting_chunks(core: Any) -> set[int]:
+        questions = core.episode.questions
+        return {c for i, q in enumerate(questions) if not core.answered[i] for c in q.conflicting}
+
+    def route_question(self, env: Any, mask: np.ndarray) -> int:
+        """The cheapest retrieval tier whose reader answers correctly (else the cheapest)."""
+        core = env.core
+        question = core.episode.questions[core.view.question]
+        tiers = sorted(core.retrieval_tiers, key=lambda t: core.retrieval_tiers[t].get("cost", 0))
+        for tier in tiers:
+            texts, shown = core.retrieval_pool(tier)
+            reply = core.retrieval_readers[tier].answer_all([question.text], texts, shown)[0]
+            if score_answer(reply, question.answers, core.metric) > 0:
+                return env.action_index[("answer", list(core.retrieval_tiers).index(tier), -1)]
+        return env.action_index[("answer", list(core.retrieval_tiers).index(tiers[0]), -1)]
+
+
+BASELINES: dict[str, type[BaselineAgent]] = {
+    cls.name: cls for cls in (RandomAgent, KeepUntilFullAgent, FIFOAgent, LRUAgent,
+                              SalienceAgent, OracleAgent)
+}

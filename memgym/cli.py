@@ -1,0 +1,123 @@
+"""The ``memgym`` command line: list environments, evaluate agents (and, with extras, train).
+
+User errors (unknown ids, bad values, missing files) print one clear line and exit 2; only
+bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="memgym: a gym for training memory-managing agents.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A mistake in the command's input: reported in one line, exit status 2."""
+
+
+def fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
+    """``["length=640", "tiers={episodic: {entries: 4}}"]`` -> dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{flag} {pair!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise UserError(f"{flag} {pair!r}: value is not valid YAML ({exc})") from exc
+    return out
+
+
+@app.command("list")
+def list_envs(interface: str = typer.Option("all", help="structured, text or all")) -> None:
+    """List registered environment ids with one-line descriptions."""
+    import memgym
+
+    table = Table(title="memgym environments")
+    for column in ("id", "interface", "description"):
+        table.add_column(column)
+    for env_id, info in memgym.REGISTRY.items():
+        if interface in ("all", info.interface):
+            table.add_row(env_id, info.interface, info.description)
+    console.print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    agent: list[str] = typer.Option(["all"], "--agent", "-a",
+                                    help="baseline name(s), comma-separated, or 'all'"),
+    env: str = typer.Option("memgym/KVUpdates-Medium-v0", "--env", "-e", help="env id"),
+    split: str = typer.Option("heldout", help="train, val or heldout"),
+    episodes: int = typer.Option(50, min=1, help="episodes per agent"),
+    seed: int = typer.Option(0, min=0, help="first episode seed"),
+    length: int = typer.Option(None, min=1, help="stream length (chunks) for every episode"),
+    option: list[str] = typer.Option(None, "--option", "-o",
+                                     help="task parameter KEY=VALUE for every episode"),
+    env_arg: list[str] = typer.Option(None, "--env-arg",
+                                      help="environment argument KEY=VALUE (e.g. tiers=...)"),
+    out: Path = typer.Option(None, help="folder for report.json / report.md / report.png"),
+) -> None:
+    """Evaluate agents on the same held-out streams; print a table and write a report."""
+    import memgym  # noqa: F401  (registers the environments)
+    from memgym.agents.evaluate import evaluate_agents, expand_agent_names
+    from memgym.episode import SPLITS
+    from memgym.report import kinds_of, write_report
+
+    try:
+        if split not in SPLITS:
+            raise UserError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
+        options = parse_pairs(option, "--option")
+        if length is not None:
+            options["length"] = length
+        env_kwargs = parse_pairs(env_arg, "--env-arg")
+        names = expand_agent_names(agent)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
+            tasks = {name: bar.add_task(name, total=episodes) for name in names}
+            report = evaluate_agents(
+                names, env, split=split, episodes=episodes, seed=seed, env_kwargs=env_kwargs,
+                options=options, progress=lambda name, done: bar.update(tasks[name], completed=done))
+    except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
+        fail(str(exc))
+        return
+    kinds = kinds_of(report)
+    table = Table(title=f"{env} — {split}, {episodes} episodes, seed {seed}")
+    for column in ("agent", "QA", "±95% CI", "/oracle", *kinds, "memory", "invalid/ep"):
+        table.add_column(column, justify="right")
+    for name, s in report["agents"].items():
+        ratio = f"{s['oracle_ratio']:.2f}" if s.get("oracle_ratio") is not None else "-"
+        table.add_row(name, f"{s['qa_score']:.3f}", f"{s['qa_ci95']:.3f}", ratio,
+                      *[f"{s['per_kind'].get(k, float('nan')):.3f}" for k in kinds],
+                      f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}")
+    console.print(table)
+    if out is not None:
+        paths = write_report(report, out)
+        console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""The episode loop both interfaces share: stream -> memory -> reader -> reward.
+
+An episode has an ingest phase (one chunk in view at a time; the agent issues ops, then moves
+on) and answers questions as they fall due: a question with ``asked_after = i`` right after
+chunk ``i``, the rest after the last chunk. With ``retrieval_tiers`` set, each due question
+comes into view and the agent routes it to a retrieval tier (BudgetMem-style); otherwise the
+default reader answers it at once.
+
+Progress is guaranteed: every op on a stream chunk (valid or not) uses one of the chunk's
+``ops_per_chunk`` ops, ``noop`` moves on at once, a reread brings a past chunk or archived
+entry into view for one op and then returns to the chunk, and at most
+``max_rereads_per_chunk`` rereads are allowed per chunk. Invalid ops never change memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from memgym.episode import Episode, Question
+from memgym.envs.memory import OPS, MemoryStore, OpResult, count_tokens, parse_tiers
+from memgym.rewards.metrics import score_answer
+from memgym.rewards.reader import make_reader
+from memgym.rewards.terms import TERMS, RewardConfig, reward_config
+
+DEFAULT_RETRIEVAL_TIERS: dict[str, dict[str, Any]] = {
+    "low": {"top_k": 1, "cost": 0.0},
+    "mid": {"top_k": 3, "cost": 0.05},
+    "high": {"top_k": 5, "cost": 0.2, "archive": True, "log": True},
+}
+
+
+@dataclass(frozen=True)
+class View:
+    """What is in front of the agent: a stream chunk, a recalled text or a question."""
+
+    kind: str  # "chunk" | "recalled" | "question" | "none"
+    text: str = ""
+    source: int | None = None  # chunk id the text comes from
+    question: int | None = None  # index into episode.questions
+
+
+@dataclass
+class QARecord:
+    id: str
+    kind: str
+    question: str
+    prediction: str
+    answers: tuple[str, ...]
+    score: float
+    asked_after: int | None
+    route: str | None = None
+
+
+@dataclass
+class StepOutcome:
+    result: OpResult
+    terms: dict[str, float]
+    reward: float
+    done: bool
+    answered: list[QARecord] = field(default_factory=list)
+
+
+class MemoryCore:
+    """Owns one episode's memory, cursor, questions and reward bookkeeping."""
+
+    def __init__(
+        self,
+        *,
+        tiers: dict[str, dict[str, Any]] | None = None,
+        ops: tuple[str, ...] = ("noop", "add", "update", "delete"),
+        reader: str = "bm25",
+        reader_params: dict[str, Any] | None = None,
+        metric: str = "em",
+        rewards: RewardConfig | dict | None = None,
+        ops_per_chunk: int = 1,
+        max_rereads_per_chunk: int = 1,
+        archive_capacity: int | None = None,
+        retrieval_tiers: dict[str, dict[str, Any]] | bool | None = None,
+    ) -> None:
+        unknown = set(ops) - set(OPS)
+        if unknown:
+            raise ValueError(f"ops: unknown {sorted(unknown)}; valid ops are {', '.join(OPS)}")
+        if ops_per_chunk < 1:
+            raise ValueError(f"ops_per_chunk must be >= 1, got {ops_per_chunk}")
+        self.tiers = parse_tiers(tiers)
+        self.ops = tuple(op for op in OPS if op in set(ops) | {"noop"})
+        self.reader = make_reader(reader, **(reader_params or {}))
+        self.metric = metric
+        score_answer_check = score_answer  # fail fast on an unknown metric name
+        score_answer_check(_NO_ANSWER, ("x",), metric)
+        self.rewards = reward_config(rewards)
+        self.ops_per_chunk = ops_per_chunk
+        self.max_rereads_per_chunk = max_rereads_per_chunk
+        self.archive_capacity = archive_capacity
+        if retrieval_tiers is True:
+            retrieval_tiers = DEFAULT_RETRIEVAL_TIERS
+        self.retrieval_tiers = dict(retrieval_tiers or {})
+        self.retrieval_readers = {
+            name: make_reader(reader, **{**(reader_params or {}), "top_k": int(spec["top_k"])})
+            for name, spec in self.retrieval_tiers.items()
+        }
+        self.default_tier = next((t.name for t in self.tiers if not t.always_shown),
+                                 self.tiers[0].name)
+        self.entry_capacity = sum(t.entries for t in self.tiers)
+        self.episode: Episode | None = None
+
+    # -- episode lifecycle ---------------------------------------------------------------
+    def start(self, episode: Episode) -> None:
+        self.episode = episode
+        self.store = MemoryStore(self.tiers, self.archive_capacity)
+        self.step_count = 0
+        self.cursor = 0
+        self.ops_used = 0
+        self.rereads_used = 0
+        self.invalid_in_view = 0
+        self.records: list[QARecord] = []
+        self.op_counts: Counter[str] = Counter()
+        self.invalid_count = 0
+        self.memory_trace: list[int] = []
+        self.queue: list[int] = []
+        self.done = not episode.chunks
+        self.stream_tokens = sum(count_tokens(c.render()) for c in episode.chunks)
+        self.due: dict[int, list[int]] = {}
+        for i, q in enumerate(episode.questions):
+            after = q.asked_after if q.asked_after is not None else len(episode.chunks) - 1
+            self.due.setdefault(after, []).append(i)
+        self._init_potential(episode.questions)
+        self.view = self._chunk_view() if episode.chunks else View("none")
+
+    def _chunk_view(self) -> View:
+        chunk = self.episode.chunks[self.cursor]
+        return View("chunk", chunk.render(), chunk.id)
+
+    @property
+    def n_questions(self) -> int:
+        return max(len(self.episode.questions), 1)
+
+    # -- evidence potential (for the shaping term and diagnostics) -----------------------
+    def _init_potential(self, questions: tuple[Question, ...]) -> None:
+        self.roles: dict[int, list[tuple[int, int]]] = {}  # chunk -> [(question, +1/-1)]
+        self.need = [len(set(q.evidence)) for q in questions]
+        for i, q in enumerate(questions):
+            for c in set(q.evidence):
+                self.roles.setdefault(c, []).append((i, 1))
+            for c in set(q.conflicting) - set(q.evidence):
+                self.roles.setdefault(c, []).append((i, -1))
+        self.evidence_in = [0] * len(questions)
+        self.conflicts_in = [0] * len(questions)
+        self.answered = [False] * len(questions)
+        self.sources_in: Counter[int] = Counter()
+        self.ready_sum = sum(self._ready(i) for i in range(len(questions)))
+
+    def _ready(self, q: int) -> bool:
+        return self.evidence_in[q] == self.need[q] and self.conflicts_in[q] == 0
+
+    def potential(self) -> float:
+        return self.ready_sum / self.n_questions
+
+    def _source_moved(self, source: int | None, delta: int) -> None:
+        if source is None:
+            return
+        before = self.sources_in[source]
+        self.sources_in[source] = before + delta
+        if (before == 0) == (before + delta == 0):
+            return  # presence unchanged
+        for q, role in self.roles.get(source, ()):
+            was = self._ready(q)
+            counts = self.evidence_in if role > 0 else self.conflicts_in
+            counts[q] += 1 if delta > 0 else -1
+            if not self.answered[q]:
+                self.ready_sum += self._ready(q) - was
+
+    # -- the step ------------------------------------------------------------------------
+    def check(self, op: str, target: int | None = None, tier: str | None = None) -> str | None:
+        """Why ``op`` cannot run now (an error code), or ``None`` when it can."""
+        view = self.view
+        if self.done:
+            return "episode_over"
+        if op not in self.ops and not (op == "route" and view.kind == "question"):
+            return "op_not_enabled"
+        if view.kind == "question":
+            if op != "route":
+                return "must_route_question"
+            return None if tier in self.retrieval_tiers else "unknown_tier"
+        store = self.store
+        if op in ("update", "delete", "evict", "route") and target not in store.entries:
+            return "unknown_id"
+        if op == "add":
+            return store.room(tier or self.default_tier, count_tokens(view.text))
+        if op == "update":
+            return store.room(store.entries[target].tier, count_tokens(view.text),
+                              replacing=store.entries[target])
+        if op == "route":
+            entry = store.entries[target]
+            return "same_tier" if tier == entry.tier else store.room(tier, entry.tokens)
+        if op == "reread":
+            if view.kind != "chunk" or self.rereads_used >= self.max_rereads_per_chunk:
+                return "reread_limit"
+        return None
+
+    def apply(self, op: str, *, target: int | None = None, tier: str | None = None,
+              text: str | None = None, chunk: int | None = None,
+              malformed: str | None = None) -> StepOutcome:
+        """Run one op. ``target`` is an entry id (archived for reread), ``chunk`` a chunk id
+        to reread, ``text`` overrides the view text for add / update (text interface).
+        ``malformed`` (the parse error of an unreadable text action) makes the step a
+        format failure: memory unchanged, the ``format`` penalty instead of ``invalid``."""
+        terms = dict.fromkeys(TERMS, 0.0)
+        answered: list[QARecord] = []
+        phi_before = self.potential()
+        self.step_count += 1
+        view = self.view
+        error = "malformed" if malformed is not None else self.check(op, target, tier)
+        if error is None:
+            result = self._execute(op, target, tier, text, chunk, terms, answered)
+        else:
+            message = malformed or _error_message(error, op, target, tier)
+            result = OpResult(op, False, target, error, message)
+        if not result.ok:
+            self.invalid_count += 1
+            terms["format" if malformed is not None else "invalid"] = -1.0
+            if view.kind == "question":
+                self.invalid_in_view += 1
+                if self.invalid_in_view >= 3:  # stop a stuck agent: answer with no memory
+                    self._answer_routed(None, terms, answered)
+        else:
+            self.op_counts[op] += 1
+        if view.kind == "recalled":
+            self.view = self._chunk_view()
+        elif view.kind == "chunk" and not (result.ok and op == "reread"):
+            self.ops_used += 1
+            if op == "noop" or self.ops_used >= self.ops_per_chunk:
+                self._advance(terms, answered)
+        terms["shaping"] = self.potential() - phi_before
+        reward = sum(self.rewards.weight(k) * v for k, v in terms.items() if v)
+        weighted = {k: self.rewards.weight(k) * v for k, v in terms.items()}
+        return StepOutcome(result, weighted, float(reward), self.done, answered)
+
+    def _execute(self, op: str, target: int | None, tier: str | None, text: str | None,
+                 chunk: int | None, terms: dict[str, float], answered: list[QARecord]
+                 ) -> OpResult:
+        store, view, step = self.store, self.view, self.step_count
+        if op == "noop":
+            result = OpResult("noop", True, message="moved on")
+        elif op == "add":
+            result = store.add(text or view.text, tier or self.default_tier,
+                               source=view.source, step=step)
+            if result.ok:
+                self._source_moved(view.source, +1)
+        elif op == "update":
+            old = store.entries[target].source
+            result = store.update(target, text or view.text, source=view.source, step=step)
+            if result.ok:
+                self._source_moved(old, -1)
+                self._source_moved(view.source, +1)
+        elif op in ("delete", "evict"):
+            source = store.entries[target].source
+            result = store.delete(target) if op == "delete" else store.evict(target)
+            self._source_moved(source, -1)
+        elif op == "route" and view.kind == "question":
+            return self._answer_routed(tier, terms, answered)
+        elif op == "route":
+            result = store.route(target, tier)
+        else:  # reread
+            result = store.recall_chunk(chunk) if chunk is not None else store.recall_archived(target)
+            if result.ok:
+                self.rereads_used += 1
+                terms["retrieval"] -= self.rewards.reread_cost
+                self.view = View("recalled", result.view, result.view_source)
+        if result.ok:
+            terms["op_cost"] -= self.rewards.op_costs.get(op, 0.0)
+        return result
+
+    # -- moving through the stream and answering -----------------------------------------
+    def _advance(self, terms: dict[str, float], answered: list[QARecord]) -> None:
+        episode = self.episode
+        self.store.log.append(episode.chunks[self.cursor])
+        used = sum(self.store.tier_entries.values())
+        self.memory_trace.append(used)
+        terms["memory_size"] -= used / self.entry_capacity / len(episode.chunks)
+        due = self.due.get(self.cursor, [])
+        self.cursor += 1
+        self.ops_used = self.rereads_used = 0
+        if self.retrieval_tiers:
+            self.queue.extend(due)
+        elif due:
+            self._answer(due, self.reader, terms, answered)
+        self._next_view(terms)
+
+    def _next_view(self, terms: dict[str, float]) -> None:
+        self.invalid_in_view = 0
+        if self.queue:
+            q = self.queue[0]
+            self.view = View("question", self.episode.questions[q].text, None, q)
+        elif self.cursor < len(self.episode.chunks):
+            self.view = self._chunk_view()
+        else:
+            self.view = View("none")
+            self.done = True
+            if self.stream_tokens:
+                terms["compression"] += 1.0 - self.store.total_tokens() / self.stream_tokens
+
+    def _answer_routed(self, tier: str | None, terms: dict[str, float],
+                       answered: list[QARecord]) -> OpResult:
+        q = self.queue.pop(0)
+        if tier is None:
+            self._answer([q], None, terms, answered, route="none")
+        else:
+            terms["retrieval"] -= float(self.retrieval_tiers[tier].get("cost", 0.0))
+            extra = self.retrieval_pool(tier)[0][len(self.store.entries):]
+            self._answer([q], self.retrieval_readers[tier], terms, answered, extra, route=tier)
+        self._next_view(terms)
+        return OpResult("route", True, message=f"answered question {q} via {tier}")
+
+    def retrieval_pool(self, tier: str) -> tuple[list[str], list[int]]:
+        """Texts a retrieval tier searches (memory, then archive / stream log if the tier
+        says so) and the indices always shown to the reader."""
+        spec = self.retrieval_tiers[tier]
+        entries = list(self.store.entries.values())
+        texts = [e.text for e in entries]
+        if spec.get("archive"):
+            texts += [e.text for e in self.store.archive.values()]
+        if spec.get("log"):
+            texts += [c.render() for c in self.store.log]
+        shown = [i for i, e in enumerate(entries) if self.store.tier_specs[e.tier].always_shown]
+        return texts, shown
+
+    def _answer(self, due: list[int], reader: Any, terms: dict[str, float],
+                answered: list[QARecord], extra: list[str] = (), route: str | None = None
+                ) -> None:
+        entries = list(self.store.entries.values())
+        texts = [e.text for e in entries] + list(extra)
+        shown = [i for i, e in enumerate(entries) if self.store.tier_specs[e.tier].always_shown]
+        questions = [self.episode.questions[i] for i in due]
+        if reader is None:
+            replies = [_NO_ANSWER] * len(questions)
+        else:
+            replies = reader.answer_all([q.text for q in questions], texts, shown)
+        for i, q, reply in zip(due, questions, replies):
+            for used in reply.used:
+                if used < len(entries):
+                    entries[used].hits += 1
+                    entries[used].last_used = self.step_count
+            score = score_answer(reply, q.answers, self.metric)
+            terms["qa"] += score / self.n_questions
+            self.ready_sum -= self._ready(i)
+            self.answered[i] = True
+            record = QARecord(q.id or f"q{i}", q.kind, q.text, reply.text, q.answers, score,
+                              q.asked_after, route)
+            self.records.append(record)
+            answered.append(record)
+
+
+def _error_message(error: str, op: str, target: int | None, tier: str | None) -> str:
+    messages = {
+        "episode_over": "the episode is over; call reset()",
+        "op_not_enabled": f"op {op!r} is not enabled in this environment",
+        "must_route_question": "a question is in view: route it to a retrieval tier",
+        "unknown_id": f"no entry with id {target} in memory",
+        "unknown_tier": f"unknown tier {tier!r}",
+        "tier_full": f"tier {tier} is full",
+        "over_token_budget": "the text does not fit the tier's token budget",
+        "same_tier": f"entry {target} is already in tier {tier}",
+        "reread_limit": "no reread allowed now (limit per chunk reached, or not on a chunk)",
+    }
+    return messages.get(error, error)
+
+
+def _no_answer() -> Any:
+    from memgym.rewards.reader import ReaderAnswer
+
+    return ReaderAnswer("unknown", "abstain", ())
+
+
+_NO_ANSWER = _no_answer()

@@ -1,0 +1,104 @@
+"""Observation features of the structured environment, from visible text only.
+
+Per chunk (computed once at reset): a hashed bag of words, token count and the fact the
+rule-based extractor (:mod:`memgym.facts`) parses from the text, as integer ids of its key,
+subject, attribute and value. Per memory slot the env keeps the same arrays for the text it
+holds, so the relation of every slot to what is in view (same key / subject / attribute /
+value, token Jaccard, similarity) is a handful of vectorised numpy ops per step — the
+prototype showed such per-slot relation features are what lets a small policy learn
+(DESIGN.md §4a), and computing them incrementally is what keeps the step fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from memgym.episode import Episode
+from memgym.facts import bow_buckets, extract_fact, normalize, parse_question, tokenize
+
+#: Names of the per-slot feature columns, before the tier one-hot.
+SLOT_FEATURES: tuple[str, ...] = (
+    "occupied", "age", "since_update", "hits", "tokens",
+    "same_key", "same_subject", "same_attribute", "same_value", "jaccard",
+)
+#: Names of the view feature columns after the bag of words.
+VIEW_FEATURES: tuple[str, ...] = ("tokens", "has_fact", "is_recalled", "is_question")
+TOKEN_SCALE = 64.0  # token counts are divided by this and clipped to 1
+
+
+class Vocabulary:
+    """Integer ids for strings, per episode (ids mean nothing across episodes)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, value: str | None) -> int:
+        if value is None:
+            return -1
+        return self.ids.setdefault(value, len(self.ids))
+
+
+@dataclass
+class TextFeatures:
+    """Features of a batch of texts (rows)."""
+
+    bow: np.ndarray  # (n, dim) float32, binary
+    count: np.ndarray  # (n,) number of bow buckets set
+    tokens: np.ndarray  # (n,) token counts
+    key: np.ndarray  # (n,) int: fact key id, -1 if no fact
+    subject: np.ndarray
+    attribute: np.ndarray
+    value: np.ndarray
+
+
+class EpisodeFeatures:
+    """Per-chunk features of one episode plus on-demand features of other texts."""
+
+    def __init__(self, episode: Episode, dim: int) -> None:
+        self.dim = dim
+        self.vocab = {name: Vocabulary() for name in ("key", "subject", "attribute", "value")}
+        self.texts = [c.render() for c in episode.chunks]
+        self.chunks = self.encode(self.texts)
+
+    def encode(self, texts: list[str]) -> TextFeatures:
+        n = len(texts)
+        bow = np.zeros((n, self.dim), dtype=np.float32)
+        ids = np.full((4, n), -1, dtype=np.int64)
+        tokens = np.zeros(n, dtype=np.float32)
+        for i, text in enumerate(texts):
+            bow[i, list(bow_buckets(text, self.dim))] = 1.0
+            tokens[i] = len(tokenize(text))
+            fact = extract_fact(text)
+            if fact is not None:
+                subject = normalize(fact.subject)
+                ids[:, i] = (
+                    self.vocab["key"](f"{subject}|{fact.attribute}"),
+                    self.vocab["subject"](subject),
+                    self.vocab["attribute"](fact.attribute),
+                    self.vocab["value"](normalize(fact.value)),
+                )
+            else:
+                parsed = parse_question(text)  # a question in view: relate by its subject
+                if parsed is not None:
+                    subject = normalize(parsed[0])
+                    ids[0, i] = self.vocab["key"](f"{subject}|{parsed[1][0]}")
+                    ids[1, i] = self.vocab["subject"](subject)
+                    ids[2, i] = self.vocab["attribute"](parsed[1][0])
+        return TextFeatures(bow, bow.sum(axis=1), tokens, *ids)
+
+
+def relation_columns(
+    slot_bow: np.ndarray, slot_count: np.ndarray, slot_ids: np.ndarray,
+    view_bow: np.ndarray, view_count: float, view_ids: np.ndarray,
+) -> np.ndarray:
+    """(n_slots, 5): same key / subject / attribute / value as the view, and token Jaccard.
+
+    ``slot_ids`` is (4, n_slots) and ``view_ids`` (4,) of key, subject, attribute, value ids.
+    """
+    same = (slot_ids == view_ids[:, None]) & (view_ids[:, None] >= 0)
+    inter = slot_bow @ view_bow
+    union = slot_count + view_count - inter
+    jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return np.concatenate([same.T.astype(np.float32), jaccard[:, None]], axis=1)

@@ -1,0 +1,102 @@
+"""Registering tasks as Gymnasium environments.
+
+One call registers a task at every difficulty level, for both interfaces::
+
+    register_task(
+        "KVUpdates", "memgym.tasks.kv_updates:KVUpdatesTask",
+        levels={"Easy": {"task": {...}, "env": {...}}, "Medium": ..., "Hard": ...},
+        description="Entities whose attributes change; questions ask the latest value.",
+    )
+
+gives ``memgym/KVUpdates-Easy-v0`` (structured) and ``memgym/KVUpdates-Easy-Text-v0`` (text),
+and so on. Tasks are passed by import path (``"module:Class"``) so environments pickle cleanly
+for subprocess vector envs and Ray workers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+STRUCTURED_ENTRY = "memgym.envs.structured:MemoryEnv"
+TEXT_ENTRY = "memgym.envs.text:TextMemoryEnv"
+
+
+@dataclass(frozen=True)
+class RegisteredTask:
+    """What ``memgym list`` shows for one registered id."""
+
+    env_id: str
+    task: str
+    level: str
+    interface: str
+    description: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+#: Every id registered through :func:`register_task`, in registration order.
+REGISTRY: dict[str, RegisteredTask] = {}
+
+
+def task_path(task: str | type) -> str:
+    """``"module:Class"`` for a task class or an already written path."""
+    if isinstance(task, str):
+        if ":" not in task:
+            raise ValueError(f"task path {task!r} must look like 'package.module:ClassName'")
+        return task
+    return f"{task.__module__}:{task.__qualname__}"
+
+
+def load_task(task: Any, params: dict[str, Any] | None = None) -> Any:
+    """Instantiate a task from a ``"module:Class"`` path, a class, or pass an instance through."""
+    if isinstance(task, str):
+        module, _, name = task_path(task).partition(":")
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in name.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot load task {task!r}: {exc}") from exc
+        task = obj
+    if isinstance(task, type):
+        return task(**(params or {}))
+    if params:
+        raise ValueError("task_params given for a task instance; pass the class or its path")
+    return task
+
+
+def register_task(
+    name: str,
+    task: str | type,
+    *,
+    levels: dict[str, dict[str, dict[str, Any]]],
+    description: str,
+    namespace: str = "memgym",
+    version: int = 0,
+    text: bool = True,
+) -> list[str]:
+    """Register ``task`` at each level (``{"Easy": {"task": {...}, "env": {...}}}``).
+
+    ``task`` params go to the task constructor; ``env`` params to the environment (tiers, ops,
+    reader, rewards, ...). Returns the registered ids.
+    """
+    path = task_path(task)
+    ids = []
+    for level, spec in levels.items():
+        unknown = set(spec) - {"task", "env"}
+        if unknown:
+            raise ValueError(f"level {level!r} of {name}: unknown keys {sorted(unknown)}")
+        kwargs = {"task": path, "task_params": dict(spec.get("task", {})), **spec.get("env", {})}
+        suffix = f"-{level}" if level else ""
+        interfaces = [("structured", STRUCTURED_ENTRY, "")]
+        if text:
+            interfaces.append(("text", TEXT_ENTRY, "-Text"))
+        for interface, entry, tag in interfaces:
+            env_id = f"{namespace}/{name}{suffix}{tag}-v{version}"
+            gym.register(id=env_id, entry_point=entry, kwargs=kwargs, disable_env_checker=False)
+            REGISTRY[env_id] = RegisteredTask(env_id, path, level, interface, description, kwargs)
+            ids.append(env_id)
+    return ids

@@ -1,0 +1,420 @@
+"""The structured memory environment, for small policies (SB3, RLlib)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from memgym.episode import Episode
+from memgym.envs.core import MemoryCore, StepOutcome
+from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures, TextFeatures
+from memgym.envs.features import TOKEN_SCALE, relation_columns
+from memgym.envs.registration import load_task
+from memgym.envs.text_view import render_prompt
+
+AGE_SCALE = math.log1p(1024)
+
+
+class MemoryEnv(gym.Env):
+    """
+    ## Description
+
+    A stream of text chunks arrives one at a time; the agent keeps a bounded memory with
+    explicit operations, and afterwards (or mid-stream) questions about the stream are
+    answered from that memory by a deterministic reader (BM25 top-k + fact extraction). The
+    task (stream generator or dataset adapter) is a constructor argument; registered ids such
+    as ``memgym/KVUpdates-Medium-v0`` fix a task and a memory budget.
+
+    ## Action Space
+
+    ``Discrete(n)``: a flat op x target layout, listed by :attr:`action_names` —
+    ``noop``; ``add -> tier t`` (the text in view) per tier; ``update slot k`` (overwrite with
+    the text in view), ``delete slot k``, ``evict slot k`` (to the archive) per slot;
+    ``route slot k -> tier t``; ``reread archive j`` (the ``archive_view`` most recent
+    archived entries) and ``reread similar`` (the past chunk most similar to the view); with
+    ``retrieval_tiers``, ``answer via tier r`` per retrieval tier when a question is in view.
+    Only enabled ``ops`` appear. Invalid actions are masked: ``action_masks()`` (sb3-contrib),
+    ``info["action_mask"]`` and :class:`memgym.envs.wrappers.ActionMaskObservation` (RLlib).
+    An invalid action anyway leaves memory unchanged, costs the ``invalid`` penalty and uses
+    up the op.
+
+    ## Observation Space
+
+    ``Dict`` of ``Box`` arrays in [0, 1] (SB3-safe, no nesting):
+
+    - ``view`` (bow_dim + 4): hashed bag of words of the text in view, then token count,
+      has-a-parsed-fact, is-recalled, is-question.
+    - ``slots`` (n_slots, 10 + n_tiers): per slot occupied, age, time since update, hits,
+      tokens, same key / subject / attribute / value as the view (rule-based fact parse of
+      the visible text), token Jaccard with the view, then the slot's tier one-hot.
+    - ``memory`` (2 n_tiers + 4): entry and token fill per tier, archive fill, stream
+      progress, ops left for this chunk, rereads left.
+    - ``archive`` (archive_view, 4), only when ``reread`` is enabled: present, same key,
+      Jaccard, age of the most recently archived entries.
+    - ``slot_bow`` (n_slots, bow_dim), only with ``slot_bow=True``.
+
+    ## Rewards
+
+    A weighted sum of named terms (:mod:`memgym.rewards.terms`), each in
+    ``info["reward_terms"]``: ``qa`` (sums to the mean QA score over the episode's
+    questions), optional potential-based evidence ``shaping``, ``memory_size``,
+    ``compression``, ``op_cost``, ``retrieval`` (reread / routing costs) and ``invalid``.
+
+    ## Episode End
+
+    Terminates after the last chunk once every question is answered. No truncation is
+    registered: every step uses up an op of the current chunk, so an episode lasts at most
+    ``length * (ops_per_chunk + 2 * max_rereads_per_chunk)`` steps plus one per routed
+    question.
+
+    ## Arguments
+
+    - ``task``: ``"module:Class"`` path, class or instance of a task; ``task_params`` its
+      parameters. ``split``: default split for resets (``train`` / ``val`` / ``heldout``).
+    - ``tiers``: ``{name: {"entries": n, "tokens": m | None, "always_shown": bool}}``.
+    - ``ops``: enabled ops among noop, add, update, delete, evict, route, reread.
+    - ``reader`` / ``reader_params`` (``"bm25"`` or ``"embedding"``, ``top_k``), ``metric``
+      (``em`` / ``f1`` / ``contains``), ``rewards`` (a :class:`RewardConfig` or dict).
+    - ``ops_per_chunk``, ``max_rereads_per_chunk``, ``archive_capacity``, ``archive_view``,
+      ``retrieval_tiers`` (``True`` for low / mid / high defaults), ``bow_dim``, ``slot_bow``.
+
+    ``reset(options=...)`` takes ``split``, ``episode_seed``, ``episode`` (an
+    :class:`Episode` to play as is) and any task parameter (e.g. ``length``).
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        task: Any = "memgym.tasks.kv_updates:KVUpdatesTask",
+        task_params: dict[str, Any] | None = None,
+        *,
+        split: str = "train",
+        tiers: dict[str, dict[str, Any]] | None = None,
+        ops: tuple[str, ...] | list[str] = ("noop", "add", "update", "delete"),
+        reader: str = "bm25",
+        reader_params: dict[str, Any] | None = None,
+        metric: str = "em",
+        rewards: Any = None,
+        ops_per_chunk: int = 1,
+        max_rereads_per_chunk: int = 1,
+        archive_capacity: int | None = None,
+        archive_view: int = 4,
+        retrieval_tiers: dict[str, dict[str, Any]] | bool | None = None,
+        bow_dim: int = 64,
+        slot_bow: bool = False,
+        render_mode: str | None = None,
+    ) -> None:
+        self.task = load_task(task, task_params)
+        self.split = split
+        self.core = MemoryCore(
+            tiers=tiers, ops=tuple(ops), reader=reader, reader_params=reader_params,
+            metric=metric, rewards=rewards, ops_per_chunk=ops_per_chunk,
+            max_rereads_per_chunk=max_rereads_per_chunk, archive_capacity=archive_capacity,
+            retrieval_tiers=retrieval_tiers,
+        )
+        self.render_mode = render_mode
+        self.bow_dim, self.slot_bow = bow_dim, slot_bow
+        tiers_ = self.core.tiers
+        self.tier_names = [t.name for t in tiers_]
+        self.tier_entries = np.array([t.entries for t in tiers_])
+        self.tier_token_cap = np.array([t.tokens or np.inf for t in tiers_], dtype=np.float64)
+        self.n_slots = int(self.tier_entries.sum())
+        self.slot_tier = np.repeat(np.arange(len(tiers_)), self.tier_entries)
+        self.archive_view = archive_view if "reread" in self.core.ops else 0
+        self._build_actions()
+        n_tiers = len(tiers_)
+        obs = {
+            "view": spaces.Box(0, 1, (bow_dim + len(VIEW_FEATURES),), np.float32),
+            "slots": spaces.Box(0, 1, (self.n_slots, len(SLOT_FEATURES) + n_tiers), np.float32),
+            "memory": spaces.Box(0, 1, (2 * n_tiers + 4,), np.float32),
+        }
+        if self.archive_view:
+            obs["archive"] = spaces.Box(0, 1, (self.archive_view, 4), np.float32)
+        if slot_bow:
+            obs["slot_bow"] = spaces.Box(0, 1, (self.n_slots, bow_dim), np.float32)
+        self.observation_space = spaces.Dict(obs)
+        self.action_space = spaces.Discrete(len(self.action_names))
+        self._features: EpisodeFeatures | None = None
+
+    # -- action layout -------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        ops, names, table = self.core.ops, [], []  # table rows: (op, slot or index, tier)
+        def emit(name: str, op: str, arg: int = -1, tier: int = -1) -> None:
+            names.append(name)
+            table.append((op, arg, tier))
+        emit("noop", "noop")
+        if "add" in ops:
+            for t, tier in enumerate(self.tier_names):
+                emit(f"add->{tier}", "add", tier=t)
+        for op in ("update", "delete", "evict"):
+            if op in ops:
+                for k in range(self.n_slots):
+                    emit(f"{op} slot {k}", op, k)
+        if "route" in ops and len(self.tier_names) > 1:
+            for k in range(self.n_slots):
+                for t, tier in enumerate(self.tier_names):
+                    emit(f"route slot {k}->{tier}", "route", k, t)
+        if "reread" in ops:
+            for j in range(self.archive_view):
+                emit(f"reread archive {j}", "reread", j)
+            emit("reread similar", "reread_similar")
+        for r, name in enumerate(self.core.retrieval_tiers):
+            emit(f"answer via {name}", "answer", r)
+        self.action_names: list[str] = names
+        self.action_table = table
+        self.action_ops = np.array([row[0] for row in table])
+        self.action_args = np.array([row[1] for row in table])
+        self.action_tiers = np.array([row[2] for row in table])
+        self._op_index = {op: np.flatnonzero(self.action_ops == op) for op in set(self.action_ops)}
+        #: ``(op, slot or index, tier index) -> action``, for agents that act by name.
+        self.action_index = {row: i for i, row in enumerate(table)}
+        self.retrieval_names = list(self.core.retrieval_tiers)
+
+    # -- gymnasium API -------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        episode = options.pop("episode", None)
+        if episode is None:
+            split = options.pop("split", self.split)
+            episode_seed = options.pop("episode_seed", None)
+            if episode_seed is None:
+                episode_seed = int(self.np_random.integers(2**31 - 1))
+            episode = self.task.episode(int(episode_seed), split, **options)
+        elif options:
+            raise ValueError(f"reset options {sorted(options)} cannot be combined with 'episode'")
+        self.start_episode(episode)
+        return self._observation(), self._info(None)
+
+    def start_episode(self, episode: Episode) -> None:
+        self.episode = episode
+        self.core.start(episode)
+        self._features = EpisodeFeatures(episode, self.bow_dim)
+        n, dim = self.n_slots, self.bow_dim
+        self.slot_entry = np.full(n, -1, dtype=np.int64)
+        self.slot_bow_arr = np.zeros((n, dim), dtype=np.float32)
+        self.slot_count = np.zeros(n, dtype=np.float32)
+        self.slot_ids = np.full((4, n), -1, dtype=np.int64)
+        self.slot_num = np.zeros((4, n), dtype=np.float32)  # created, updated, hits, tokens
+        self.entry_slot: dict[int, int] = {}
+        self._sync_view()
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
+        op, kwargs = self.decode(action)
+        outcome = self.core.apply(op, **kwargs)
+        self._sync(op, kwargs, outcome)
+        return self._observation(), outcome.reward, outcome.done, False, self._info(outcome)
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions now (sb3-contrib's MaskablePPO calls this)."""
+        core, mask = self.core, np.zeros(len(self.action_table), dtype=bool)
+        view = core.view
+        if core.done:
+            mask[0] = True  # never all-False: masked samplers need one valid action
+            return mask
+        if view.kind == "question":
+            mask[self._op_index["answer"]] = True
+            return mask
+        mask[0] = True
+        occupied = self.slot_entry >= 0
+        store = core.store
+        used = np.array([store.tier_entries[t] for t in self.tier_names])
+        used_tokens = np.array([store.tier_tokens[t] for t in self.tier_names], dtype=np.float64)
+        view_tokens = self._view_tokens
+        fits_new = (used < self.tier_entries) & (used_tokens + view_tokens <= self.tier_token_cap)
+        index = self._op_index
+        if "add" in index:
+            mask[index["add"]] = fits_new
+        if "update" in index:
+            tier_of = self.slot_tier
+            fits = used_tokens[tier_of] - self.slot_num[3] + view_tokens <= self.tier_token_cap[tier_of]
+            mask[index["update"]] = occupied & fits
+        for op in ("delete", "evict"):
+            if op in index:
+                mask[index[op]] = occupied
+        if "route" in index:
+            rows = index["route"]
+            slots, tiers = self.action_args[rows], self.action_tiers[rows]
+            entry_tokens = self.slot_num[3][slots]
+            room = (used[tiers] < self.tier_entries[tiers]) & (
+                used_tokens[tiers] + entry_tokens <= self.tier_token_cap[tiers])
+            mask[rows] = occupied[slots] & (self.slot_tier[slots] != tiers) & room
+        if "reread" in index and view.kind == "chunk" and (
+                core.rereads_used < core.max_rereads_per_chunk):
+            mask[index["reread"]] = np.arange(self.archive_view) < len(store.archive)
+            mask[index["reread_similar"]] = core.cursor > 0
+        return mask
+
+    def decode(self, action: Any) -> tuple[str, dict[str, Any]]:
+        """Turn a flat action into a core op and its arguments (bad actions -> invalid op)."""
+        try:
+            a = int(action)
+        except (TypeError, ValueError):
+            return "invalid", {}
+        if not 0 <= a < len(self.action_table):
+            return "invalid", {}
+        op, arg, tier = self.action_table[a]
+        if op == "noop":
+            return op, {}
+        if op == "add":
+            return op, {"tier": self.tier_names[tier]}
+        if op in ("update", "delete", "evict", "route"):
+            entry = int(self.slot_entry[arg]) if self.core.episode else -1
+            kwargs: dict[str, Any] = {"target": entry if entry >= 0 else None}
+            if op == "route":
+                kwargs["tier"] = self.tier_names[tier]
+            return op, kwargs
+        if op == "reread":
+            archived = list(self.core.store.archive)
+            return op, {"target": archived[-1 - arg] if arg < len(archived) else None}
+        if op == "reread_similar":
+            return "reread", {"chunk": self._most_similar_past_chunk()}
+        return "route", {"tier": self.retrieval_names[arg]}
+
+    # -- keeping the slot arrays in step with the store ----------------------------------
+    def _sync(self, op: str, kwargs: dict[str, Any], outcome: StepOutcome) -> None:
+        result = outcome.result
+        if result.ok and op in ("add", "update", "delete", "evict", "route"):
+            entry_id = result.entry_id
+            if op in ("delete", "evict"):
+                self._free(self.entry_slot.pop(entry_id))
+            else:
+                entry = self.core.store.entries[entry_id]
+                if op != "update":
+                    if op == "route":
+                        self._free(self.entry_slot.pop(entry_id))
+                    self.entry_slot[entry_id] = self._free_slot(entry.tier)
+                self._fill(self.entry_slot[entry_id], entry)
+        if outcome.answered:
+            for entry_id, slot in self.entry_slot.items():
+                self.slot_num[2, slot] = self.core.store.entries[entry_id].hits
+        self._sync_view()
+
+    def _free_slot(self, tier: str) -> int:
+        t = self.tier_names.index(tier)
+        free = np.flatnonzero((self.slot_tier == t) & (self.slot_entry < 0))
+        return int(free[0])
+
+    def _free(self, slot: int) -> None:
+        self.slot_entry[slot] = -1
+        self.slot_bow_arr[slot] = 0.0
+        self.slot_count[slot] = 0.0
+        self.slot_ids[:, slot] = -1
+        self.slot_num[:, slot] = 0.0
+
+    def _fill(self, slot: int, entry: Any) -> None:
+        feats = self._text_features(entry.text, entry.source)
+        self.slot_entry[slot] = entry.id
+        self.slot_bow_arr[slot] = feats.bow[0]
+        self.slot_count[slot] = feats.count[0]
+        self.slot_ids[:, slot] = [feats.key[0], feats.subject[0], feats.attribute[0], feats.value[0]]
+        self.slot_num[:, slot] = (entry.created, entry.updated, entry.hits, entry.tokens)
+
+    def _text_features(self, text: str, source: int | None) -> TextFeatures:
+        chunks = self._features.chunks
+        if source is not None and self._features.texts[source] == text:
+            i = slice(source, source + 1)
+            return TextFeatures(chunks.bow[i], chunks.count[i], chunks.tokens[i], chunks.key[i],
+                                chunks.subject[i], chunks.attribute[i], chunks.value[i])
+        return self._features.encode([text])
+
+    def _sync_view(self) -> None:
+        view = self.core.view
+        feats = self._text_features(view.text, view.source) if view.kind != "none" else None
+        self._view = feats
+        self._view_tokens = float(feats.tokens[0]) if feats is not None else 0.0
+
+    def _most_similar_past_chunk(self) -> int | None:
+        cursor = self.core.cursor
+        if cursor == 0 or self._view is None:
+            return None
+        scores = self._features.chunks.bow[:cursor] @ self._view.bow[0]
+        return int(cursor - 1 - np.argmax(scores[::-1]))  # ties -> the most recent
+
+    # -- observation ---------------------------------------------------------------------
+    def _observation(self) -> dict[str, np.ndarray]:
+        core, view, feats = self.core, self.core.view, self._view
+        dim = self.bow_dim
+        view_vec = np.zeros(dim + len(VIEW_FEATURES), dtype=np.float32)
+        slots = np.zeros(self.observation_space["slots"].shape, dtype=np.float32)
+        occupied = self.slot_entry >= 0
+        if feats is not None:
+            view_vec[:dim] = feats.bow[0]
+            view_vec[dim:] = (min(feats.tokens[0] / TOKEN_SCALE, 1.0), feats.key[0] >= 0,
+                              view.kind == "recalled", view.kind == "question")
+            view_ids = np.array([feats.key[0], feats.subject[0], feats.attribute[0], feats.value[0]])
+            slots[:, 5:10] = relation_columns(self.slot_bow_arr, self.slot_count, self.slot_ids,
+                                              feats.bow[0], float(feats.count[0]), view_ids)
+        step = core.step_count
+        slots[:, 0] = occupied
+        slots[:, 1] = np.log1p(step - self.slot_num[0]) / AGE_SCALE
+        slots[:, 2] = np.log1p(step - self.slot_num[1]) / AGE_SCALE
+        slots[:, 3] = np.minimum(self.slot_num[2] / 4.0, 1.0)
+        slots[:, 4] = np.minimum(self.slot_num[3] / TOKEN_SCALE, 1.0)
+        slots[:, 10:][np.arange(self.n_slots), self.slot_tier] = 1.0
+        slots[~occupied, 1:10] = 0.0
+        np.clip(slots, 0.0, 1.0, out=slots)
+        store = core.store
+        n_tiers = len(self.tier_names)
+        memory = np.zeros(2 * n_tiers + 4, dtype=np.float32)
+        memory[:n_tiers] = [store.tier_entries[t] for t in self.tier_names] / self.tier_entries
+        caps = np.where(np.isinf(self.tier_token_cap), 1e9, self.tier_token_cap)
+        memory[n_tiers:2 * n_tiers] = np.minimum(
+            [store.tier_tokens[t] for t in self.tier_names] / caps, 1.0)
+        archive_cap = core.archive_capacity or max(self.n_slots, 1)
+        n_chunks = max(len(self.episode.chunks), 1)
+        memory[2 * n_tiers:] = (
+            min(len(store.archive) / archive_cap, 1.0), core.cursor / n_chunks,
+            1.0 - core.ops_used / core.ops_per_chunk,
+            1.0 - min(core.rereads_used / max(core.max_rereads_per_chunk, 1), 1.0),
+        )
+        obs = {"view": view_vec, "slots": slots, "memory": memory}
+        if self.archive_view:
+            obs["archive"] = self._archive_features(step)
+        if self.slot_bow:
+            obs["slot_bow"] = self.slot_bow_arr.copy()
+        return obs
+
+    def _archive_features(self, step: int) -> np.ndarray:
+        out = np.zeros((self.archive_view, 4), dtype=np.float32)
+        recent = list(self.core.store.archive.values())[::-1][: self.archive_view]
+        if not recent or self._view is None:
+            return out
+        feats = self._features.encode([e.text for e in recent])
+        ids = np.stack([feats.key, feats.subject, feats.attribute, feats.value])
+        view = self._view
+        rel = relation_columns(feats.bow, feats.count, ids, view.bow[0], float(view.count[0]),
+                               np.array([view.key[0], view.subject[0], view.attribute[0],
+                                         view.value[0]]))
+        n = len(recent)
+        out[:n, 0] = 1.0
+        out[:n, 1] = rel[:, 0]
+        out[:n, 2] = rel[:, 4]
+        out[:n, 3] = [min(math.log1p(step - e.updated) / AGE_SCALE, 1.0) for e in recent]
+        return out
+
+    def _info(self, outcome: StepOutcome | None) -> dict[str, Any]:
+        info: dict[str, Any] = {"action_mask": self.action_masks(), "view": self.core.view.kind}
+        if outcome is not None:
+            result = outcome.result
+            info.update(reward_terms=outcome.terms, op=result.op, ok=result.ok,
+                        error=result.error, answered=len(outcome.answered))
+            if outcome.done:
+                records = self.core.records
+                info["qa_score"] = sum(r.score for r in records) / max(len(records), 1)
+        return info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return render_prompt(self.core)
+        return None

@@ -1,0 +1,127 @@
+"""The text memory environment, for LLM policies: prompts in, JSON tool calls out."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+from memgym.episode import Episode
+from memgym.envs.core import MemoryCore
+from memgym.envs.registration import load_task
+from memgym.envs.text_view import MAX_ACTION_CHARS, TOOLS, core_arguments, parse_action, render_prompt
+
+MAX_PROMPT_CHARS = 200_000
+_CHARSET = string.printable + "’‘“”—–…éèêàáâäöüßçñ"
+
+
+class TextMemoryEnv(gym.Env):
+    """
+    ## Description
+
+    The same core as :class:`memgym.envs.structured.MemoryEnv`, rendered for language
+    models: the observation is a prompt (the memory listing with ids and tiers, the chunk in
+    view, ops left, the last op's result or error) and the action is one tool call.
+
+    ## Action Space
+
+    ``Text``: one JSON tool call, ``{"name": TOOL, "arguments": {...}}`` (optionally inside
+    ``<tool_call>`` tags) or ``{"op": OP, ...}``. Tools: ``add_memory(text, tier?)``,
+    ``update_memory(id, text)``, ``delete_memory(id)``, ``evict_memory(id)``,
+    ``route_memory(id?, tier)`` (no id: route the question in view to a retrieval tier),
+    ``reread_chunk(chunk_id? | archive_id?)``, ``next_chunk()``. ``text`` defaults to the
+    chunk in view. An unparsable call costs the ``format`` penalty, an invalid one the
+    ``invalid`` penalty; both leave memory unchanged and the error is shown next turn.
+
+    ## Observation Space
+
+    ``Text``: the prompt from :func:`memgym.envs.text_view.render_prompt`.
+
+    ## Rewards
+
+    As in the structured environment, plus ``format``.
+
+    ## Episode End
+
+    As in the structured environment; each chunk allows ``ops_per_chunk`` calls (default 4)
+    before the stream moves on by itself, so a model that never calls ``next_chunk`` still
+    finishes.
+
+    ## Arguments
+
+    As :class:`memgym.envs.structured.MemoryEnv` (``task``, ``task_params``, ``split``,
+    ``tiers``, ``ops``, ``reader``, ``reader_params``, ``metric``, ``rewards``,
+    ``ops_per_chunk``, ``max_rereads_per_chunk``, ``archive_capacity``, ``retrieval_tiers``);
+    structured-only arguments are accepted and ignored so one registration serves both.
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, task: Any = "memgym.tasks.kv_updates:KVUpdatesTask",
+                 task_params: dict[str, Any] | None = None, *, split: str = "train",
+                 ops: tuple[str, ...] | list[str] = ("noop", "add", "update", "delete"),
+                 ops_per_chunk: int = 4, render_mode: str | None = None,
+                 archive_view: int = 0, bow_dim: int = 0, slot_bow: bool = False,
+                 **core_kwargs: Any) -> None:
+        self.task = load_task(task, task_params)
+        self.split = split
+        self.core = MemoryCore(ops=tuple(ops), ops_per_chunk=ops_per_chunk, **core_kwargs)
+        self.render_mode = render_mode
+        self.observation_space = spaces.Text(MAX_PROMPT_CHARS, charset=_CHARSET)
+        self.action_space = spaces.Text(MAX_ACTION_CHARS, charset=_CHARSET)
+        self.last_result = ""
+
+    @property
+    def tools(self) -> list[str]:
+        """Tool names usable in this environment (``route_memory`` also routes questions)."""
+        ops = set(self.core.ops) | ({"route"} if self.core.retrieval_tiers else set())
+        return [name for name, (op, _, _) in TOOLS.items() if op in ops]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        episode = options.pop("episode", None)
+        if episode is None:
+            split = options.pop("split", self.split)
+            episode_seed = options.pop("episode_seed", None)
+            if episode_seed is None:
+                episode_seed = int(self.np_random.integers(2**31 - 1))
+            episode = self.task.episode(int(episode_seed), split, **options)
+        self.start_episode(episode)
+        return self.prompt(), {"tools": self.tools}
+
+    def start_episode(self, episode: Episode) -> None:
+        self.episode = episode
+        self.core.start(episode)
+        self.last_result = ""
+
+    def prompt(self) -> str:
+        return render_prompt(self.core, self.last_result)[:MAX_PROMPT_CHARS]
+
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        parsed = parse_action(action)
+        if parsed.error is not None:
+            outcome = self.core.apply("malformed", malformed=parsed.error)
+        elif parsed.op not in self.core.ops and not (
+                parsed.op == "route" and self.core.view.kind == "question"):
+            outcome = self.core.apply(parsed.op)  # the core reports op_not_enabled
+        else:
+            outcome = self.core.apply(parsed.op, **core_arguments(parsed))
+        result = outcome.result
+        self.last_result = ("ok: " if result.ok else f"error ({result.error}): ") + result.message
+        info = {"reward_terms": outcome.terms, "op": result.op, "ok": result.ok,
+                "error": result.error, "answered": len(outcome.answered), "tools": self.tools}
+        if outcome.done:
+            records = self.core.records
+            info["qa_score"] = sum(r.score for r in records) / max(len(records), 1)
+        return self.prompt(), outcome.reward, outcome.done, False, info
+
+    def render(self) -> str | None:
+        return self.prompt() if self.render_mode == "ansi" else None

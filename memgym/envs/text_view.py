@@ -1,0 +1,137 @@
+"""The text interface's two halves: rendering the core as a prompt, parsing tool calls.
+
+A tool call is JSON: ``{"name": "add_memory", "arguments": {"text": "...", "tier": "..."}}``
+(optionally inside ``<tool_call>...</tool_call>``, as Qwen-style chat templates emit it), or
+the short form ``{"op": "add", "text": "..."}``. Parsing never raises: a bad call becomes a
+:class:`ParsedAction` with an error message that the environment shows the agent next turn.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Tool name -> (core op, {argument: type}, required arguments).
+TOOLS: dict[str, tuple[str, dict[str, type], tuple[str, ...]]] = {
+    "add_memory": ("add", {"text": str, "tier": str}, ("text",)),
+    "update_memory": ("update", {"id": int, "text": str}, ("id", "text")),
+    "delete_memory": ("delete", {"id": int}, ("id",)),
+    "evict_memory": ("evict", {"id": int}, ("id",)),
+    "route_memory": ("route", {"id": int, "tier": str}, ("tier",)),
+    "reread_chunk": ("reread", {"chunk_id": int, "archive_id": int}, ()),
+    "next_chunk": ("noop", {}, ()),
+}
+OP_TO_TOOL = {op: name for name, (op, _, _) in TOOLS.items()}
+MAX_ACTION_CHARS = 8192
+MAX_TEXT_CHARS = 2000
+_TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
+
+
+@dataclass(frozen=True)
+class ParsedAction:
+    op: str | None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def parse_action(action: Any) -> ParsedAction:
+    """Parse one tool call (string or dict); errors are returned, never raised."""
+    if isinstance(action, str):
+        if len(action) > MAX_ACTION_CHARS:
+            return ParsedAction(None, error=f"action longer than {MAX_ACTION_CHARS} characters")
+        match = _TOOL_CALL.search(action)
+        raw = match.group(1) if match else action.strip()
+        try:
+            action = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            return ParsedAction(None, error=f"not valid JSON: {exc}")
+    if not isinstance(action, dict):
+        return ParsedAction(None, error="a tool call must be a JSON object")
+    if "op" in action:  # short form {"op": "add", ...}
+        name = OP_TO_TOOL.get(action["op"]) if isinstance(action["op"], str) else None
+        arguments = {k: v for k, v in action.items() if k != "op"}
+        if name is None:
+            return ParsedAction(None, error=f"unknown op {str(action['op'])[:40]!r}")
+    else:
+        name, arguments = action.get("name"), action.get("arguments", {})
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except (json.JSONDecodeError, RecursionError):
+                return ParsedAction(None, error="'arguments' is not a JSON object")
+    if not isinstance(name, str) or name not in TOOLS:
+        return ParsedAction(None, error=f"unknown tool {str(name)[:40]!r}; tools: {', '.join(TOOLS)}")
+    if not isinstance(arguments, dict):
+        return ParsedAction(None, error="'arguments' must be an object")
+    op, types, required = TOOLS[name]
+    kwargs: dict[str, Any] = {}
+    for key, value in arguments.items():
+        if key not in types:
+            return ParsedAction(None, error=f"{name}: unknown argument {str(key)[:40]!r}")
+        expected = types[key]
+        if expected is int and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if value is None and key not in required:
+            continue
+        if not isinstance(value, expected) or isinstance(value, bool):
+            return ParsedAction(None, error=f"{name}: {key} must be {expected.__name__}")
+        if expected is str and len(value) > MAX_TEXT_CHARS:
+            return ParsedAction(None, error=f"{name}: {key} longer than {MAX_TEXT_CHARS} characters")
+        kwargs[key] = value
+    missing = [k for k in required if k not in kwargs]
+    if missing:
+        return ParsedAction(None, error=f"{name}: missing argument(s) {', '.join(missing)}")
+    return ParsedAction(op, kwargs)
+
+
+def core_arguments(parsed: ParsedAction) -> dict[str, Any]:
+    """Map tool arguments onto :meth:`MemoryCore.apply` keywords."""
+    args = parsed.kwargs
+    out: dict[str, Any] = {}
+    if "id" in args:
+        out["target"] = args["id"]
+    if "archive_id" in args:
+        out["target"] = args["archive_id"]
+    if "chunk_id" in args:
+        out["chunk"] = args["chunk_id"]
+    if "text" in args:
+        out["text"] = args["text"]
+    if "tier" in args:
+        out["tier"] = args["tier"]
+    return out
+
+
+def render_prompt(core: Any, last_result: str = "") -> str:
+    """The memory listing with ids, the text in view, budget and the last op's result."""
+    if core.episode is None:
+        return "(no episode: call reset())"
+    store, view = core.store, core.view
+    lines = ["## Memory"]
+    for tier in core.tiers:
+        cap = f"{store.tier_entries[tier.name]}/{tier.entries} entries"
+        if tier.tokens:
+            cap += f", {store.tier_tokens[tier.name]}/{tier.tokens} tokens"
+        shown = " (always shown to the reader)" if tier.always_shown else ""
+        lines.append(f"### {tier.name}: {cap}{shown}")
+        for entry in store.entries.values():
+            if entry.tier == tier.name:
+                lines.append(f"[{entry.id}] {entry.text}")
+    if store.archive:
+        lines.append(f"## Archive: {len(store.archive)} entries, ids "
+                     + ", ".join(str(i) for i in store.archive))
+    n = len(core.episode.chunks)
+    if view.kind == "chunk":
+        lines.append(f"## Chunk {view.source} of {n} (ops left: "
+                     f"{core.ops_per_chunk - core.ops_used})\n{view.text}")
+    elif view.kind == "recalled":
+        lines.append(f"## Recalled (from chunk {view.source}; one op, then back)\n{view.text}")
+    elif view.kind == "question":
+        tiers = ", ".join(f"{k} (cost {v.get('cost', 0)})" for k, v in core.retrieval_tiers.items())
+        lines.append(f"## Question: route it to a retrieval tier: {tiers}\n{view.text}")
+    else:
+        lines.append("## The stream is over.")
+    if last_result:
+        lines.append(f"## Last result\n{last_result}")
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""Wrappers over the structured environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class ActionMaskObservation(gym.ObservationWrapper):
+    """RLlib-style observation ``Dict{"observations": <env obs>, "action_mask": Box}``.
+
+    The mask comes from the env's ``action_masks()`` (as float32 0/1, the layout RLlib's
+    ``ActionMaskingTorchRLModule`` reads); ``flatten=True`` also flattens the inner
+    observation to one Box, which RLlib's default encoders need.
+    """
+
+    def __init__(self, env: gym.Env, flatten: bool = True) -> None:
+        super().__init__(env)
+        self.flatten = flatten
+        inner = env.observation_space
+        if flatten:
+            inner = spaces.flatten_space(inner)
+        n = env.action_space.n
+        self.observation_space = spaces.Dict({
+            "action_mask": spaces.Box(0.0, 1.0, (n,), np.float32),
+            "observations": inner,
+        })
+
+    def observation(self, observation: Any) -> dict[str, Any]:
+        if self.flatten:
+            observation = spaces.flatten(self.env.observation_space, observation).astype(np.float32)
+        mask = self.env.unwrapped.action_masks().astype(np.float32)
+        return {"action_mask": mask, "observations": observation}
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.unwrapped.action_masks()

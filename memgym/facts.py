@@ -1,0 +1,134 @@
+"""Reading facts out of visible text: tokens, a rule-based fact extractor, question parsing.
+
+Everything here is a function of text an agent can see: observation features and the default
+reader use it, never a generator's hidden labels. Built-in tasks write facts in the shapes
+below, so the extractor parses them on every split; real data mostly yields no fact, and the
+token-overlap features and BM25 carry it.
+
+Fact shapes (any prefix before them is allowed, e.g. ``"Update: "``, ``"[date] Ann: "``)::
+
+    <Subject>'s <attribute> <verb> <value>.      Ann Lee's city is now Oslo.
+    The <attribute> of <Subject> <verb> <value>. The city of Ann Lee is Oslo.
+    My <attribute> <verb> <value>.               (speaker Ann Lee) My city is Oslo.
+
+where ``<verb>`` is one of :data:`RELATION_VERBS`. Questions name a possessive chain:
+``What is Ann Lee's manager's city?`` -> subject ``Ann Lee``, attributes ``[manager, city]``.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+RELATION_VERBS: tuple[str, ...] = (
+    "has been updated to", "was updated to", "has changed to", "changed to", "has become",
+    "became", "is now", "now is", "is still", "is", "are", "was", "were",
+)
+STOPWORDS: frozenset[str] = frozenset(
+    "a an the is are was were be been to of in on at for and or but with by as it its this that "
+    "these those i you he she we they my your his her our their me him us them what which who "
+    "whom when where why how do does did has have had not no so if then than there here now "
+    "still from about into s".split()
+)
+_TOKEN = re.compile(r"[a-z0-9]+")
+_NAME = r"[A-Z][\w\-]*(?: [A-Z][\w\-]*)*"
+_ATTR = r"[a-z][a-z\-]*(?: [a-z][a-z\-]*){0,3}?"
+_VERBS = "|".join(re.escape(v) for v in RELATION_VERBS)
+_VALUE = r"[^.,;!?]+"
+_POSSESSIVE = re.compile(
+    rf"(?P<subject>{_NAME})'s (?P<attr>{_ATTR}) (?:{_VERBS}) (?P<value>{_VALUE})"
+)
+_OF_FORM = re.compile(
+    rf"\b[Tt]he (?P<attr>{_ATTR}) of (?P<subject>{_NAME}) (?:{_VERBS}) (?P<value>{_VALUE})"
+)
+_FIRST_PERSON = re.compile(rf"\b[Mm]y (?P<attr>{_ATTR}) (?:{_VERBS}) (?P<value>{_VALUE})")
+_SPEAKER_PREFIX = re.compile(r"^(?:\[[^\]]*\] )?(?P<speaker>[A-Z][\w\-]*(?: [A-Z][\w\-]*)*): ")
+_QUESTION_CHAIN = re.compile(
+    rf"(?P<subject>{_NAME})'s (?P<chain>{_ATTR}(?:'s {_ATTR})*)(?=\s*(?:[?.!]|$| -| —))"
+)
+_OF_QUESTION = re.compile(rf"\b[Tt]he (?P<attr>{_ATTR}) of (?P<subject>{_NAME})\s*[?.!]?$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2} [A-Z][a-z]+ \d{4}")
+
+
+@dataclass(frozen=True)
+class Fact:
+    subject: str
+    attribute: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{normalize(self.subject)}|{self.attribute}"
+
+
+def normalize(text: str) -> str:
+    """Lower-case, strip punctuation and articles, squeeze spaces (SQuAD-style)."""
+    tokens = _TOKEN.findall(text.lower())
+    return " ".join(t for t in tokens if t not in ("a", "an", "the"))
+
+
+@lru_cache(maxsize=65536)
+def tokenize(text: str) -> tuple[str, ...]:
+    """Lower-case alphanumeric tokens (stopwords kept)."""
+    return tuple(_TOKEN.findall(text.lower()))
+
+
+@lru_cache(maxsize=65536)
+def content_tokens(text: str) -> frozenset[str]:
+    """Token set without stopwords: the basis of overlap features."""
+    return frozenset(t for t in tokenize(text) if t not in STOPWORDS)
+
+
+@lru_cache(maxsize=65536)
+def bow_buckets(text: str, dim: int) -> tuple[int, ...]:
+    """Buckets of the content tokens of ``text`` hashed into ``dim`` (crc32: stable across
+    processes, unlike ``hash``)."""
+    return tuple(sorted({zlib.crc32(tok.encode()) % dim for tok in content_tokens(text)}))
+
+
+def hashed_bow(text: str, dim: int) -> np.ndarray:
+    """A binary bag of words hashed into ``dim`` buckets."""
+    vec = np.zeros(dim, dtype=np.float32)
+    vec[list(bow_buckets(text, dim))] = 1.0
+    return vec
+
+
+@lru_cache(maxsize=65536)
+def extract_fact(text: str) -> Fact | None:
+    """Parse the first fact of ``text`` (see the module docstring), or ``None``."""
+    match = _POSSESSIVE.search(text) or _OF_FORM.search(text)
+    if match:
+        return Fact(match["subject"], match["attr"].strip(), match["value"].strip())
+    speaker = _SPEAKER_PREFIX.match(text)
+    if speaker:
+        first = _FIRST_PERSON.search(text, speaker.end())
+        if first:
+            return Fact(speaker["speaker"], first["attr"].strip(), first["value"].strip())
+    return None
+
+
+@lru_cache(maxsize=16384)
+def parse_question(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """``"What is Ann's manager's city?"`` -> ``("Ann", ("manager", "city"))``, or ``None``."""
+    match = _QUESTION_CHAIN.search(text)
+    if match:
+        attrs = tuple(a.strip() for a in match["chain"].split("'s "))
+        return match["subject"], attrs
+    match = _OF_QUESTION.search(text)
+    if match:
+        return match["subject"], (match["attr"].strip(),)
+    return None
+
+
+def find_date(text: str) -> str | None:
+    """The first date in ``text`` (``2024-05-01`` or ``1 May 2024``), or ``None``."""
+    match = _DATE.search(text)
+    return match.group(0) if match else None
+
+
+def fact_key(subject: str, attribute: str) -> str:
+    return f"{normalize(subject)}|{attribute}"

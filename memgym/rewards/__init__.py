@@ -1,0 +1,1 @@
+"""Rewards: QA metrics, readers that answer from memory, and the weighted reward terms."""

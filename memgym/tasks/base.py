@@ -1,0 +1,60 @@
+"""Helpers every task uses: per-split random streams and per-split surface pools.
+
+Splits never overlap: ``split_rng`` draws from a different seed sequence per split (so seed 3
+of ``train`` and seed 3 of ``heldout`` share nothing), and ``split_pool`` gives each split its
+own disjoint share of every surface pool (names, values, templates), chosen by a stable hash
+of the item so adding an item to a pool never moves the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+
+from memgym.episode import SPLITS
+
+T = TypeVar("T")
+
+#: Share of each pool given to train / val / heldout.
+SPLIT_SHARES: dict[str, float] = {"train": 0.6, "val": 0.2, "heldout": 0.2}
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    return split
+
+
+def split_rng(task: str, split: str, seed: int) -> np.random.Generator:
+    """The random stream of episode ``seed`` of ``split`` of ``task`` (disjoint per split)."""
+    check_split(split)
+    if seed < 0:
+        raise ValueError(f"episode seed must be >= 0, got {seed}")
+    return np.random.default_rng([zlib.crc32(task.encode()), SPLITS.index(split), seed])
+
+
+def _bucket(item: object) -> float:
+    # sha1, not crc32: crc32 of near-identical strings clusters and would starve a split.
+    return int.from_bytes(hashlib.sha1(repr(item).encode()).digest()[:8], "big") / 2**64
+
+
+def split_pool(pool: Sequence[T], split: str, *, min_size: int = 1) -> list[T]:
+    """The items of ``pool`` that belong to ``split`` (disjoint across splits, stable)."""
+    check_split(split)
+    lo = 0.0
+    for name in SPLITS:
+        hi = lo + SPLIT_SHARES[name]
+        if name == split:
+            break
+        lo = hi
+    items = [x for x in pool if lo <= _bucket(x) < hi or (split == SPLITS[-1] and _bucket(x) >= hi)]
+    if len(items) < min_size:
+        raise ValueError(
+            f"pool of {len(pool)} items gives split {split!r} only {len(items)} (< {min_size}); "
+            "add items to the pool"
+        )
+    return items
