@@ -42,8 +42,11 @@ _VALUE = r"[^.,;!?]+"
 _POSSESSIVE = re.compile(
     rf"(?P<subject>{_NAME})'s (?P<attr>{_ATTR}) (?:{_VERBS}) (?P<value>{_VALUE})"
 )
+# In "the <attr> of", the attribute never contains "the", so in "someone in the lobby claimed
+# the city of Ann" the match starts at the last "the" (attribute "city").
+_ATTR_NO_THE = r"(?!the\b)[a-z][a-z\-]*(?: (?!the\b)[a-z][a-z\-]*){0,3}?"
 _OF_FORM = re.compile(
-    rf"\b[Tt]he (?P<attr>{_ATTR}) of (?P<subject>{_NAME}) (?:{_VERBS}) (?P<value>{_VALUE})"
+    rf"\b[Tt]he (?P<attr>{_ATTR_NO_THE}) of (?P<subject>{_NAME}) (?:{_VERBS}) (?P<value>{_VALUE})"
 )
 _FIRST_PERSON = re.compile(rf"\b[Mm]y (?P<attr>{_ATTR}) (?:{_VERBS}) (?P<value>{_VALUE})")
 _SPEAKER_PREFIX = re.compile(r"^(?:\[[^\]]*\] )?(?P<speaker>[A-Z][\w\-]*(?: [A-Z][\w\-]*)*): ")

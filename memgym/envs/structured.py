@@ -17,6 +17,8 @@ from memgym.envs.registration import load_task
 from memgym.envs.text_view import render_prompt
 
 AGE_SCALE = math.log1p(1024)
+#: log1p(age) / log1p(1024), clipped to 1: ages of entries in steps, looked up not computed.
+AGE_TABLE = np.minimum(np.log1p(np.arange(1025)) / AGE_SCALE, 1.0).astype(np.float32)
 
 
 class MemoryEnv(gym.Env):
@@ -130,6 +132,8 @@ class MemoryEnv(gym.Env):
         self.n_slots = int(self.tier_entries.sum())
         self.slot_tier = np.repeat(np.arange(len(tiers_)), self.tier_entries)
         self.archive_view = archive_view if "reread" in self.core.ops else 0
+        self._token_caps = [t.tokens or float("inf") for t in tiers_]
+        self._archive_scale = archive_capacity or max(self.n_slots, 1)
         self._build_actions()
         n_tiers = len(tiers_)
         obs = {
@@ -144,6 +148,8 @@ class MemoryEnv(gym.Env):
         self.observation_space = spaces.Dict(obs)
         self.action_space = spaces.Discrete(len(self.action_names))
         self._features: EpisodeFeatures | None = None
+        self._mask_step: tuple[int, int] | None = None
+        self._episodes_started = 0
 
     # -- action layout -------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -197,6 +203,7 @@ class MemoryEnv(gym.Env):
         return self._observation(), self._info(None)
 
     def start_episode(self, episode: Episode) -> None:
+        self._episodes_started += 1
         self.episode = episode
         self.core.start(episode)
         self._features = EpisodeFeatures(episode, self.bow_dim)
@@ -207,6 +214,8 @@ class MemoryEnv(gym.Env):
         self.slot_ids = np.full((4, n), -1, dtype=np.int64)
         self.slot_num = np.zeros((4, n), dtype=np.float32)  # created, updated, hits, tokens
         self.entry_slot: dict[int, int] = {}
+        self.slot_static = np.zeros(self.observation_space["slots"].shape, dtype=np.float32)
+        self.slot_static[np.arange(n), len(SLOT_FEATURES) + self.slot_tier] = 1.0
         self._sync_view()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
@@ -217,6 +226,12 @@ class MemoryEnv(gym.Env):
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (sb3-contrib's MaskablePPO calls this)."""
+        if self._mask_step != (self.core.step_count, self._episodes_started):
+            self._mask = self._compute_mask()
+            self._mask_step = (self.core.step_count, self._episodes_started)
+        return self._mask.copy()
+
+    def _compute_mask(self) -> np.ndarray:
         core, mask = self.core, np.zeros(len(self.action_table), dtype=bool)
         view = core.view
         if core.done:
@@ -284,7 +299,8 @@ class MemoryEnv(gym.Env):
     # -- keeping the slot arrays in step with the store ----------------------------------
     def _sync(self, op: str, kwargs: dict[str, Any], outcome: StepOutcome) -> None:
         result = outcome.result
-        if result.ok and op in ("add", "update", "delete", "evict", "route"):
+        if result.ok and result.entry_id is not None and op in (
+                "add", "update", "delete", "evict", "route"):
             entry_id = result.entry_id
             if op in ("delete", "evict"):
                 self._free(self.entry_slot.pop(entry_id))
@@ -298,6 +314,7 @@ class MemoryEnv(gym.Env):
         if outcome.answered:
             for entry_id, slot in self.entry_slot.items():
                 self.slot_num[2, slot] = self.core.store.entries[entry_id].hits
+                self._set_static(slot)
         self._sync_view()
 
     def _free_slot(self, tier: str) -> int:
@@ -306,6 +323,7 @@ class MemoryEnv(gym.Env):
         return int(free[0])
 
     def _free(self, slot: int) -> None:
+        self.slot_static[slot, :len(SLOT_FEATURES)] = 0.0
         self.slot_entry[slot] = -1
         self.slot_bow_arr[slot] = 0.0
         self.slot_count[slot] = 0.0
@@ -319,6 +337,13 @@ class MemoryEnv(gym.Env):
         self.slot_count[slot] = feats.count[0]
         self.slot_ids[:, slot] = [feats.key[0], feats.subject[0], feats.attribute[0], feats.value[0]]
         self.slot_num[:, slot] = (entry.created, entry.updated, entry.hits, entry.tokens)
+        self._set_static(slot)
+
+    def _set_static(self, slot: int) -> None:
+        row = self.slot_static[slot]
+        row[0] = 1.0
+        row[3] = min(self.slot_num[2, slot] / 4.0, 1.0)
+        row[4] = min(self.slot_num[3, slot] / TOKEN_SCALE, 1.0)
 
     def _text_features(self, text: str, source: int | None) -> TextFeatures:
         chunks = self._features.chunks
@@ -332,6 +357,9 @@ class MemoryEnv(gym.Env):
         view = self.core.view
         feats = self._text_features(view.text, view.source) if view.kind != "none" else None
         self._view = feats
+        if feats is not None:
+            self._view_ids = np.array([feats.key[0], feats.subject[0], feats.attribute[0],
+                                       feats.value[0]])
         self._view_tokens = float(feats.tokens[0]) if feats is not None else 0.0
 
     def _most_similar_past_chunk(self) -> int | None:
@@ -343,41 +371,35 @@ class MemoryEnv(gym.Env):
 
     # -- observation ---------------------------------------------------------------------
     def _observation(self) -> dict[str, np.ndarray]:
+        # Hot path: static slot columns live in ``slot_static`` (updated when a slot changes);
+        # per step only ages and relations to the view are computed, on occupied slots only.
         core, view, feats = self.core, self.core.view, self._view
         dim = self.bow_dim
         view_vec = np.zeros(dim + len(VIEW_FEATURES), dtype=np.float32)
-        slots = np.zeros(self.observation_space["slots"].shape, dtype=np.float32)
-        occupied = self.slot_entry >= 0
+        slots = self.slot_static.copy()
+        occupied = np.flatnonzero(self.slot_entry >= 0)
+        step = core.step_count
         if feats is not None:
             view_vec[:dim] = feats.bow[0]
             view_vec[dim:] = (min(feats.tokens[0] / TOKEN_SCALE, 1.0), feats.key[0] >= 0,
                               view.kind == "recalled", view.kind == "question")
-            view_ids = np.array([feats.key[0], feats.subject[0], feats.attribute[0], feats.value[0]])
-            slots[:, 5:10] = relation_columns(self.slot_bow_arr, self.slot_count, self.slot_ids,
-                                              feats.bow[0], float(feats.count[0]), view_ids)
-        step = core.step_count
-        slots[:, 0] = occupied
-        slots[:, 1] = np.log1p(step - self.slot_num[0]) / AGE_SCALE
-        slots[:, 2] = np.log1p(step - self.slot_num[1]) / AGE_SCALE
-        slots[:, 3] = np.minimum(self.slot_num[2] / 4.0, 1.0)
-        slots[:, 4] = np.minimum(self.slot_num[3] / TOKEN_SCALE, 1.0)
-        slots[:, 10:][np.arange(self.n_slots), self.slot_tier] = 1.0
-        slots[~occupied, 1:10] = 0.0
-        np.clip(slots, 0.0, 1.0, out=slots)
-        store = core.store
-        n_tiers = len(self.tier_names)
-        memory = np.zeros(2 * n_tiers + 4, dtype=np.float32)
-        memory[:n_tiers] = [store.tier_entries[t] for t in self.tier_names] / self.tier_entries
-        caps = np.where(np.isinf(self.tier_token_cap), 1e9, self.tier_token_cap)
-        memory[n_tiers:2 * n_tiers] = np.minimum(
-            [store.tier_tokens[t] for t in self.tier_names] / caps, 1.0)
-        archive_cap = core.archive_capacity or max(self.n_slots, 1)
-        n_chunks = max(len(self.episode.chunks), 1)
-        memory[2 * n_tiers:] = (
-            min(len(store.archive) / archive_cap, 1.0), core.cursor / n_chunks,
-            1.0 - core.ops_used / core.ops_per_chunk,
-            1.0 - min(core.rereads_used / max(core.max_rereads_per_chunk, 1), 1.0),
-        )
+        if len(occupied):
+            ages = np.minimum(step - self.slot_num[:2, occupied], AGE_TABLE.size - 1)
+            slots[occupied, 1:3] = AGE_TABLE[ages.astype(np.int64)].T
+            if feats is not None:
+                slots[occupied, 5:10] = relation_columns(
+                    self.slot_bow_arr[occupied], self.slot_count[occupied],
+                    self.slot_ids[:, occupied], feats.bow[0], float(feats.count[0]), self._view_ids)
+        store, n_tiers = core.store, len(self.tier_names)
+        tier_entries, tier_tokens = store.tier_entries, store.tier_tokens
+        memory = np.array(
+            [tier_entries[t] / cap for t, cap in zip(self.tier_names, self.tier_entries)]
+            + [min(tier_tokens[t] / cap, 1.0) for t, cap in zip(self.tier_names, self._token_caps)]
+            + [min(len(store.archive) / self._archive_scale, 1.0),
+               core.cursor / max(len(self.episode.chunks), 1),
+               1.0 - core.ops_used / core.ops_per_chunk,
+               1.0 - min(core.rereads_used / max(core.max_rereads_per_chunk, 1), 1.0)],
+            dtype=np.float32)
         obs = {"view": view_vec, "slots": slots, "memory": memory}
         if self.archive_view:
             obs["archive"] = self._archive_features(step)

@@ -17,6 +17,19 @@ MAX_PROMPT_CHARS = 200_000
 _CHARSET = string.printable + "’‘“”—–…éèêàáâäöüßçñ"
 
 
+class UnicodeText(spaces.Text):
+    """``Text`` whose ``contains`` accepts any string of an allowed length.
+
+    The prompt shows chunk and memory texts verbatim, and those can hold any character (an
+    agent may store emoji or Arabic through ``add_memory``), so a fixed charset would put
+    observations, and valid tool calls carrying such text, outside the space. ``charset``
+    only drives :meth:`sample`.
+    """
+
+    def contains(self, x: object) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+
+
 class TextMemoryEnv(gym.Env):
     """
     ## Description
@@ -73,8 +86,8 @@ class TextMemoryEnv(gym.Env):
         self.split = split
         self.core = MemoryCore(ops=tuple(ops), ops_per_chunk=ops_per_chunk, **core_kwargs)
         self.render_mode = render_mode
-        self.observation_space = spaces.Text(MAX_PROMPT_CHARS, charset=_CHARSET)
-        self.action_space = spaces.Text(MAX_ACTION_CHARS, charset=_CHARSET)
+        self.observation_space = UnicodeText(MAX_PROMPT_CHARS, charset=_CHARSET)
+        self.action_space = UnicodeText(MAX_ACTION_CHARS, charset=_CHARSET)
         self.last_result = ""
 
     @property

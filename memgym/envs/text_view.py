@@ -8,6 +8,7 @@ the short form ``{"op": "add", "text": "..."}``. Parsing never raises: a bad cal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ OP_TO_TOOL = {op: name for name, (op, _, _) in TOOLS.items()}
 MAX_ACTION_CHARS = 8192
 MAX_TEXT_CHARS = 2000
 _TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
+_INT = re.compile(r"\s*-?[0-9]+\s*")  # ASCII digits only: "²".isdigit() is true, int("²") raises
+_SURROGATE = re.compile("[\ud800-\udfff]")  # from JSON "\ud800" escapes; unencodable as UTF-8
 
 
 @dataclass(frozen=True)
@@ -41,49 +44,66 @@ def parse_action(action: Any) -> ParsedAction:
     if isinstance(action, str):
         if len(action) > MAX_ACTION_CHARS:
             return ParsedAction(None, error=f"action longer than {MAX_ACTION_CHARS} characters")
-        match = _TOOL_CALL.search(action)
-        raw = match.group(1) if match else action.strip()
-        try:
-            action = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            return ParsedAction(None, error=f"not valid JSON: {exc}")
+        try:  # plain JSON first: its text may itself mention "<tool_call>"
+            action = json.loads(action.strip())
+        except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, huge ints
+            match = _TOOL_CALL.search(action)
+            if match is None:
+                return ParsedAction(None, error=f"not valid JSON: {exc}")
+            try:
+                action = json.loads(match.group(1))
+            except (ValueError, RecursionError) as exc:
+                return ParsedAction(None, error=f"not valid JSON: {exc}")
     if not isinstance(action, dict):
         return ParsedAction(None, error="a tool call must be a JSON object")
     if "op" in action:  # short form {"op": "add", ...}
         name = OP_TO_TOOL.get(action["op"]) if isinstance(action["op"], str) else None
         arguments = {k: v for k, v in action.items() if k != "op"}
         if name is None:
-            return ParsedAction(None, error=f"unknown op {str(action['op'])[:40]!r}")
+            return ParsedAction(None, error=f"unknown op {_short(action['op'])}")
     else:
         name, arguments = action.get("name"), action.get("arguments", {})
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):
                 return ParsedAction(None, error="'arguments' is not a JSON object")
     if not isinstance(name, str) or name not in TOOLS:
-        return ParsedAction(None, error=f"unknown tool {str(name)[:40]!r}; tools: {', '.join(TOOLS)}")
+        return ParsedAction(None, error=f"unknown tool {_short(name)}; tools: {', '.join(TOOLS)}")
     if not isinstance(arguments, dict):
         return ParsedAction(None, error="'arguments' must be an object")
     op, types, required = TOOLS[name]
     kwargs: dict[str, Any] = {}
     for key, value in arguments.items():
         if key not in types:
-            return ParsedAction(None, error=f"{name}: unknown argument {str(key)[:40]!r}")
+            return ParsedAction(None, error=f"{name}: unknown argument {_short(key)}")
         expected = types[key]
-        if expected is int and isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
+        if expected is int and isinstance(value, str) and _INT.fullmatch(value):
+            with contextlib.suppress(ValueError):  # more digits than int() converts
+                value = int(value)
         if value is None and key not in required:
             continue
         if not isinstance(value, expected) or isinstance(value, bool):
             return ParsedAction(None, error=f"{name}: {key} must be {expected.__name__}")
         if expected is str and len(value) > MAX_TEXT_CHARS:
             return ParsedAction(None, error=f"{name}: {key} longer than {MAX_TEXT_CHARS} characters")
+        if expected is str and _SURROGATE.search(value):
+            return ParsedAction(None, error=f"{name}: {key} is not valid Unicode (lone surrogate)")
         kwargs[key] = value
     missing = [k for k in required if k not in kwargs]
     if missing:
         return ParsedAction(None, error=f"{name}: missing argument(s) {', '.join(missing)}")
     return ParsedAction(op, kwargs)
+
+
+def _short(value: Any) -> str:
+    """The first 40 characters of ``value`` for an error message; never raises (``str`` of a
+    deeply nested list raises RecursionError, of a >4300-digit int ValueError)."""
+    try:
+        text = str(value)
+    except (ValueError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return repr(text[:40])
 
 
 def core_arguments(parsed: ParsedAction) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from functools import lru_cache
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -37,6 +38,7 @@ def split_rng(task: str, split: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(task.encode()), SPLITS.index(split), seed])
 
 
+@lru_cache(maxsize=1 << 16)
 def _bucket(item: object) -> float:
     # sha1, not crc32: crc32 of near-identical strings clusters and would starve a split.
     return int.from_bytes(hashlib.sha1(repr(item).encode()).digest()[:8], "big") / 2**64
@@ -45,16 +47,32 @@ def _bucket(item: object) -> float:
 def split_pool(pool: Sequence[T], split: str, *, min_size: int = 1) -> list[T]:
     """The items of ``pool`` that belong to ``split`` (disjoint across splits, stable)."""
     check_split(split)
+    try:
+        key = tuple(pool)
+        hash(key)
+    except TypeError:  # unhashable items: no caching
+        return _split(tuple(pool), split, min_size)
+    return list(_split_cached(key, split, min_size))
+
+
+def _split(pool: tuple, split: str, min_size: int) -> list:
     lo = 0.0
     for name in SPLITS:
         hi = lo + SPLIT_SHARES[name]
         if name == split:
             break
         lo = hi
-    items = [x for x in pool if lo <= _bucket(x) < hi or (split == SPLITS[-1] and _bucket(x) >= hi)]
+    last = split == SPLITS[-1]
+    items = [x for x in pool if lo <= _bucket(x) < hi or (last and _bucket(x) >= hi)]
     if len(items) < min_size:
         raise ValueError(
             f"pool of {len(pool)} items gives split {split!r} only {len(items)} (< {min_size}); "
             "add items to the pool"
         )
     return items
+
+
+@lru_cache(maxsize=4096)
+def _split_cached(pool: tuple, split: str, min_size: int) -> tuple:
+    # Generators call split_pool on every episode; the split of a pool never changes.
+    return tuple(_split(pool, split, min_size))

@@ -1,0 +1,248 @@
+"""The default reader: answers questions from memory entries, deterministically and cheaply.
+
+A reader sees only the entry texts: the ``always_shown`` entries (the ``core`` tier) plus the
+``top_k`` entries a retriever ranks highest for each query. It never sees timestamps, ids or
+entry order (ties are broken by text), so a memory that keeps both a stale and a fresh value
+of a fact gets an ambiguous answer: the memory manager is rewarded for overwriting.
+
+Answering (shared by every backend, see :class:`RankingReader`):
+
+1. A possessive question (``What is Ann Lee's manager's city?``, see
+   :func:`memgym.facts.parse_question`) is resolved hop by hop: for each attribute the reader
+   retrieves with ``"<subject> <attribute>"``, extracts facts from what it read and keeps those
+   about that subject and attribute. No value -> ``"unknown"`` (mode ``"abstain"``); one
+   value -> the next subject (or the answer); several -> every branch is followed and the
+   final values are joined with ``" or "`` in sorted order (EM fails, F1 is partial).
+2. A ``When ...`` question: the first date in the best-ranked entry read that has one.
+3. Anything else: the best-ranked entry's text (mode ``"context"``, scored with ``contains``).
+
+Backends: :class:`BM25Reader` (``bm25s``, the default) and
+:class:`memgym.rewards.embedding.EmbeddingReader` (all-MiniLM-L6-v2; imports torch lazily).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import bm25s
+import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
+
+from memgym.facts import extract_fact, fact_key, find_date, normalize, parse_question, tokenize
+
+ABSTAIN_TEXT = "unknown"
+#: Candidate subjects followed per hop when an intermediate hop is ambiguous (bounds the work).
+MAX_BRANCHES = 4
+_WHEN = re.compile(r"\s*when\b", re.IGNORECASE)
+_STOPWORDS = frozenset(STOPWORDS_EN)
+
+#: A ranking function over a fixed entry list: queries -> entry indices per query, best first.
+Ranker = Callable[[Sequence[str]], list[list[int]]]
+
+
+@dataclass(frozen=True)
+class ReaderAnswer:
+    """One answer: its text, how it was produced and which entries the reader read."""
+
+    text: str  #: the answer string (``"unknown"`` when nothing was found)
+    mode: str  #: ``"extract"`` | ``"context"`` | ``"abstain"``
+    used: tuple[int, ...] = ()  #: indices (into the entries list) of the entries read
+
+
+ABSTAIN = ReaderAnswer(ABSTAIN_TEXT, "abstain", ())
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """Anything that answers a batch of questions from a list of memory entry texts."""
+
+    def answer_all(
+        self, questions: Sequence[str], entries: Sequence[str], always_shown: Sequence[int] = ()
+    ) -> list[ReaderAnswer]: ...
+
+
+def order_by_score(scores: np.ndarray, entries: Sequence[str], keep: np.ndarray) -> list[int]:
+    """Indices with ``keep`` true, best score first; ties broken by text, never by position."""
+    idx = np.flatnonzero(keep)
+    return sorted(idx.tolist(), key=lambda i: (-float(scores[i]), entries[i], i))
+
+
+@dataclass
+class _Chain:
+    """The state of a possessive question being resolved hop by hop."""
+
+    attrs: tuple[str, ...]
+    subjects: list[str]
+    hop: int = 0
+
+
+def _hop_queries(chains: dict[int, _Chain]) -> list[tuple[int, str]]:
+    """(question, query) for the current hop of every chain, one per candidate subject."""
+    return [(qi, f"{s} {c.attrs[c.hop]}") for qi, c in chains.items() for s in c.subjects]
+
+
+class RankingReader:
+    """Answering logic shared by the backends; subclasses implement :meth:`ranker`."""
+
+    def __init__(self, top_k: int = 3) -> None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.top_k = top_k
+
+    def ranker(self, entries: Sequence[str]) -> Ranker:
+        """Index ``entries`` once; the result ranks any batch of queries against them."""
+        raise NotImplementedError
+
+    def rank(self, queries: Sequence[str], entries: Sequence[str]) -> list[list[int]]:
+        """Entry indices per query, most relevant first (irrelevant ones may be left out)."""
+        return self.ranker(entries)(queries) if entries else [[] for _ in queries]
+
+    def answer_all(
+        self, questions: Sequence[str], entries: Sequence[str], always_shown: Sequence[int] = ()
+    ) -> list[ReaderAnswer]:
+        """Answer every question from ``entries`` (see the module docstring)."""
+        entries = list(entries)
+        bad = [i for i in always_shown if not 0 <= i < len(entries)]
+        if bad:
+            raise ValueError(f"always_shown indices {bad} out of range for {len(entries)} entries")
+        if not entries:
+            return [ABSTAIN for _ in questions]
+        rank = self.ranker(entries)
+        shown = frozenset(always_shown)
+        answers: list[ReaderAnswer | None] = [None] * len(questions)
+        used: list[set[int]] = [set() for _ in questions]
+        chains: dict[int, _Chain] = {}
+        first: list[tuple[int, str]] = []  # (question, query) of non-chain questions
+        for qi, q in enumerate(questions):
+            parsed = parse_question(q)
+            if parsed is not None:
+                chains[qi] = _Chain(parsed[1], [parsed[0]])
+            else:
+                first.append((qi, q))
+
+        # Round 0 ranks the non-chain questions together with every chain's first hop; later
+        # rounds rank the pending hops of all chains in one batch (one index, batched queries).
+        pending = _hop_queries(chains)
+        rankings = rank([q for _, q in first] + [q for _, q in pending])
+        for (qi, q), ranking in zip(first, rankings):
+            read = self._read(ranking, shown)
+            used[qi].update(read)
+            answers[qi] = self._answer_plain(q, entries, ranking, read)
+        while chains:
+            by_q: dict[int, list[list[int]]] = {}
+            for (qi, _), ranking in zip(pending, rankings[len(rankings) - len(pending):]):
+                by_q.setdefault(qi, []).append(ranking)
+            for qi, per_subject in by_q.items():
+                chain = chains[qi]
+                attr = chain.attrs[chain.hop]
+                values: dict[str, str] = {}  # normalized value -> display text (min, stable)
+                for subject, ranking in zip(chain.subjects, per_subject):
+                    read = self._read(ranking, shown)
+                    used[qi].update(read)
+                    key = fact_key(subject, attr)
+                    for i in read:
+                        fact = extract_fact(entries[i])
+                        norm = normalize(fact.value) if fact is not None else ""
+                        if norm and fact.key == key:
+                            values[norm] = min(values.get(norm, fact.value), fact.value)
+                found = [values[n] for n in sorted(values)]
+                read_so_far = tuple(sorted(used[qi]))
+                if not found:
+                    answers[qi] = ReaderAnswer(ABSTAIN_TEXT, "abstain", read_so_far)
+                    del chains[qi]
+                elif chain.hop == len(chain.attrs) - 1:
+                    answers[qi] = ReaderAnswer(" or ".join(found), "extract", read_so_far)
+                    del chains[qi]
+                else:
+                    chain.hop += 1
+                    chain.subjects = found[:MAX_BRANCHES]
+            pending = _hop_queries(chains)
+            rankings = rank([q for _, q in pending]) if pending else []
+        return [a if a is not None else ABSTAIN for a in answers]
+
+    def _read(self, ranking: list[int], shown: frozenset[int]) -> list[int]:
+        """What the reader reads for one query: the top_k ranked entries plus the core ones.
+
+        Ranked entries come first in rank order; core entries the ranker left out follow in
+        index order (their relative order only matters for tie-free fact extraction).
+        """
+        top = ranking[: self.top_k]
+        rest = sorted(shown.difference(top))
+        return top + rest
+
+    def _answer_plain(
+        self, question: str, entries: list[str], ranking: list[int], read: list[int]
+    ) -> ReaderAnswer:
+        """Temporal and answer-in-context questions: only ranked (relevant) entries count."""
+        read_set = set(read)
+        relevant = [i for i in ranking if i in read_set]
+        used = tuple(sorted(read_set))
+        if _WHEN.match(question):
+            for i in relevant:
+                date = find_date(entries[i])
+                if date is not None:
+                    return ReaderAnswer(date, "extract", used)
+            return ReaderAnswer(ABSTAIN_TEXT, "abstain", used)
+        if relevant:
+            return ReaderAnswer(entries[relevant[0]], "context", used)
+        return ReaderAnswer(ABSTAIN_TEXT, "abstain", used)
+
+
+def bm25_tokens(text: str) -> list[str]:
+    """BM25 terms: lower-case alphanumeric tokens of 2+ characters minus English stopwords.
+
+    The 2-character floor matches ``bm25s.tokenize`` and drops the ``s`` of possessives.
+    """
+    return [t for t in tokenize(text) if len(t) > 1 and t not in _STOPWORDS]
+
+
+class BM25Reader(RankingReader):
+    """Ranks entries with BM25 (``bm25s``, Lucene variant); entries with score 0 are not read."""
+
+    def __init__(self, top_k: int = 3, k1: float = 1.5, b: float = 0.75) -> None:
+        super().__init__(top_k)
+        self.k1, self.b = k1, b
+
+    def ranker(self, entries: Sequence[str]) -> Ranker:
+        docs = [bm25_tokens(e) for e in entries]
+        # A sorted vocabulary (not bm25s's set order) makes scores bit-identical whatever the
+        # entry order or hash seed, so tie-breaking by text is really order-free.
+        vocab = {t: j for j, t in enumerate(sorted({t for d in docs for t in d} | {""}))}
+        index = bm25s.BM25(k1=self.k1, b=self.b)
+        index.index(([[vocab[t] for t in d] for d in docs], vocab), show_progress=False)
+        data, rows, indptr = (index.scores[k] for k in ("data", "indices", "indptr"))
+        # Dense doc x term score matrix: memories are small, and one matmul scores all queries.
+        dense = np.zeros((len(entries), len(vocab)), dtype=np.float64)
+        dense[rows, np.repeat(np.arange(len(vocab)), np.diff(indptr))] = data
+
+        def rank(queries: Sequence[str]) -> list[list[int]]:
+            counts = np.zeros((len(queries), len(vocab)), dtype=np.float64)
+            for qi, q in enumerate(queries):
+                for t in bm25_tokens(q):
+                    j = vocab.get(t)
+                    if j is not None:
+                        counts[qi, j] += 1.0  # repeated query terms count again, as in bm25s
+            scores = counts @ dense.T
+            return [order_by_score(s, entries, s > 0) for s in scores]
+
+        return rank
+
+
+#: Reader backends by name; values are "module:Class" so heavy backends import lazily.
+READERS: dict[str, str] = {
+    "bm25": "memgym.rewards.reader:BM25Reader",
+    "embedding": "memgym.rewards.embedding:EmbeddingReader",
+}
+
+
+def make_reader(name: str = "bm25", **params: Any) -> Reader:
+    """Build the reader called ``name`` (see :data:`READERS`) with keyword ``params``."""
+    if name not in READERS:
+        raise ValueError(f"unknown reader {name!r}; expected one of {', '.join(sorted(READERS))}")
+    import importlib
+
+    module, cls = READERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**params)
