@@ -173,8 +173,10 @@ class MemoryCore:
                 self.ready_sum += self._ready(q) - was
 
     # -- the step ------------------------------------------------------------------------
-    def check(self, op: str, target: int | None = None, tier: str | None = None) -> str | None:
-        """Why ``op`` cannot run now (an error code), or ``None`` when it can."""
+    def check(self, op: str, target: int | None = None, tier: str | None = None,
+              text: str | None = None) -> str | None:
+        """Why ``op`` cannot run now (an error code), or ``None`` when it can. ``text`` is the
+        agent's own text for add / update (default: the text in view)."""
         view = self.view
         if self.done:
             return "episode_over"
@@ -187,10 +189,13 @@ class MemoryCore:
         store = self.store
         if op in ("update", "delete", "evict", "route") and target not in store.entries:
             return "unknown_id"
-        if op == "add":
-            return store.room(tier or self.default_tier, count_tokens(view.text))
-        if op == "update":
-            return store.room(store.entries[target].tier, count_tokens(view.text),
+        if op in ("add", "update"):
+            text = view.text if text is None else text
+            if not text.strip():
+                return "empty_text"
+            if op == "add":
+                return store.room(tier or self.default_tier, count_tokens(text))
+            return store.room(store.entries[target].tier, count_tokens(text),
                               replacing=store.entries[target])
         if op == "route":
             entry = store.entries[target]
@@ -212,7 +217,7 @@ class MemoryCore:
         phi_before = self.potential()
         self.step_count += 1
         view = self.view
-        error = "malformed" if malformed is not None else self.check(op, target, tier)
+        error = "malformed" if malformed is not None else self.check(op, target, tier, text)
         if error is None:
             result = self._execute(op, target, tier, text, chunk, terms, answered)
         else:
@@ -245,13 +250,14 @@ class MemoryCore:
         if op == "noop":
             result = OpResult("noop", True, message="moved on")
         elif op == "add":
-            result = store.add(text or view.text, tier or self.default_tier,
+            result = store.add(view.text if text is None else text, tier or self.default_tier,
                                source=view.source, step=step)
             if result.ok:
                 self._source_moved(view.source, +1)
         elif op == "update":
             old = store.entries[target].source
-            result = store.update(target, text or view.text, source=view.source, step=step)
+            result = store.update(target, view.text if text is None else text,
+                                  source=view.source, step=step)
             if result.ok:
                 self._source_moved(old, -1)
                 self._source_moved(view.source, +1)
@@ -364,6 +370,7 @@ def _error_message(error: str, op: str, target: int | None, tier: str | None) ->
         "over_token_budget": "the text does not fit the tier's token budget",
         "same_tier": f"entry {target} is already in tier {tier}",
         "reread_limit": "no reread allowed now (limit per chunk reached, or not on a chunk)",
+        "empty_text": "the text is empty",
     }
     return messages.get(error, error)
 

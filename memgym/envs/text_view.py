@@ -16,8 +16,8 @@ from typing import Any
 
 #: Tool name -> (core op, {argument: type}, required arguments).
 TOOLS: dict[str, tuple[str, dict[str, type], tuple[str, ...]]] = {
-    "add_memory": ("add", {"text": str, "tier": str}, ("text",)),
-    "update_memory": ("update", {"id": int, "text": str}, ("id", "text")),
+    "add_memory": ("add", {"text": str, "tier": str}, ()),  # text defaults to the chunk
+    "update_memory": ("update", {"id": int, "text": str}, ("id",)),
     "delete_memory": ("delete", {"id": int}, ("id",)),
     "evict_memory": ("evict", {"id": int}, ("id",)),
     "route_memory": ("route", {"id": int, "tier": str}, ("tier",)),
@@ -62,7 +62,7 @@ def parse_action(action: Any) -> ParsedAction:
         if name is None:
             return ParsedAction(None, error=f"unknown op {_short(action['op'])}")
     else:
-        name, arguments = action.get("name"), action.get("arguments", {})
+        name, arguments = action.get("name"), action.get("arguments") or {}
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
