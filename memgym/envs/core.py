@@ -91,6 +91,7 @@ class MemoryCore:
         score_answer_check = score_answer  # fail fast on an unknown metric name
         score_answer_check(_NO_ANSWER, ("x",), metric)
         self.rewards = reward_config(rewards)
+        self.weights = {term: self.rewards.weight(term) for term in TERMS}
         self.ops_per_chunk = ops_per_chunk
         self.max_rereads_per_chunk = max_rereads_per_chunk
         self.archive_capacity = archive_capacity
@@ -239,9 +240,9 @@ class MemoryCore:
             if op == "noop" or self.ops_used >= self.ops_per_chunk:
                 self._advance(terms, answered)
         terms["shaping"] = self.potential() - phi_before
-        reward = sum(self.rewards.weight(k) * v for k, v in terms.items() if v)
-        weighted = {k: self.rewards.weight(k) * v for k, v in terms.items()}
-        return StepOutcome(result, weighted, float(reward), self.done, answered)
+        weights = self.weights
+        weighted = {k: weights[k] * v for k, v in terms.items()}
+        return StepOutcome(result, weighted, float(sum(weighted.values())), self.done, answered)
 
     def _execute(self, op: str, target: int | None, tier: str | None, text: str | None,
                  chunk: int | None, terms: dict[str, float], answered: list[QARecord]
