@@ -1,0 +1,205 @@
+"""The training config file: one YAML schema for every backend, validated with pydantic.
+
+Shaped the way RL Baselines3 Zoo users expect (env id + kwargs, algorithm + hyperparameters
+incl. ``lin_<value>`` schedules, ``n_envs``, ``policy_kwargs``), plus a separate held-out
+evaluation block. Errors name the file, the key path and, for a misspelt key, the closest
+valid name. ``--set a.b=value`` overrides are applied before validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from memgym.episode import SPLITS
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message says where and why."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnvSpec(Strict):
+    id: str
+    """Registered environment id, e.g. ``memgym/KVUpdates-Medium-v0``."""
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Environment arguments (tiers, ops, rewards, reader, ...) over the registered ones."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Reset options for every training episode (task parameters such as ``length``)."""
+    split: str = "train"
+
+    @field_validator("split")
+    @classmethod
+    def _split(cls, value: str) -> str:
+        if value not in SPLITS:
+            raise ValueError(f"must be one of {', '.join(SPLITS)}")
+        return value
+
+
+class EvalSpec(Strict):
+    id: str | None = None
+    """Environment id for evaluation (default: the training env id)."""
+    kwargs: dict[str, Any] | None = None
+    """Environment arguments for evaluation (default: the training env's)."""
+    split: str = "heldout"
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Reset options for evaluation episodes (e.g. a longer ``length``)."""
+    episodes: int = Field(30, ge=1)
+    freq: int = Field(10_000, ge=1)
+    """Evaluate every this many environment steps during training."""
+    seed: int = Field(0, ge=0)
+    baselines: list[str] = Field(default_factory=lambda: ["random", "fifo", "lru", "oracle"])
+    """Baselines evaluated on the same streams in the final report."""
+    lengths: list[int] = Field(default_factory=list)
+    """Extra stream lengths for the final report (length generalisation)."""
+
+    @field_validator("split")
+    @classmethod
+    def _split(cls, value: str) -> str:
+        return EnvSpec._split(value)
+
+
+class AlgoSpec(Strict):
+    name: str = "MaskablePPO"
+    """``PPO``, ``MaskablePPO`` or ``RecurrentPPO`` (sb3); ``PPO`` (rllib)."""
+    policy: str | None = None
+    """Policy class name (default: the algorithm's multi-input policy)."""
+    n_envs: int = Field(8, ge=1)
+    vec_env: Literal["dummy", "subproc"] = "dummy"
+    hyperparams: dict[str, Any] = Field(default_factory=dict)
+    """Constructor arguments of the algorithm (checked against its signature)."""
+    policy_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainConfig(Strict):
+    name: str
+    """Run name: the run folder is ``<output_dir>/<name>``."""
+    description: str = ""
+    backend: Literal["sb3", "rllib", "trl"] = "sb3"
+    env: EnvSpec
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    algo: AlgoSpec = Field(default_factory=AlgoSpec)
+    total_timesteps: int = Field(ge=1)
+    seed: int = Field(0, ge=0)
+    checkpoint_freq: int = Field(20_000, ge=1)
+    """Save a checkpoint every this many environment steps (and at the end)."""
+    output_dir: str = "runs"
+    torch_threads: int = Field(1, ge=1)
+    progress: bool = True
+
+    @property
+    def eval_id(self) -> str:
+        return self.eval.id or self.env.id
+
+    @property
+    def eval_kwargs(self) -> dict[str, Any]:
+        return self.env.kwargs if self.eval.kwargs is None else self.eval.kwargs
+
+
+def _suggest(key: str, model: type[BaseModel] | None) -> str:
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = TrainConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model else None
+        annotation = field.annotation if field else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model
+
+
+def format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: {path}: unknown key{_suggest(str(loc[-1]), _model_at(loc))}")
+        elif err["type"] == "missing":
+            lines.append(f"{source}: {path}: required key is missing")
+        else:
+            lines.append(f"{source}: {path}: {err['msg']} (got {err.get('input')!r:.60})")
+    return "\n".join(lines)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML) to a nested dict, in place."""
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {exc.problem}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read, override and validate a config file; raises :class:`ConfigError`."""
+    data = apply_overrides(read_yaml(path), overrides)
+    return validate_config(data, str(path))
+
+
+def validate_config(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    try:
+        config = TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source)) from exc
+    check_env_ids(config, source)
+    return config
+
+
+def check_env_ids(config: TrainConfig, source: str) -> None:
+    import gymnasium as gym
+
+    import memgym  # noqa: F401  (registers the environments)
+
+    for key, env_id in (("env.id", config.env.id), ("eval.id", config.eval_id)):
+        if env_id not in gym.registry:
+            ids = [i for i in gym.registry if i.startswith("memgym/")]
+            close = difflib.get_close_matches(env_id, ids, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else " (see `memgym list`)"
+            raise ConfigError(f"{source}: {key}: unknown environment id {env_id!r}{hint}")
+
+
+def dump_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
