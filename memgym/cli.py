@@ -78,7 +78,7 @@ def eval_cmd(
     import memgym  # noqa: F401  (registers the environments)
     from memgym.agents.evaluate import evaluate_agents, expand_agent_names
     from memgym.episode import SPLITS
-    from memgym.report import kinds_of, write_report
+    from memgym.report import write_report
 
     try:
         if split not in SPLITS:
@@ -97,8 +97,45 @@ def eval_cmd(
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(str(exc))
         return
+    print_report(report)
+    if out is not None:
+        paths = write_report(report, out)
+        console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command("train")
+def train_cmd(
+    config: Path = typer.Argument(None, help="YAML config (default: configs/default.yaml)"),
+    set_: list[str] = typer.Option(None, "--set", help="override KEY.PATH=VALUE (YAML value)"),
+    resume: Path = typer.Option(None, help="continue the run in this folder from its last checkpoint"),
+    overwrite: bool = typer.Option(False, help="reuse the run folder of an existing run"),
+    progress: bool = typer.Option(True, help="show the progress bar"),
+) -> None:
+    """Train a memory policy from a config file; writes runs/<name>/ (see README)."""
+    from memgym.training import ConfigError, load_config, resume_run, train_from_config
+    from memgym.training.config import DEFAULT_CONFIG
+
+    try:
+        if resume is not None:
+            if config is not None or set_:
+                raise UserError("--resume takes the run folder only (its config.yaml is used)")
+            report = resume_run(resume)
+        else:
+            overrides = list(set_ or []) + ([] if progress else ["progress=false"])
+            cfg = load_config(config or DEFAULT_CONFIG, overrides)
+            report = train_from_config(cfg, overwrite=overwrite)
+    except (UserError, ConfigError) as exc:
+        fail(str(exc))
+        return
+    print_report(report)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    from memgym.report import kinds_of
+
     kinds = kinds_of(report)
-    table = Table(title=f"{env} — {split}, {episodes} episodes, seed {seed}")
+    table = Table(title=f"{report['env_id']} — {report['split']}, {report['episodes']} episodes, "
+                        f"seed {report['seed']}")
     for column in ("agent", "QA", "±95% CI", "/oracle", *kinds, "memory", "invalid/ep"):
         table.add_column(column, justify="right")
     for name, s in report["agents"].items():
@@ -107,9 +144,6 @@ def eval_cmd(
                       *[f"{s['per_kind'].get(k, float('nan')):.3f}" for k in kinds],
                       f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}")
     console.print(table)
-    if out is not None:
-        paths = write_report(report, out)
-        console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 def main() -> None:

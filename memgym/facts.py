@@ -34,6 +34,14 @@ STOPWORDS: frozenset[str] = frozenset(
     "whom when where why how do does did has have had not no so if then than there here now "
     "still from about into s".split()
 )
+#: A generic lexicon of epistemic hedges (uncertainty, hearsay). Unreliable statements tend to
+#: use them in any corpus, so "is this text hedged" is a fair text feature and heuristic cue.
+HEDGE_WORDS: frozenset[str] = frozenset(
+    "rumour rumor rumours rumors rumoured allegedly alleged reportedly unconfirmed unverified "
+    "maybe perhaps possibly probably guess guessed guessing might think thinks heard hearsay "
+    "overheard apparently supposedly seemingly doubt doubtful gossip claimed claims claim "
+    "speculation speculate unsure whisper whispered whispers".split()
+)
 _TOKEN = re.compile(r"[a-z0-9]+")
 _NAME = r"[A-Z][\w\-]*(?: [A-Z][\w\-]*)*"
 _ATTR = r"[a-z][a-z\-]*(?: [a-z][a-z\-]*){0,3}?"
@@ -98,6 +106,13 @@ def hashed_bow(text: str, dim: int) -> np.ndarray:
     vec = np.zeros(dim, dtype=np.float32)
     vec[list(bow_buckets(text, dim))] = 1.0
     return vec
+
+
+@lru_cache(maxsize=65536)
+def is_hedged(text: str) -> bool:
+    """Whether ``text`` uses a hedge word (or "not sure"): a cue of unreliable content."""
+    tokens = tokenize(text)
+    return any(t in HEDGE_WORDS for t in tokens) or "not sure" in " ".join(tokens)
 
 
 @lru_cache(maxsize=65536)

@@ -14,14 +14,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from memgym.facts import extract_fact
+from memgym.facts import extract_fact, is_hedged
 from memgym.rewards.metrics import score_answer
 
-#: Generic hedging cues; the salience heuristic distrusts text that uses them.
-HEDGE_WORDS = frozenset(
-    "rumour rumor rumours allegedly reportedly unconfirmed maybe perhaps possibly guess guessed "
-    "might may think heard overheard apparently supposedly not sure doubt unverified gossip".split()
-)
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -126,7 +121,7 @@ class LRUAgent(BaselineAgent):
 def salience(text: str) -> float:
     """How worth keeping a text looks: a parsed fact, few hedges, some substance."""
     words = _WORD.findall(text.lower())
-    hedged = any(w in HEDGE_WORDS for w in words)
+    hedged = is_hedged(text)
     return (2.0 if extract_fact(text) else 0.0) - (3.0 if hedged else 0.0) + min(len(words), 20) / 20
 
 

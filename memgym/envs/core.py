@@ -153,7 +153,17 @@ class MemoryCore:
         self.sources_in: Counter[int] = Counter()
         self.ready_sum = sum(self._ready(i) for i in range(len(questions)))
 
-    def _ready(self, q: int) -> bool:
+    def _ready(self, q: int) -> float:
+        """How answerable question ``q`` looks from memory: the share of its evidence kept,
+        divided by 1 + the number of conflicting chunks kept (a stale value beside the fresh
+        one makes the reader's answer ambiguous). Dense on purpose: it pays for each piece
+        of evidence and charges for each conflict, not only for the finished state."""
+        need = self.need[q]
+        kept = self.evidence_in[q] / need if need else 1.0
+        return kept / (1 + self.conflicts_in[q])
+
+    def is_ready(self, q: int) -> bool:
+        """All evidence of ``q`` kept and nothing conflicting."""
         return self.evidence_in[q] == self.need[q] and self.conflicts_in[q] == 0
 
     def potential(self) -> float:

@@ -16,15 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from memgym.episode import Episode
-from memgym.facts import bow_buckets, extract_fact, normalize, parse_question, tokenize
+from memgym.facts import (
+    bow_buckets, extract_fact, is_hedged, normalize, parse_question, tokenize,
+)
 
 #: Names of the per-slot feature columns, before the tier one-hot.
 SLOT_FEATURES: tuple[str, ...] = (
-    "occupied", "age", "since_update", "hits", "tokens",
+    "occupied", "age", "since_update", "hits", "tokens", "hedged",
     "same_key", "same_subject", "same_attribute", "same_value", "jaccard",
 )
+RELATION_COLUMNS = slice(6, 11)
 #: Names of the view feature columns after the bag of words.
-VIEW_FEATURES: tuple[str, ...] = ("tokens", "has_fact", "is_recalled", "is_question")
+VIEW_FEATURES: tuple[str, ...] = ("tokens", "has_fact", "hedged", "is_recalled", "is_question")
 TOKEN_SCALE = 64.0  # token counts are divided by this and clipped to 1
 
 
@@ -47,6 +50,7 @@ class TextFeatures:
     bow: np.ndarray  # (n, dim) float32, binary
     count: np.ndarray  # (n,) number of bow buckets set
     tokens: np.ndarray  # (n,) token counts
+    hedged: np.ndarray  # (n,) 1.0 if the text uses a hedge word
     key: np.ndarray  # (n,) int: fact key id, -1 if no fact
     subject: np.ndarray
     attribute: np.ndarray
@@ -67,7 +71,9 @@ class EpisodeFeatures:
         bow = np.zeros((n, self.dim), dtype=np.float32)
         ids = np.full((4, n), -1, dtype=np.int64)
         tokens = np.zeros(n, dtype=np.float32)
+        hedged = np.zeros(n, dtype=np.float32)
         for i, text in enumerate(texts):
+            hedged[i] = is_hedged(text)
             bow[i, list(bow_buckets(text, self.dim))] = 1.0
             tokens[i] = len(tokenize(text))
             fact = extract_fact(text)
@@ -86,7 +92,7 @@ class EpisodeFeatures:
                     ids[0, i] = self.vocab["key"](f"{subject}|{parsed[1][0]}")
                     ids[1, i] = self.vocab["subject"](subject)
                     ids[2, i] = self.vocab["attribute"](parsed[1][0])
-        return TextFeatures(bow, bow.sum(axis=1), tokens, *ids)
+        return TextFeatures(bow, bow.sum(axis=1), tokens, hedged, *ids)
 
 
 def relation_columns(

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from memgym.episode import Episode
 from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures, TextFeatures
-from memgym.envs.features import TOKEN_SCALE, relation_columns
+from memgym.envs.features import RELATION_COLUMNS, TOKEN_SCALE, relation_columns
 from memgym.envs.registration import load_task
 from memgym.envs.text_view import render_prompt
 
@@ -48,11 +48,12 @@ class MemoryEnv(gym.Env):
 
     ``Dict`` of ``Box`` arrays in [0, 1] (SB3-safe, no nesting):
 
-    - ``view`` (bow_dim + 4): hashed bag of words of the text in view, then token count,
-      has-a-parsed-fact, is-recalled, is-question.
-    - ``slots`` (n_slots, 10 + n_tiers): per slot occupied, age, time since update, hits,
-      tokens, same key / subject / attribute / value as the view (rule-based fact parse of
-      the visible text), token Jaccard with the view, then the slot's tier one-hot.
+    - ``view`` (bow_dim + 5): hashed bag of words of the text in view, then token count,
+      has-a-parsed-fact, hedged (uses an uncertainty / hearsay word), is-recalled,
+      is-question.
+    - ``slots`` (n_slots, 11 + n_tiers): per slot occupied, age, time since update, hits,
+      tokens, hedged, same key / subject / attribute / value as the view (rule-based fact
+      parse of the visible text), token Jaccard with the view, then the slot's tier one-hot.
     - ``memory`` (2 n_tiers + 4): entry and token fill per tier, archive fill, stream
       progress, ops left for this chunk, rereads left.
     - ``archive`` (archive_view, 4), only when ``reread`` is enabled: present, same key,
@@ -211,6 +212,7 @@ class MemoryEnv(gym.Env):
         self.slot_entry = np.full(n, -1, dtype=np.int64)
         self.slot_bow_arr = np.zeros((n, dim), dtype=np.float32)
         self.slot_count = np.zeros(n, dtype=np.float32)
+        self.slot_hedged = np.zeros(n, dtype=np.float32)
         self.slot_ids = np.full((4, n), -1, dtype=np.int64)
         self.slot_num = np.zeros((4, n), dtype=np.float32)  # created, updated, hits, tokens
         self.entry_slot: dict[int, int] = {}
@@ -327,6 +329,7 @@ class MemoryEnv(gym.Env):
         self.slot_entry[slot] = -1
         self.slot_bow_arr[slot] = 0.0
         self.slot_count[slot] = 0.0
+        self.slot_hedged[slot] = 0.0
         self.slot_ids[:, slot] = -1
         self.slot_num[:, slot] = 0.0
 
@@ -335,6 +338,7 @@ class MemoryEnv(gym.Env):
         self.slot_entry[slot] = entry.id
         self.slot_bow_arr[slot] = feats.bow[0]
         self.slot_count[slot] = feats.count[0]
+        self.slot_hedged[slot] = feats.hedged[0]
         self.slot_ids[:, slot] = [feats.key[0], feats.subject[0], feats.attribute[0], feats.value[0]]
         self.slot_num[:, slot] = (entry.created, entry.updated, entry.hits, entry.tokens)
         self._set_static(slot)
@@ -344,13 +348,15 @@ class MemoryEnv(gym.Env):
         row[0] = 1.0
         row[3] = min(self.slot_num[2, slot] / 4.0, 1.0)
         row[4] = min(self.slot_num[3, slot] / TOKEN_SCALE, 1.0)
+        row[5] = self.slot_hedged[slot]
 
     def _text_features(self, text: str, source: int | None) -> TextFeatures:
         chunks = self._features.chunks
         if source is not None and self._features.texts[source] == text:
             i = slice(source, source + 1)
-            return TextFeatures(chunks.bow[i], chunks.count[i], chunks.tokens[i], chunks.key[i],
-                                chunks.subject[i], chunks.attribute[i], chunks.value[i])
+            return TextFeatures(chunks.bow[i], chunks.count[i], chunks.tokens[i], chunks.hedged[i],
+                                chunks.key[i], chunks.subject[i], chunks.attribute[i],
+                                chunks.value[i])
         return self._features.encode([text])
 
     def _sync_view(self) -> None:
@@ -382,12 +388,12 @@ class MemoryEnv(gym.Env):
         if feats is not None:
             view_vec[:dim] = feats.bow[0]
             view_vec[dim:] = (min(feats.tokens[0] / TOKEN_SCALE, 1.0), feats.key[0] >= 0,
-                              view.kind == "recalled", view.kind == "question")
+                              feats.hedged[0], view.kind == "recalled", view.kind == "question")
         if len(occupied):
             ages = np.minimum(step - self.slot_num[:2, occupied], AGE_TABLE.size - 1)
             slots[occupied, 1:3] = AGE_TABLE[ages.astype(np.int64)].T
             if feats is not None:
-                slots[occupied, 5:10] = relation_columns(
+                slots[occupied, RELATION_COLUMNS] = relation_columns(
                     self.slot_bow_arr[occupied], self.slot_count[occupied],
                     self.slot_ids[:, occupied], feats.bow[0], float(feats.count[0]), self._view_ids)
         store, n_tiers = core.store, len(self.tier_names)

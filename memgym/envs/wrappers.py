@@ -37,3 +37,21 @@ class ActionMaskObservation(gym.ObservationWrapper):
 
     def action_masks(self) -> np.ndarray:
         return self.env.unwrapped.action_masks()
+
+
+class DefaultResetOptions(gym.Wrapper):
+    """Merge fixed reset options (task parameters such as ``length``) into every reset.
+
+    Vectorised envs (SB3, RLlib) reset sub-environments without options; this is how a
+    training config still sets per-episode task parameters.
+    """
+
+    def __init__(self, env: gym.Env, options: dict[str, Any] | None = None) -> None:
+        super().__init__(env)
+        self.default_options = dict(options or {})
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        return self.env.reset(seed=seed, options={**self.default_options, **(options or {})})
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.unwrapped.action_masks()

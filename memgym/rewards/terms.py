@@ -3,9 +3,10 @@
 Terms (raw values; the weight of each is a field of :class:`RewardConfig`):
 
 - ``qa``: score of each answered question / number of questions (sums to the mean QA score).
-- ``shaping``: change in the evidence potential (fraction of unanswered questions whose
-  evidence is in memory with no conflicting entry); potential-based, so it sums to a constant
-  and does not change the optimal policy (Ng et al. 1999), but pays for keeping evidence early.
+- ``shaping``: change in the evidence potential (mean over unanswered questions of the share
+  of their evidence kept / (1 + conflicting chunks kept)); potential-based, so it sums to a
+  constant and does not change the optimal policy (Ng et al. 1999), but pays for keeping
+  evidence early.
 - ``memory_size``: minus the memory fill fraction, averaged over the stream (per chunk).
 - ``compression``: at the end, 1 - memory tokens / stream tokens (Mem-alpha's term).
 - ``op_cost``: minus the cost of each executed op (``op_costs``).

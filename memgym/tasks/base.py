@@ -76,3 +76,10 @@ def _split(pool: tuple, split: str, min_size: int) -> list:
 def _split_cached(pool: tuple, split: str, min_size: int) -> tuple:
     # Generators call split_pool on every episode; the split of a pool never changes.
     return tuple(_split(pool, split, min_size))
+
+
+#: Op sets of the difficulty ladder. Easy / Medium: write, overwrite or skip (one decision per
+#: chunk, as in the prototype: six extra destructive "delete slot k" actions made early
+#: exploration wreck memory and slowed learning several-fold). Hard adds delete.
+WRITE_OPS: tuple[str, ...] = ("noop", "add", "update")
+WRITE_DELETE_OPS: tuple[str, ...] = ("noop", "add", "update", "delete")

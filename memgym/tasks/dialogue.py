@@ -67,7 +67,7 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_pool, split_rng
+from memgym.tasks.base import WRITE_DELETE_OPS, WRITE_OPS, split_pool, split_rng
 
 FIRST_NAMES = (
     "Ava Ben Chloe Diego Ella Finn Grace Hiro Isla Jonas Kai Leah Mateo Nora Omar Priya Rafael "
@@ -448,25 +448,24 @@ class DialogueTask:
         return dates, session, speaker
 
 
-_OPS = ("add", "update", "delete", "noop")
 register_task(
     "Dialogue", DialogueTask,
     levels={
         "Easy": {
             "task": {"length": 20, "n_sessions": 2, "n_persona_facts": 3, "n_changes": 1,
                      "n_events": 1, "distractor_rate": 0.1},
-            "env": {"tiers": {"episodic": {"entries": 4, "tokens": None}}, "ops": _OPS},
+            "env": {"tiers": {"episodic": {"entries": 4, "tokens": None}}, "ops": WRITE_OPS},
         },
         "Medium": {
             "task": {"length": 40, "n_sessions": 4, "n_persona_facts": 4, "n_changes": 1,
                      "n_events": 2, "distractor_rate": 0.15},
-            "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": _OPS},
+            "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": WRITE_OPS},
         },
         "Hard": {  # 9 needed turns, 8 entries: freeing a mid-stream question's turn pays off
             "task": {"length": 120, "n_sessions": 8, "n_persona_facts": 6, "n_changes": 2,
                      "n_events": 3, "distractor_rate": 0.25, "abstain_questions": 1,
                      "mid_stream_questions": 1},
-            "env": {"tiers": {"episodic": {"entries": 8, "tokens": None}}, "ops": _OPS},
+            "env": {"tiers": {"episodic": {"entries": 8, "tokens": None}}, "ops": WRITE_DELETE_OPS},
         },
     },
     description="Multi-session two-speaker chat: persona facts that change, dated events, "

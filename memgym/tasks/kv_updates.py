@@ -63,7 +63,7 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_pool, split_rng
+from memgym.tasks.base import WRITE_DELETE_OPS, WRITE_OPS, split_pool, split_rng
 
 # -- schema (shared by all splits) ---------------------------------------------------------
 #: Marker phrases of hedged rumours. Shared by every split and by the needle task: they are the
@@ -425,16 +425,15 @@ class KVUpdatesTask:
         )
 
 
-_ENV_OPS = ("add", "update", "delete", "noop")
 register_task(
     "KVUpdates", KVUpdatesTask,
     levels={
         "Easy": {"task": {"length": 20, "n_keys": 4, "distractor_rate": 0.3},
-                 "env": {"tiers": {"episodic": {"entries": 4, "tokens": None}}, "ops": _ENV_OPS}},
+                 "env": {"tiers": {"episodic": {"entries": 4, "tokens": None}}, "ops": WRITE_OPS}},
         "Medium": {"task": {"length": 40, "n_keys": 6, "distractor_rate": 0.4},
-                   "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": _ENV_OPS}},
+                   "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": WRITE_OPS}},
         "Hard": {"task": {"length": 80, "n_keys": 8, "distractor_rate": 0.5},
-                 "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": _ENV_OPS}},
+                 "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": WRITE_DELETE_OPS}},
     },
     description="People whose attributes change amid rumours; questions ask the latest value.",
 )

@@ -70,7 +70,7 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_pool, split_rng
+from memgym.tasks.base import WRITE_DELETE_OPS, WRITE_OPS, split_pool, split_rng
 
 # -- schema (shared by all splits) ----------------------------------------------------------
 #: Bridge relations (their values are people).
@@ -377,22 +377,21 @@ class MultiHopTask:
         return questions
 
 
-_OPS = ("add", "update", "delete", "noop")
 register_task(
     "MultiHop", MultiHopTask,
     levels={
         "Easy": {
             "task": {"length": 20, "n_chains": 2, "distractor_rate": 0.2, "filler_rate": 0.4},
-            "env": {"tiers": {"episodic": {"entries": 4, "tokens": None}}, "ops": _OPS},
+            "env": {"tiers": {"episodic": {"entries": 4, "tokens": None}}, "ops": WRITE_OPS},
         },
         "Medium": {
             "task": {"length": 40, "n_chains": 3, "distractor_rate": 0.3, "filler_rate": 0.2},
-            "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": _OPS},
+            "env": {"tiers": {"episodic": {"entries": 6, "tokens": None}}, "ops": WRITE_OPS},
         },
         "Hard": {  # 8 needed facts, 7 entries: freeing a mid-stream question's facts pays off
             "task": {"length": 100, "n_chains": 4, "distractor_rate": 0.4, "filler_rate": 0.2,
                      "abstain_questions": 1, "mid_stream_questions": 1},
-            "env": {"tiers": {"episodic": {"entries": 7, "tokens": None}}, "ops": _OPS},
+            "env": {"tiers": {"episodic": {"entries": 7, "tokens": None}}, "ops": WRITE_DELETE_OPS},
         },
     },
     description="Two-hop questions (X's manager's city) over bridge and target facts among "

@@ -60,7 +60,7 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_pool, split_rng
+from memgym.tasks.base import WRITE_DELETE_OPS, WRITE_OPS, split_pool, split_rng
 from memgym.tasks.kv_updates import (
     HEDGE_MARKERS, QUESTION_TEMPLATES, RUMOUR_TEMPLATES, check_rate, mid_stream_times,
     other_index, rate_count, resolve_params,
@@ -258,15 +258,15 @@ class NeedleTask:
         )
 
 
-def _level(length: int, n_needles: int, decoy_rate: float, entries: int) -> dict[str, Any]:
+def _level(length: int, n_needles: int, decoy_rate: float, entries: int,
+           ops: tuple[str, ...] = WRITE_OPS) -> dict[str, Any]:
     return {"task": {"length": length, "n_needles": n_needles, "decoy_rate": decoy_rate},
-            "env": {"tiers": {"episodic": {"entries": entries, "tokens": None}},
-                    "ops": ("add", "update", "delete", "noop")}}
+            "env": {"tiers": {"episodic": {"entries": entries, "tokens": None}}, "ops": ops}}
 
 
 register_task(
     "Needle", NeedleTask,
     levels={"Easy": _level(20, 3, 0.3, 4), "Medium": _level(40, 4, 0.3, 4),
-            "Hard": _level(120, 6, 0.4, 6)},
+            "Hard": _level(120, 6, 0.4, 6, WRITE_DELETE_OPS)},
     description="A few reliable facts among hedged decoys and chatter; keep only the needles.",
 )

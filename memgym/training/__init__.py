@@ -1,1 +1,40 @@
-"""Training backends (SB3, RLlib, TRL). They import the core; the core never imports them."""
+"""Training backends (SB3, RLlib, TRL). They import the core; the core never imports them.
+
+``train_from_config`` is the single entry point behind ``memgym train``: it resolves the run
+folder, dispatches to the backend named in the config and returns the final report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from memgym.training.config import ConfigError, TrainConfig, load_config
+
+
+def backend_module(name: str) -> Any:
+    if name == "sb3":
+        from memgym.training import sb3
+
+        return sb3
+    raise ConfigError(f"backend: {name!r} is not available in this version (available: sb3)")
+
+
+def train_from_config(config: TrainConfig, *, overwrite: bool = False) -> dict[str, Any]:
+    from memgym.training.run import RunFolder
+
+    run = RunFolder.for_config(config)
+    backend = backend_module(config.backend)
+    run.create(config, overwrite=overwrite)
+    return backend.train(config, run)
+
+
+def resume_run(path: str | Path) -> dict[str, Any]:
+    from memgym.training.run import RunFolder
+
+    run = RunFolder(path)
+    config = run.load_config()
+    return backend_module(config.backend).train(config, run, resume=True)
+
+
+__all__ = ["ConfigError", "TrainConfig", "load_config", "train_from_config", "resume_run"]

@@ -1,0 +1,145 @@
+"""The run folder every backend writes, and the parts of a run that do not depend on one.
+
+    runs/<name>/
+      config.yaml          the resolved config (what was actually run)
+      checkpoints/         step_<n>.zip (periodic, atomic) ; latest.json names the newest
+      best/model.zip       best policy on the held-out evaluation so far
+      tb/                  tensorboard logs
+      eval/curve.json      held-out QA score over training (learning curve)
+      eval/report.json     final comparison with the baselines (+ .md, .png), learning_curve.png
+      eval/length_<L>/     the same report at other stream lengths
+      summary.json         headline numbers
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from memgym.report import atomic_write_text
+from memgym.training.config import ConfigError, TrainConfig, dump_config, load_config
+
+
+class RunFolder:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.yaml"
+        self.checkpoints = self.path / "checkpoints"
+        self.best = self.path / "best"
+        self.tensorboard = self.path / "tb"
+        self.eval = self.path / "eval"
+        self.curve = self.eval / "curve.json"
+        self.summary = self.path / "summary.json"
+
+    @classmethod
+    def for_config(cls, config: TrainConfig) -> RunFolder:
+        return cls(Path(config.output_dir) / config.name)
+
+    def create(self, config: TrainConfig, *, overwrite: bool = False) -> None:
+        if self.config.exists() and not overwrite:
+            raise ConfigError(
+                f"{self.path} already holds a run: resume it with `memgym train --resume "
+                f"{self.path}`, or choose another name (--set name=...)")
+        for folder in (self.checkpoints, self.best, self.tensorboard, self.eval):
+            folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.config, dump_config(config))
+
+    def load_config(self) -> TrainConfig:
+        if not self.config.is_file():
+            raise ConfigError(f"{self.path}: not a run folder (no config.yaml)")
+        return load_config(self.config)
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def checkpoint_path(self, steps: int, suffix: str = ".zip") -> Path:
+        return self.checkpoints / f"step_{steps:09d}{suffix}"
+
+    def record_checkpoint(self, path: Path, steps: int) -> None:
+        atomic_write_json(self.checkpoints / "latest.json", {"path": path.name, "steps": steps})
+
+    def latest_checkpoint(self) -> tuple[Path, int] | None:
+        latest = self.checkpoints / "latest.json"
+        if not latest.is_file():
+            return None
+        info = json.loads(latest.read_text())
+        path = self.checkpoints / info["path"]
+        return (path, int(info["steps"])) if path.exists() else None
+
+    def best_model(self, suffix: str = ".zip") -> Path | None:
+        path = self.best / f"model{suffix}"
+        return path if path.exists() else None
+
+    # -- learning curve ------------------------------------------------------------------
+    def read_curve(self) -> list[dict[str, Any]]:
+        return json.loads(self.curve.read_text()) if self.curve.is_file() else []
+
+    def append_curve(self, point: dict[str, Any]) -> list[dict[str, Any]]:
+        curve = [p for p in self.read_curve() if p["steps"] < point["steps"]] + [point]
+        atomic_write_json(self.curve, curve)
+        return curve
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def atomic_replace(tmp: Path, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+
+
+def plot_learning_curve(curve: list[dict[str, Any]], baselines: dict[str, float], path: Path,
+                        title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if curve:
+        ax.plot([p["steps"] for p in curve], [p["qa_score"] for p in curve], marker="o",
+                label="policy (held-out)")
+    for i, (name, score) in enumerate(sorted(baselines.items(), key=lambda kv: -kv[1])):
+        ax.axhline(score, linestyle="--", color=f"C{i + 1}", label=name)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("held-out QA score")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def final_report(config: TrainConfig, run: RunFolder, policy: Any) -> dict[str, Any]:
+    """Evaluate the trained ``policy`` agent beside the baselines; write reports and plots."""
+    from memgym.agents.evaluate import evaluate_agents
+    from memgym.report import write_report
+
+    agents = [policy, *config.eval.baselines]
+    common = {"split": config.eval.split, "episodes": config.eval.episodes,
+              "seed": config.eval.seed, "env_kwargs": config.eval_kwargs}
+    report = evaluate_agents(agents, config.eval_id, options=config.eval.options, **common)
+    write_report(report, run.eval)
+    summary: dict[str, Any] = {"name": config.name, "env_id": config.eval_id,
+                               "scores": {k: v["qa_score"] for k, v in report["agents"].items()}}
+    oracle = summary["scores"].get("oracle")
+    score = summary["scores"][policy.name]
+    if oracle:
+        summary["oracle_ratio"] = score / oracle
+    lengths = {}
+    for length in config.eval.lengths:
+        long = evaluate_agents(agents, config.eval_id, options={**config.eval.options,
+                                                                "length": length}, **common)
+        write_report(long, run.eval / f"length_{length}")
+        lengths[str(length)] = {k: v["qa_score"] for k, v in long["agents"].items()}
+    if lengths:
+        summary["lengths"] = lengths
+    baselines = {k: v for k, v in summary["scores"].items() if k != policy.name}
+    plot_learning_curve(run.read_curve(), baselines, run.eval / "learning_curve.png",
+                        f"{config.name} on {config.eval_id}")
+    atomic_write_json(run.summary, summary)
+    return report

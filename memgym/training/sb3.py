@@ -1,0 +1,191 @@
+"""Stable-Baselines3 backend: PPO, MaskablePPO (sb3-contrib) and RecurrentPPO from a config.
+
+``train(config, run)`` builds the vectorised training envs, the algorithm (hyperparameters
+checked against its constructor), trains with held-out evaluation, checkpoints and a progress
+bar, then writes the final report. ``resume(run)`` continues from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.run import RunFolder, final_report
+
+ALGOS = ("PPO", "MaskablePPO", "RecurrentPPO")
+DEFAULT_POLICY = {"PPO": "MultiInputPolicy", "MaskablePPO": "MultiInputPolicy",
+                  "RecurrentPPO": "MultiInputLstmPolicy"}
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+
+
+def algo_class(name: str) -> type:
+    if name == "PPO":
+        from stable_baselines3 import PPO
+
+        return PPO
+    if name == "MaskablePPO":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
+    if name == "RecurrentPPO":
+        from sb3_contrib import RecurrentPPO
+
+        return RecurrentPPO
+    close = difflib.get_close_matches(name, ALGOS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"algo.name: {name!r} is not an sb3 algorithm{hint}; choose {', '.join(ALGOS)}")
+
+
+def linear_schedule(start: float) -> Any:
+    """Zoo's ``lin_<value>``: from ``start`` at the beginning down to 0 at the end."""
+
+    def schedule(progress_remaining: float) -> float:
+        return progress_remaining * start
+
+    return schedule
+
+
+def algo_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Hyperparameters as the algorithm takes them; unknown names fail with a suggestion."""
+    cls = algo_class(config.algo.name)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env"}
+    out: dict[str, Any] = {}
+    for key, value in config.algo.hyperparams.items():
+        if key not in accepted:
+            close = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"algo.hyperparams.{key}: not an argument of {cls.__name__}{hint}")
+        if key in ("seed", "tensorboard_log", "verbose", "device", "policy_kwargs"):
+            raise ConfigError(f"algo.hyperparams.{key}: set by memgym; use the top-level key")
+        if key in SCHEDULED and isinstance(value, str):
+            if not value.startswith("lin_"):
+                raise ConfigError(f"algo.hyperparams.{key}: {value!r} (a number or lin_<number>)")
+            try:
+                value = linear_schedule(float(value[4:]))
+            except ValueError as exc:
+                raise ConfigError(f"algo.hyperparams.{key}: {value!r} is not lin_<number>") from exc
+        out[key] = value
+    return out
+
+
+def policy_kwargs(config: TrainConfig) -> dict[str, Any]:
+    from torch import nn
+
+    from memgym.training.extractors import EXTRACTORS
+
+    kwargs = dict(config.algo.policy_kwargs)
+    extractor = kwargs.get("features_extractor_class")
+    if isinstance(extractor, str):
+        if extractor not in EXTRACTORS:
+            raise ConfigError(f"algo.policy_kwargs.features_extractor_class: {extractor!r}; "
+                              f"choose {', '.join(EXTRACTORS)}")
+        kwargs["features_extractor_class"] = EXTRACTORS[extractor]
+    activation = kwargs.get("activation_fn")
+    if isinstance(activation, str):
+        table = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
+        if activation not in table:
+            raise ConfigError(f"algo.policy_kwargs.activation_fn: {activation!r}; "
+                              f"choose {', '.join(table)}")
+        kwargs["activation_fn"] = table[activation]
+    return kwargs
+
+
+def make_env_fn(env_id: str, kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+    def make() -> gym.Env:
+        import memgym  # noqa: F401  (subprocess workers register the ids on import)
+        from memgym.envs.wrappers import DefaultResetOptions
+
+        return DefaultResetOptions(gym.make(env_id, **kwargs), options)
+
+    return make
+
+
+def build_vec_env(config: TrainConfig) -> Any:
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    kwargs = {**config.env.kwargs, "split": config.env.split}
+    vec_cls = SubprocVecEnv if config.algo.vec_env == "subproc" else DummyVecEnv
+    return make_vec_env(make_env_fn(config.env.id, kwargs, config.env.options),
+                        n_envs=config.algo.n_envs, seed=config.seed, vec_env_cls=vec_cls)
+
+
+def build_model(config: TrainConfig, venv: Any, run: RunFolder) -> Any:
+    cls = algo_class(config.algo.name)
+    if config.algo.name == "PPO" and not isinstance(venv.action_space, gym.spaces.Discrete):
+        raise ConfigError("algo.name: PPO needs a Discrete action space")
+    return cls(config.algo.policy or DEFAULT_POLICY[config.algo.name], venv,
+               seed=config.seed, verbose=0, device="cpu", tensorboard_log=str(run.tensorboard),
+               policy_kwargs=policy_kwargs(config), **algo_kwargs(config))
+
+
+class SB3PolicyAgent:
+    """A trained SB3 model as a memgym agent (masks applied, LSTM state kept)."""
+
+    def __init__(self, model: Any, name: str = "policy", deterministic: bool = True) -> None:
+        self.model, self.name, self.deterministic = model, name, deterministic
+        self.masked = type(model).__name__ == "MaskablePPO"
+        self.recurrent = type(model).__name__ == "RecurrentPPO"
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        self.state, self.episode_start = None, np.ones((1,), dtype=bool)
+
+    def act(self, obs: Any, info: dict[str, Any], env: Any) -> int:
+        if self.masked:
+            action, _ = self.model.predict(obs, action_masks=env.unwrapped.action_masks(),
+                                           deterministic=self.deterministic)
+        elif self.recurrent:
+            action, self.state = self.model.predict(obs, state=self.state,
+                                                    episode_start=self.episode_start,
+                                                    deterministic=self.deterministic)
+            self.episode_start = np.zeros((1,), dtype=bool)
+        else:
+            action, _ = self.model.predict(obs, deterministic=self.deterministic)
+        return int(action)
+
+
+def load_model(path: Path, algo: str) -> Any:
+    return algo_class(algo).load(str(path), device="cpu")
+
+
+def load_agent(run: RunFolder, config: TrainConfig, checkpoint: Path | None = None) -> SB3PolicyAgent:
+    path = checkpoint or run.best_model() or (run.latest_checkpoint() or (None,))[0]
+    if path is None:
+        raise ConfigError(f"{run.path}: no checkpoint to load yet")
+    return SB3PolicyAgent(load_model(path, config.algo.name), name=config.name)
+
+
+def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[str, Any]:
+    """Train (or continue) the run; returns the final report."""
+    import torch
+
+    from memgym.training.callbacks import TrainingCallback
+
+    torch.set_num_threads(config.torch_threads)
+    algo_kwargs(config)  # fail on a bad hyperparameter before building anything
+    venv = build_vec_env(config)
+    try:
+        latest = run.latest_checkpoint() if resume else None
+        if latest is not None:
+            model = algo_class(config.algo.name).load(str(latest[0]), env=venv, device="cpu",
+                                                      tensorboard_log=str(run.tensorboard))
+        else:
+            model = build_model(config, venv, run)
+        remaining = config.total_timesteps - model.num_timesteps
+        callback = TrainingCallback(config, run, agent_factory=lambda m: SB3PolicyAgent(
+            m, name=config.name))
+        if remaining > 0:
+            model.learn(remaining, callback=callback, reset_num_timesteps=latest is None,
+                        tb_log_name="sb3")
+        callback.save_checkpoint(model)
+        if run.best_model() is None:
+            callback.evaluate_and_keep_best(model)
+    finally:
+        venv.close()
+    return final_report(config, run, load_agent(run, config))
