@@ -117,9 +117,10 @@ def train_cmd(
 
     try:
         if resume is not None:
-            if config is not None or set_:
-                raise UserError("--resume takes the run folder only (its config.yaml is used)")
-            report = resume_run(resume)
+            if config is not None:
+                raise UserError("--resume takes the run folder (its config.yaml is used), "
+                                "not a config file; use --set to change it")
+            report = resume_run(resume, list(set_ or []))
         else:
             overrides = list(set_ or []) + ([] if progress else ["progress=false"])
             cfg = load_config(config or DEFAULT_CONFIG, overrides)

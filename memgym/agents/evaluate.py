@@ -120,7 +120,8 @@ def evaluate_agents(
     """Evaluate each agent on the same ``episodes`` streams; returns the report dict.
 
     ``options`` are per-episode reset options (task parameters such as ``length``);
-    ``progress(agent_name, episodes_done)`` is called after each episode.
+    ``progress(agent_spec, episodes_done)`` is called after each episode. A trained policy is
+    reported under its run name.
     """
     if env_id not in gym.registry:
         known = ", ".join(sorted(memgym.REGISTRY))
@@ -136,13 +137,14 @@ def evaluate_agents(
     try:
         for spec in agents:
             agent = make_agent(spec)
-            name = spec if isinstance(spec, str) else agent.name
+            label = spec if isinstance(spec, str) else agent.name  # as the caller named it
+            name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
             results = []
             for i in range(episodes):
                 results.append(run_episode(env, agent, split=split, episode_seed=seed + i,
                                            options=options))
                 if progress is not None:
-                    progress(name, i + 1)
+                    progress(label, i + 1)
             report["agents"][name] = summarise(results)
             report["details"][name] = [
                 {k: v for k, v in r.items() if k != "records"} | {

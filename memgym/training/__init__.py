@@ -25,16 +25,27 @@ def train_from_config(config: TrainConfig, *, overwrite: bool = False) -> dict[s
 
     run = RunFolder.for_config(config)
     backend = backend_module(config.backend)
+    backend.validate(config)  # bad hyperparameters fail before the run folder is made
     run.create(config, overwrite=overwrite)
     return backend.train(config, run)
 
 
-def resume_run(path: str | Path) -> dict[str, Any]:
+def resume_run(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Continue a run from its newest checkpoint. ``overrides`` (e.g. a larger
+    ``total_timesteps``) are applied to its config.yaml first."""
+    from memgym.training.config import apply_overrides, dump_config, read_yaml, validate_config
+    from memgym.report import atomic_write_text
     from memgym.training.run import RunFolder
 
     run = RunFolder(path)
-    config = run.load_config()
-    return backend_module(config.backend).train(config, run, resume=True)
+    if not run.config.is_file():
+        raise ConfigError(f"{run.path}: not a run folder (no config.yaml)")
+    config = validate_config(apply_overrides(read_yaml(run.config), overrides), str(run.config))
+    backend = backend_module(config.backend)
+    backend.validate(config)
+    if overrides:
+        atomic_write_text(run.config, dump_config(config))
+    return backend.train(config, run, resume=True)
 
 
 __all__ = ["ConfigError", "TrainConfig", "load_config", "train_from_config", "resume_run"]

@@ -125,6 +125,12 @@ def build_model(config: TrainConfig, venv: Any, run: RunFolder) -> Any:
                policy_kwargs=policy_kwargs(config), **algo_kwargs(config))
 
 
+def validate(config: TrainConfig) -> None:
+    """Fail on anything the algorithm would reject, before any file is written."""
+    algo_kwargs(config)
+    policy_kwargs(config)
+
+
 class SB3PolicyAgent:
     """A trained SB3 model as a memgym agent (masks applied, LSTM state kept)."""
 
@@ -168,7 +174,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     from memgym.training.callbacks import TrainingCallback
 
     torch.set_num_threads(config.torch_threads)
-    algo_kwargs(config)  # fail on a bad hyperparameter before building anything
+    validate(config)
     venv = build_vec_env(config)
     try:
         latest = run.latest_checkpoint() if resume else None
