@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 run: venv
-	$(BIN)/memgym eval --agent all --env memgym/KVUpdates-Medium-v0 --split heldout --episodes 50 --seed 0 --out runs/baselines-kv-medium
+	$(BIN)/memgym train configs/default.yaml --overwrite
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -34,6 +34,7 @@ test-slow: venv
 
 bench: venv
 	$(BIN)/python benchmarks/env_throughput.py
+	$(BIN)/python benchmarks/learning.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -18,6 +18,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are ordinary files
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -71,9 +72,9 @@ def plot_report(report: dict[str, Any], path: str | Path) -> None:
     for i, name in enumerate(agents):
         s = report["agents"][name]
         values = [s["qa_score"], *[s["per_kind"].get(k, 0.0) for k in kinds]]
-        errors = [s["qa_ci95"], *[0.0] * len(kinds)]
         xs = [g + i * width for g in range(len(groups))]
-        ax.bar(xs, values, width, yerr=errors, label=name, capsize=2)
+        ax.bar(xs, values, width, label=name)
+        ax.errorbar(xs[0], values[0], yerr=s["qa_ci95"], color="black", capsize=2)
     ax.set_xticks([g + width * (len(agents) - 1) / 2 for g in range(len(groups))], groups)
     ax.set_ylabel("QA score")
     ax.set_ylim(0, 1.05)

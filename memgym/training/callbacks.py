@@ -27,6 +27,7 @@ class TrainingCallback(BaseCallback):
         curve = run.read_curve()
         self.best = max((p["qa_score"] for p in curve), default=-1.0)
         self.last_score = curve[-1]["qa_score"] if curve else None
+        self.seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
         self.progress: Progress | None = None
 
     # -- SB3 hooks -----------------------------------------------------------------------
@@ -47,6 +48,9 @@ class TrainingCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         steps = self.model.num_timesteps
+        limit = self.config.max_minutes
+        if limit is not None and time.perf_counter() - self.start_time > 60 * limit:
+            return False  # SB3 stops learn(); train() still checkpoints and reports
         if steps >= self.next_checkpoint:
             self.save_checkpoint(self.model)
             self.next_checkpoint += self.config.checkpoint_freq
@@ -87,8 +91,11 @@ class TrainingCallback(BaseCallback):
                                  options=config.eval.options)
         summary = next(iter(report["agents"].values()))
         score = summary["qa_score"]
+        seconds = self.seconds_before + time.perf_counter() - getattr(
+            self, "start_time", time.perf_counter())
         self.run.append_curve({"steps": int(model.num_timesteps), "qa_score": score,
-                               "qa_ci95": summary["qa_ci95"], "return": summary["return"]})
+                               "qa_ci95": summary["qa_ci95"], "return": summary["return"],
+                               "seconds": round(seconds, 1)})
         if self.logger is not None:
             self.logger.record("eval/heldout_qa_score", score)
             self.logger.record("eval/heldout_return", summary["return"])

@@ -93,6 +93,8 @@ class TrainConfig(Strict):
     checkpoint_freq: int = Field(20_000, ge=1)
     """Save a checkpoint every this many environment steps (and at the end)."""
     output_dir: str = "runs"
+    max_minutes: float | None = Field(None, gt=0)
+    """Stop training after this much wall-clock time (checkpoint + final report still run)."""
     torch_threads: int = Field(1, ge=1)
     progress: bool = True
 
