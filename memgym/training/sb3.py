@@ -75,17 +75,14 @@ def algo_kwargs(config: TrainConfig) -> dict[str, Any]:
 
 
 def policy_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """``policy_kwargs`` with names from YAML turned into what SB3 takes."""
     from torch import nn
 
-    from memgym.training.extractors import EXTRACTORS
-
     kwargs = dict(config.algo.policy_kwargs)
-    extractor = kwargs.get("features_extractor_class")
-    if isinstance(extractor, str):
-        if extractor not in EXTRACTORS:
-            raise ConfigError(f"algo.policy_kwargs.features_extractor_class: {extractor!r}; "
-                              f"choose {', '.join(EXTRACTORS)}")
-        kwargs["features_extractor_class"] = EXTRACTORS[extractor]
+    if "features_extractor_class" in kwargs:
+        raise ConfigError("algo.policy_kwargs.features_extractor_class: not settable from a "
+                          "config file (the env's per-slot relation features feed SB3's own "
+                          "extractor; see docs/DESIGN.md)")
     activation = kwargs.get("activation_fn")
     if isinstance(activation, str):
         table = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
