@@ -91,7 +91,7 @@ def test_saved_policy_reloads_and_scores_the_same(tmp_path: Path) -> None:
 @pytest.mark.parametrize("algo, extra", [
     ("PPO", {}),
     ("RecurrentPPO", {"policy_kwargs": {"lstm_hidden_size": 16, "net_arch": [16]}}),
-    ("MaskablePPO", {"policy_kwargs": {"features_extractor_class": "slots", "net_arch": [16]}}),
+    ("MaskablePPO", {"policy_kwargs": {"activation_fn": "relu", "net_arch": [16]}}),
 ])
 def test_every_sb3_algorithm_trains_and_reloads(tmp_path: Path, algo: str, extra: dict) -> None:
     config = tiny(tmp_path, **{"algo.name": algo, "eval.lengths": []})
@@ -127,6 +127,7 @@ def test_cli_train_and_eval_a_run(tmp_path: Path) -> None:
     ({"algo.hyperparams.learning_rate": "fast"}, "learning_rate: 'fast'"),
     ({"eval.split": "test"}, "eval.split: Value error, must be one of"),
     ({"algo.policy_kwargs.features_extractor_class": "magic"}, "features_extractor_class"),
+    ({"algo.policy_kwargs.activation_fn": "swish"}, "activation_fn: 'swish'"),
 ])
 def test_config_errors_are_clear(tmp_path: Path, change: dict, message: str) -> None:
     path = tmp_path / "bad.yaml"
