@@ -51,13 +51,13 @@ def sb3_fps(env_id: str, seconds: float, n_envs: int = 8) -> float:
     return fps
 
 
-def run_task(task: str, minutes: float, out: Path, episodes: int) -> dict[str, Any]:
+def run_task(task: str, minutes: float, out: Path, episodes: int, steps: int) -> dict[str, Any]:
     from memgym.training import load_config, train_from_config
     from memgym.training.run import RunFolder
 
     config = load_config(CONFIGS / f"{task}_medium.yaml", [
         f"output_dir={out}", f"name={task}-bench", f"max_minutes={minutes}",
-        "total_timesteps=100000000", f"eval.episodes={episodes}", "progress=false",
+        f"total_timesteps={steps}", f"eval.episodes={episodes}", "progress=false",
     ])
     started = time.perf_counter()
     report = train_from_config(config, overwrite=True)
@@ -95,10 +95,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--tasks", nargs="+", default=["kv_updates", "needle"])
     parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=1_200_000,
+                        help="total_timesteps (the lin_ learning-rate schedule spans it)")
     parser.add_argument("--fps-seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
     args = parser.parse_args()
-    rows = [run_task(task, args.minutes, args.out, args.episodes) for task in args.tasks]
+    rows = [run_task(task, args.minutes, args.out, args.episodes, args.steps)
+            for task in args.tasks]
     fps_memgym = sb3_fps("memgym/KVUpdates-Medium-v0", args.fps_seconds)
     fps_cartpole = sb3_fps("CartPole-v1", args.fps_seconds)
     result = {

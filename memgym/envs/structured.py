@@ -77,7 +77,9 @@ class MemoryEnv(gym.Env):
     ## Arguments
 
     - ``task``: ``"module:Class"`` path, class or instance of a task; ``task_params`` its
-      parameters. ``split``: default split for resets (``train`` / ``val`` / ``heldout``).
+      parameters; ``data_path`` a local data file for dataset-adapter tasks (added to
+      ``task_params``). ``split``: default split for resets (``train`` / ``val`` /
+      ``heldout``).
     - ``tiers``: ``{name: {"entries": n, "tokens": m | None, "always_shown": bool}}``.
     - ``ops``: enabled ops among noop, add, update, delete, evict, route, reread.
     - ``reader`` / ``reader_params`` (``"bm25"`` or ``"embedding"``, ``top_k``), ``metric``
@@ -100,6 +102,7 @@ class MemoryEnv(gym.Env):
         task: Any = "memgym.tasks.kv_updates:KVUpdatesTask",
         task_params: dict[str, Any] | None = None,
         *,
+        data_path: str | None = None,
         split: str = "train",
         tiers: dict[str, dict[str, Any]] | None = None,
         ops: tuple[str, ...] | list[str] = ("noop", "add", "update", "delete"),
@@ -116,6 +119,8 @@ class MemoryEnv(gym.Env):
         slot_bow: bool = False,
         render_mode: str | None = None,
     ) -> None:
+        if data_path is not None:  # dataset adapters: gym.make(id, data_path=...)
+            task_params = {**(task_params or {}), "data_path": str(data_path)}
         self.task = load_task(task, task_params)
         self.split = split
         self.core = MemoryCore(

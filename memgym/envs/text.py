@@ -64,7 +64,7 @@ class TextMemoryEnv(gym.Env):
 
     ## Arguments
 
-    As :class:`memgym.envs.structured.MemoryEnv` (``task``, ``task_params``, ``split``,
+    As :class:`memgym.envs.structured.MemoryEnv` (``task``, ``task_params``, ``data_path``, ``split``,
     ``tiers``, ``ops``, ``reader``, ``reader_params``, ``metric``, ``rewards``,
     ``ops_per_chunk``, ``max_rereads_per_chunk``, ``archive_capacity``, ``retrieval_tiers``);
     structured-only arguments are accepted and ignored so one registration serves both.
@@ -77,11 +77,14 @@ class TextMemoryEnv(gym.Env):
     metadata = {"render_modes": ["ansi"]}
 
     def __init__(self, task: Any = "memgym.tasks.kv_updates:KVUpdatesTask",
-                 task_params: dict[str, Any] | None = None, *, split: str = "train",
+                 task_params: dict[str, Any] | None = None, *, data_path: str | None = None,
+                 split: str = "train",
                  ops: tuple[str, ...] | list[str] = ("noop", "add", "update", "delete"),
                  ops_per_chunk: int = 4, render_mode: str | None = None,
                  archive_view: int = 0, bow_dim: int = 0, slot_bow: bool = False,
                  **core_kwargs: Any) -> None:
+        if data_path is not None:  # dataset adapters: gym.make(id, data_path=...)
+            task_params = {**(task_params or {}), "data_path": str(data_path)}
         self.task = load_task(task, task_params)
         self.split = split
         self.core = MemoryCore(ops=tuple(ops), ops_per_chunk=ops_per_chunk, **core_kwargs)
