@@ -12,7 +12,8 @@ from gymnasium.utils.env_checker import check_env
 import memgym
 from memgym.facts import extract_fact, normalize
 
-STRUCTURED = [i for i, info in memgym.REGISTRY.items() if info.interface == "structured"]
+STRUCTURED = [i for i, info in memgym.REGISTRY.items()
+              if info.interface == "structured" and not info.needs_data]
 MEDIUM = [i for i in STRUCTURED if "-Medium-" in i]
 
 

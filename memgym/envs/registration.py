@@ -35,6 +35,8 @@ class RegisteredTask:
     interface: str
     description: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    needs_data: bool = False
+    """True for dataset adapters: ``gym.make(id, data_path=...)`` is required."""
 
 
 #: Every id registered through :func:`register_task`, in registration order.
@@ -77,11 +79,13 @@ def register_task(
     namespace: str = "memgym",
     version: int = 0,
     text: bool = True,
+    needs_data: bool = False,
 ) -> list[str]:
     """Register ``task`` at each level (``{"Easy": {"task": {...}, "env": {...}}}``).
 
     ``task`` params go to the task constructor; ``env`` params to the environment (tiers, ops,
-    reader, rewards, ...). Returns the registered ids.
+    reader, rewards, ...). ``needs_data`` marks dataset adapters, made with
+    ``gym.make(id, data_path=...)``. Returns the registered ids.
     """
     path = task_path(task)
     ids = []
@@ -97,6 +101,7 @@ def register_task(
         for interface, entry, tag in interfaces:
             env_id = f"{namespace}/{name}{suffix}{tag}-v{version}"
             gym.register(id=env_id, entry_point=entry, kwargs=kwargs, disable_env_checker=False)
-            REGISTRY[env_id] = RegisteredTask(env_id, path, level, interface, description, kwargs)
+            REGISTRY[env_id] = RegisteredTask(env_id, path, level, interface, description, kwargs,
+                                              needs_data)
             ids.append(env_id)
     return ids
