@@ -54,6 +54,15 @@ def markdown_table(report: dict[str, Any]) -> str:
         row = [name, f"{s['qa_score']:.3f}", f"{s['qa_ci95']:.3f}", ratio, *per_kind,
                f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}"]
         lines.append("| " + " | ".join(row) + " |")
+    names = ("extraction_recall", "final_retention", "stale_fact_rate", "wrong_delete_rate")
+    lines += ["", "Operation-level diagnostics (- where the data has no labels for it):", "",
+              "| agent | " + " | ".join(n.replace("_", " ") for n in names) + " | ops / episode |",
+              "|" + "---|" * (len(names) + 2)]
+    for name, s in report["agents"].items():
+        diag = s.get("diagnostics", {})
+        cells = ["-" if diag.get(n) is None else f"{diag[n]:.3f}" for n in names]
+        ops = ", ".join(f"{k} {v:.1f}" for k, v in s["ops_per_episode"].items())
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ops} |")
     return "\n".join(lines) + "\n"
 
 

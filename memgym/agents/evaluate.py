@@ -62,6 +62,7 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
     core = env.unwrapped.core
     records = [asdict(r) for r in core.records]
     trace = core.memory_trace
+    evidence = {c for q in core.episode.questions for c in q.evidence}
     return {
         "episode_seed": episode_seed,
         "return": total,
@@ -73,6 +74,11 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
         "steps": core.step_count,
         "memory_mean": float(np.mean(trace)) if trace else 0.0,
         "memory_trace": list(trace),
+        "diagnostics": {
+            "extraction_recall": len(evidence & core.ever_stored) / len(evidence) if evidence else None,
+            "removals": core.removals,
+            "needed_removals": core.needed_removals,
+        },
     }
 
 
@@ -87,6 +93,7 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
             per_kind[r["kind"]].append(r["score"])
     ops: Counter[str] = Counter()
     terms: Counter[str] = Counter()
+    records = [r for e in episodes for r in e["records"]]
     for e in episodes:
         ops.update(e["ops"])
         terms.update(e["terms"])
@@ -102,7 +109,37 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         "invalid_per_episode": float(np.mean([e["invalid"] for e in episodes])) if n else 0.0,
         "memory_mean": float(np.mean([e["memory_mean"] for e in episodes])) if n else 0.0,
         "steps_per_episode": float(np.mean([e["steps"] for e in episodes])) if n else 0.0,
+        "diagnostics": diagnostics(episodes, records),
         "episode_scores": [float(s) for s in scores],
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def diagnostics(episodes: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Operation-level diagnostics (HaluMem-style) next to QA; ``None`` where the data has no
+    labels to compute one (e.g. datasets without evidence ids).
+
+    - extraction_recall: share of evidence chunks ever stored during the episode;
+    - final_retention: share of a question's evidence still in memory when it is asked;
+    - stale_fact_rate: share of questions (with known conflicts) answered while a stale or
+      planted value was kept beside the evidence;
+    - wrong_delete_rate: share of removals (delete / evict / overwrite) that threw away
+      evidence of a question still to come.
+    """
+    removals = sum(e["diagnostics"]["removals"] for e in episodes)
+    needed = sum(e["diagnostics"]["needed_removals"] for e in episodes)
+    recall = [e["diagnostics"]["extraction_recall"] for e in episodes
+              if e["diagnostics"]["extraction_recall"] is not None]
+    return {
+        "extraction_recall": _mean(recall),
+        "final_retention": _mean([r["evidence_kept"] for r in records
+                                  if r["evidence_kept"] is not None]),
+        "stale_fact_rate": _mean([float(r["stale_kept"]) for r in records
+                                  if r["evidence_kept"] is not None]),
+        "wrong_delete_rate": needed / removals if removals else None,
     }
 
 

@@ -51,6 +51,10 @@ class QARecord:
     score: float
     asked_after: int | None
     route: str | None = None
+    #: Share of the question's evidence chunks in memory when it was answered (None: no
+    #: evidence ids) and whether a conflicting (stale / planted) chunk was kept beside it.
+    evidence_kept: float | None = None
+    stale_kept: bool = False
 
 
 @dataclass
@@ -151,6 +155,9 @@ class MemoryCore:
         self.conflicts_in = [0] * len(questions)
         self.answered = [False] * len(questions)
         self.sources_in: Counter[int] = Counter()
+        self.ever_stored: set[int] = set()  # chunk ids ever held in memory (diagnostics)
+        self.removals = 0  # entries whose content left memory (delete / evict / overwrite)
+        self.needed_removals = 0  # ... while it was evidence of a question still to come
         self.ready_sum = sum(self._ready(i) for i in range(len(questions)))
 
     def _ready(self, q: int) -> float:
@@ -174,6 +181,12 @@ class MemoryCore:
             return
         before = self.sources_in[source]
         self.sources_in[source] = before + delta
+        if delta > 0:
+            self.ever_stored.add(source)
+        else:
+            self.removals += 1
+            if any(role > 0 and not self.answered[q] for q, role in self.roles.get(source, ())):
+                self.needed_removals += 1
         if (before == 0) == (before + delta == 0):
             return  # presence unchanged
         for q, role in self.roles.get(source, ()):
@@ -364,8 +377,9 @@ class MemoryCore:
             terms["qa"] += score / self.n_questions
             self.ready_sum -= self._ready(i)
             self.answered[i] = True
+            kept = self.evidence_in[i] / self.need[i] if self.need[i] else None
             record = QARecord(q.id or f"q{i}", q.kind, q.text, reply.text, q.answers, score,
-                              q.asked_after, route)
+                              q.asked_after, route, kept, self.conflicts_in[i] > 0)
             self.records.append(record)
             answered.append(record)
 
