@@ -13,7 +13,7 @@ from memgym.episode import Episode
 from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures, TextFeatures
 from memgym.envs.features import RELATION_COLUMNS, TOKEN_SCALE, relation_columns
-from memgym.envs.registration import load_task
+from memgym.envs.registration import episode_from_options, load_task
 from memgym.envs.text_view import render_prompt
 
 AGE_SCALE = math.log1p(1024)
@@ -195,17 +195,7 @@ class MemoryEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        episode = options.pop("episode", None)
-        if episode is None:
-            split = options.pop("split", self.split)
-            episode_seed = options.pop("episode_seed", None)
-            if episode_seed is None:
-                episode_seed = int(self.np_random.integers(2**31 - 1))
-            episode = self.task.episode(int(episode_seed), split, **options)
-        elif options:
-            raise ValueError(f"reset options {sorted(options)} cannot be combined with 'episode'")
-        self.start_episode(episode)
+        self.start_episode(episode_from_options(self.task, self.split, self.np_random, options))
         return self._observation(), self._info(None)
 
     def start_episode(self, episode: Episode) -> None:

@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from memgym.episode import Episode
 from memgym.envs.core import MemoryCore
-from memgym.envs.registration import load_task
+from memgym.envs.registration import episode_from_options, load_task
 from memgym.envs.text_view import MAX_ACTION_CHARS, TOOLS, core_arguments, parse_action, render_prompt
 
 MAX_PROMPT_CHARS = 200_000
@@ -102,15 +102,7 @@ class TextMemoryEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        episode = options.pop("episode", None)
-        if episode is None:
-            split = options.pop("split", self.split)
-            episode_seed = options.pop("episode_seed", None)
-            if episode_seed is None:
-                episode_seed = int(self.np_random.integers(2**31 - 1))
-            episode = self.task.episode(int(episode_seed), split, **options)
-        self.start_episode(episode)
+        self.start_episode(episode_from_options(self.task, self.split, self.np_random, options))
         return self.prompt(), {"tools": self.tools}
 
     def start_episode(self, episode: Episode) -> None:
