@@ -12,12 +12,24 @@ from typing import Any
 from memgym.training.config import ConfigError, TrainConfig, load_config
 
 
-def backend_module(name: str) -> Any:
-    if name == "sb3":
-        from memgym.training import sb3
+BACKENDS = ("sb3", "rllib", "trl")
 
-        return sb3
-    raise ConfigError(f"backend: {name!r} is not available in this version (available: sb3)")
+
+def backend_module(name: str) -> Any:
+    """The module of a backend: it provides ``validate(config)``, ``train(config, run,
+    resume=False)`` and ``load_agent(run, config, checkpoint=None)``. Imported on use, so a
+    backend's heavy dependencies load only when it is chosen."""
+    import importlib
+
+    if name not in BACKENDS:
+        raise ConfigError(f"backend: {name!r}; choose one of {', '.join(BACKENDS)}")
+    try:
+        return importlib.import_module(f"memgym.training.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("memgym"):
+            raise ConfigError(f"backend: {name!r} is not available in this version") from exc
+        raise ConfigError(f"backend {name!r} needs the {name} extra: pip install "
+                          f"'memgym[{name}]' ({exc})") from exc
 
 
 def train_from_config(config: TrainConfig, *, overwrite: bool = False) -> dict[str, Any]:

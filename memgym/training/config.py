@@ -93,6 +93,10 @@ class TrainConfig(Strict):
     checkpoint_freq: int = Field(20_000, ge=1)
     """Save a checkpoint every this many environment steps (and at the end)."""
     output_dir: str = "runs"
+    rllib: dict[str, Any] = Field(default_factory=dict)
+    """Ray / RLlib settings (``backend: rllib``), validated by ``memgym.training.rllib``."""
+    trl: dict[str, Any] = Field(default_factory=dict)
+    """TRL / LLM settings (``backend: trl``), validated by ``memgym.training.trl``."""
     max_minutes: float | None = Field(None, gt=0)
     """Stop training after this much wall-clock time (checkpoint + final report still run)."""
     torch_threads: int = Field(1, ge=1)
