@@ -66,6 +66,14 @@ class EpisodeFeatures:
         self.texts = [c.render() for c in episode.chunks]
         self.chunks = self.encode(self.texts)
 
+    def features_of(self, text: str, source: int | None) -> TextFeatures:
+        """Features of one text: the precomputed row when it is chunk ``source``'s text."""
+        if source is not None and self.texts[source] == text:
+            c, i = self.chunks, slice(source, source + 1)
+            return TextFeatures(c.bow[i], c.count[i], c.tokens[i], c.hedged[i], c.key[i],
+                                c.subject[i], c.attribute[i], c.value[i])
+        return self.encode([text])
+
     def encode(self, texts: list[str]) -> TextFeatures:
         n = len(texts)
         bow = np.zeros((n, self.dim), dtype=np.float32)

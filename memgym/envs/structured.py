@@ -11,9 +11,10 @@ from gymnasium import spaces
 
 from memgym.episode import Episode
 from memgym.envs.core import MemoryCore, StepOutcome
-from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures, TextFeatures
+from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures
 from memgym.envs.features import RELATION_COLUMNS, TOKEN_SCALE, relation_columns
 from memgym.envs.registration import episode_from_options, load_task
+from memgym.envs.slots import SlotTable
 from memgym.envs.text_view import render_prompt
 
 AGE_SCALE = math.log1p(1024)
@@ -142,6 +143,7 @@ class MemoryEnv(gym.Env):
         self._archive_scale = archive_capacity or max(self.n_slots, 1)
         self._build_actions()
         n_tiers = len(tiers_)
+        self.slots = SlotTable(self.slot_tier, n_tiers, bow_dim)
         obs = {
             "view": spaces.Box(0, 1, (bow_dim + len(VIEW_FEATURES),), np.float32),
             "slots": spaces.Box(0, 1, (self.n_slots, len(SLOT_FEATURES) + n_tiers), np.float32),
@@ -203,22 +205,15 @@ class MemoryEnv(gym.Env):
         self.episode = episode
         self.core.start(episode)
         self._features = EpisodeFeatures(episode, self.bow_dim)
-        n, dim = self.n_slots, self.bow_dim
-        self.slot_entry = np.full(n, -1, dtype=np.int64)
-        self.slot_bow_arr = np.zeros((n, dim), dtype=np.float32)
-        self.slot_count = np.zeros(n, dtype=np.float32)
-        self.slot_hedged = np.zeros(n, dtype=np.float32)
-        self.slot_ids = np.full((4, n), -1, dtype=np.int64)
-        self.slot_num = np.zeros((4, n), dtype=np.float32)  # created, updated, hits, tokens
-        self.entry_slot: dict[int, int] = {}
-        self.slot_static = np.zeros(self.observation_space["slots"].shape, dtype=np.float32)
-        self.slot_static[np.arange(n), len(SLOT_FEATURES) + self.slot_tier] = 1.0
+        self.slots.reset()
         self._sync_view()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
         op, kwargs = self.decode(action)
         outcome = self.core.apply(op, **kwargs)
-        self._sync(op, kwargs, outcome)
+        self.slots.apply(op, outcome.result, self.core.store, bool(outcome.answered),
+                         self._features.features_of)
+        self._sync_view()
         return self._observation(), outcome.reward, outcome.done, False, self._info(outcome)
 
     def action_masks(self) -> np.ndarray:
@@ -293,70 +288,24 @@ class MemoryEnv(gym.Env):
             return "reread", {"chunk": self._most_similar_past_chunk()}
         return "route", {"tier": self.retrieval_names[arg]}
 
-    # -- keeping the slot arrays in step with the store ----------------------------------
-    def _sync(self, op: str, kwargs: dict[str, Any], outcome: StepOutcome) -> None:
-        result = outcome.result
-        if result.ok and result.entry_id is not None and op in (
-                "add", "update", "delete", "evict", "route"):
-            entry_id = result.entry_id
-            if op in ("delete", "evict"):
-                self._free(self.entry_slot.pop(entry_id))
-            else:
-                entry = self.core.store.entries[entry_id]
-                if op != "update":
-                    if op == "route":
-                        self._free(self.entry_slot.pop(entry_id))
-                    self.entry_slot[entry_id] = self._free_slot(entry.tier)
-                self._fill(self.entry_slot[entry_id], entry)
-        if outcome.answered:
-            for entry_id, slot in self.entry_slot.items():
-                self.slot_num[2, slot] = self.core.store.entries[entry_id].hits
-                self._set_static(slot)
-        self._sync_view()
+    # -- slot table (memgym.envs.slots) ------------------------------------------------
+    @property
+    def slot_entry(self) -> np.ndarray:
+        """Entry id held by each slot (-1: free)."""
+        return self.slots.entry
 
-    def _free_slot(self, tier: str) -> int:
-        t = self.tier_names.index(tier)
-        free = np.flatnonzero((self.slot_tier == t) & (self.slot_entry < 0))
-        return int(free[0])
+    @property
+    def slot_num(self) -> np.ndarray:
+        """Per slot: created step, updated step, hits, tokens."""
+        return self.slots.num
 
-    def _free(self, slot: int) -> None:
-        self.slot_static[slot, :len(SLOT_FEATURES)] = 0.0
-        self.slot_entry[slot] = -1
-        self.slot_bow_arr[slot] = 0.0
-        self.slot_count[slot] = 0.0
-        self.slot_hedged[slot] = 0.0
-        self.slot_ids[:, slot] = -1
-        self.slot_num[:, slot] = 0.0
-
-    def _fill(self, slot: int, entry: Any) -> None:
-        feats = self._text_features(entry.text, entry.source)
-        self.slot_entry[slot] = entry.id
-        self.slot_bow_arr[slot] = feats.bow[0]
-        self.slot_count[slot] = feats.count[0]
-        self.slot_hedged[slot] = feats.hedged[0]
-        self.slot_ids[:, slot] = [feats.key[0], feats.subject[0], feats.attribute[0], feats.value[0]]
-        self.slot_num[:, slot] = (entry.created, entry.updated, entry.hits, entry.tokens)
-        self._set_static(slot)
-
-    def _set_static(self, slot: int) -> None:
-        row = self.slot_static[slot]
-        row[0] = 1.0
-        row[3] = min(self.slot_num[2, slot] / 4.0, 1.0)
-        row[4] = min(self.slot_num[3, slot] / TOKEN_SCALE, 1.0)
-        row[5] = self.slot_hedged[slot]
-
-    def _text_features(self, text: str, source: int | None) -> TextFeatures:
-        chunks = self._features.chunks
-        if source is not None and self._features.texts[source] == text:
-            i = slice(source, source + 1)
-            return TextFeatures(chunks.bow[i], chunks.count[i], chunks.tokens[i], chunks.hedged[i],
-                                chunks.key[i], chunks.subject[i], chunks.attribute[i],
-                                chunks.value[i])
-        return self._features.encode([text])
+    @property
+    def entry_slot(self) -> dict[int, int]:
+        return self.slots.entry_slot
 
     def _sync_view(self) -> None:
         view = self.core.view
-        feats = self._text_features(view.text, view.source) if view.kind != "none" else None
+        feats = self._features.features_of(view.text, view.source) if view.kind != "none" else None
         self._view = feats
         if feats is not None:
             self._view_ids = np.array([feats.key[0], feats.subject[0], feats.attribute[0],
@@ -372,12 +321,13 @@ class MemoryEnv(gym.Env):
 
     # -- observation ---------------------------------------------------------------------
     def _observation(self) -> dict[str, np.ndarray]:
-        # Hot path: static slot columns live in ``slot_static`` (updated when a slot changes);
+        # Hot path: static slot columns live in the slot table (updated when a slot changes);
         # per step only ages and relations to the view are computed, on occupied slots only.
         core, view, feats = self.core, self.core.view, self._view
         dim = self.bow_dim
         view_vec = np.zeros(dim + len(VIEW_FEATURES), dtype=np.float32)
-        slots = self.slot_static.copy()
+        table = self.slots
+        slots = table.static.copy()
         occupied = np.flatnonzero(self.slot_entry >= 0)
         step = core.step_count
         if feats is not None:
@@ -389,8 +339,8 @@ class MemoryEnv(gym.Env):
             slots[occupied, 1:3] = AGE_TABLE[ages.astype(np.int64)].T
             if feats is not None:
                 slots[occupied, RELATION_COLUMNS] = relation_columns(
-                    self.slot_bow_arr[occupied], self.slot_count[occupied],
-                    self.slot_ids[:, occupied], feats.bow[0], float(feats.count[0]), self._view_ids)
+                    table.bow[occupied], table.count[occupied], table.ids[:, occupied],
+                    feats.bow[0], float(feats.count[0]), self._view_ids)
         store, n_tiers = core.store, len(self.tier_names)
         tier_entries, tier_tokens = store.tier_entries, store.tier_tokens
         memory = np.array(
@@ -405,7 +355,7 @@ class MemoryEnv(gym.Env):
         if self.archive_view:
             obs["archive"] = self._archive_features(step)
         if self.slot_bow:
-            obs["slot_bow"] = self.slot_bow_arr.copy()
+            obs["slot_bow"] = table.bow.copy()
         return obs
 
     def _archive_features(self, step: int) -> np.ndarray:
