@@ -22,12 +22,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _mount_subcommands() -> None:
+    from memgym.data_cli import data_app
+
+    app.add_typer(data_app, name="data")
+
+
 class UserError(Exception):
     """A mistake in the command's input: reported in one line, exit status 2."""
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(2)
 
 
@@ -73,6 +81,8 @@ def eval_cmd(
     env_arg: list[str] = typer.Option(None, "--env-arg",
                                       help="environment argument KEY=VALUE (e.g. tiers=...)"),
     out: Path = typer.Option(None, help="folder for report.json / report.md / report.png"),
+    workers: int = typer.Option(1, min=1, help="spread episodes over this many Ray workers "
+                                "(joins RAY_ADDRESS if set); the report is the same"),
 ) -> None:
     """Evaluate agents on the same held-out streams; print a table and write a report."""
     import memgym  # noqa: F401  (registers the environments)
@@ -93,7 +103,8 @@ def eval_cmd(
             tasks = {name: bar.add_task(name, total=episodes) for name in names}
             report = evaluate_agents(
                 names, env, split=split, episodes=episodes, seed=seed, env_kwargs=env_kwargs,
-                options=options, progress=lambda name, done: bar.update(tasks[name], completed=done))
+                options=options, progress=lambda name, done: bar.update(tasks[name], completed=done),
+                workers=workers)
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(str(exc))
         return
@@ -145,6 +156,9 @@ def print_report(report: dict[str, Any]) -> None:
                       *[f"{s['per_kind'].get(k, float('nan')):.3f}" for k in kinds],
                       f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}")
     console.print(table)
+
+
+_mount_subcommands()
 
 
 def main() -> None:

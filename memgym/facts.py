@@ -62,7 +62,8 @@ _QUESTION_CHAIN = re.compile(
     rf"(?P<subject>{_NAME})'s (?P<chain>{_ATTR}(?:'s {_ATTR})*)(?=\s*(?:[?.!]|$| -| —))"
 )
 _OF_QUESTION = re.compile(rf"\b[Tt]he (?P<attr>{_ATTR}) of (?P<subject>{_NAME})\s*[?.!]?$")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2} [A-Z][a-z]+ \d{4}")
+# ISO dates, "2023/05/20" (LongMemEval) and "8 May 2023" / "8 May, 2023" (LoCoMo).
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2}|\d{1,2} [A-Z][a-z]+,? \d{4}")
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def parse_question(text: str) -> tuple[str, tuple[str, ...]] | None:
 
 
 def find_date(text: str) -> str | None:
-    """The first date in ``text`` (``2024-05-01`` or ``1 May 2024``), or ``None``."""
+    """The first date in ``text`` (``2024-05-01``, ``2024/05/01``, ``1 May 2024``,
+    ``1 May, 2024``), or ``None``."""
     match = _DATE.search(text)
     return match.group(0) if match else None
 
