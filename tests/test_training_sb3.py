@@ -75,7 +75,7 @@ def test_resume_continues_the_step_count_and_the_curve(tmp_path: Path) -> None:
     assert load_config(run.config).total_timesteps == 512
     from memgym.training.sb3 import load_model
 
-    assert load_model(run.latest_checkpoint()[0], "MaskablePPO").num_timesteps == 512
+    assert load_model(run.latest_checkpoint()[0], config).num_timesteps == 512
 
 
 def test_saved_policy_reloads_and_scores_the_same(tmp_path: Path) -> None:

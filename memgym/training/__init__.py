@@ -57,6 +57,7 @@ def resume_run(path: str | Path, overrides: list[str] | None = None) -> dict[str
     backend.validate(config)
     if overrides:
         atomic_write_text(run.config, dump_config(config))
+    run.remove_temporaries()
     return backend.train(config, run, resume=True)
 
 

@@ -46,6 +46,13 @@ class RunFolder:
             folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.config, dump_config(config))
 
+    def remove_temporaries(self) -> list[Path]:
+        """Delete half-written files a killed run left (atomic writes use ``.*.tmp*`` names)."""
+        leftovers = [p for p in self.path.rglob(".*.tmp*") if p.is_file()]
+        for path in leftovers:
+            path.unlink()
+        return leftovers
+
     def load_config(self) -> TrainConfig:
         if not self.config.is_file():
             raise ConfigError(f"{self.path}: not a run folder (no config.yaml)")

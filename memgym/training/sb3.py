@@ -44,11 +44,9 @@ def algo_class(name: str) -> type:
 
 def linear_schedule(start: float) -> Any:
     """Zoo's ``lin_<value>``: from ``start`` at the beginning down to 0 at the end."""
+    from stable_baselines3.common.utils import LinearSchedule
 
-    def schedule(progress_remaining: float) -> float:
-        return progress_remaining * start
-
-    return schedule
+    return LinearSchedule(start, 0.0, 1.0)
 
 
 def algo_kwargs(config: TrainConfig) -> dict[str, Any]:
@@ -153,15 +151,70 @@ class SB3PolicyAgent:
         return int(action)
 
 
-def load_model(path: Path, algo: str) -> Any:
-    return algo_class(algo).load(str(path), device="cpu")
+#: Pickled fields of an SB3 checkpoint's ``data`` that memgym rebuilds from trusted sources
+#: (the run's config and the env's spaces) instead of unpickling: ``None`` lets SB3 recreate
+#: them (buffers, last observation: the env is reset on the next ``learn``).
+REBUILT_FIELDS = ("policy_class", "policy_kwargs", "learning_rate", "lr_schedule", "clip_range", "clip_range_vf",
+                  "observation_space", "action_space", "rollout_buffer_class", "_last_obs",
+                  "_last_episode_starts", "_last_original_obs", "ep_info_buffer",
+                  "ep_success_buffer")
+
+
+def trusted_objects(path: Path, config: TrainConfig) -> dict[str, Any]:
+    """Replacements for every pickled field of the checkpoint, so loading never unpickles
+    (SB3 loads weights with ``weights_only=True``; its ``data`` JSON embeds cloudpickle).
+    An unexpected pickled field means a checkpoint memgym did not write: refuse it."""
+    import json
+    import zipfile
+
+    from stable_baselines3.common.utils import FloatSchedule
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{path}: not a readable SB3 checkpoint ({exc})") from exc
+    pickled = {k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v}
+    unexpected = sorted(pickled - set(REBUILT_FIELDS))
+    if unexpected:
+        raise ConfigError(f"{path}: refusing to unpickle unexpected checkpoint fields {unexpected}")
+    cls = algo_class(config.algo.name)
+    env = gym.make(config.env.id, **config.env.kwargs)
+    kwargs = algo_kwargs(config)
+    learning_rate = kwargs.get("learning_rate", 3e-4)
+    clip_range = kwargs.get("clip_range", 0.2)
+    clip_range_vf = kwargs.get("clip_range_vf")
+    objects: dict[str, Any] = dict.fromkeys(REBUILT_FIELDS)
+    objects.update(
+        policy_class=cls.policy_aliases[config.algo.policy or DEFAULT_POLICY[config.algo.name]],
+        policy_kwargs=policy_kwargs(config),
+        learning_rate=learning_rate, lr_schedule=FloatSchedule(learning_rate),
+        clip_range=FloatSchedule(clip_range),
+        clip_range_vf=FloatSchedule(clip_range_vf) if clip_range_vf is not None else None,
+        observation_space=env.observation_space, action_space=env.action_space)
+    env.close()
+    return objects
+
+
+def load_model(path: Path, config: TrainConfig, env: Any = None) -> Any:
+    """Load a checkpoint without unpickling anything (see :func:`trusted_objects`)."""
+    import pickle
+    import zipfile
+
+    objects = trusted_objects(Path(path), config)
+    try:
+        return algo_class(config.algo.name).load(str(path), env=env, device="cpu",
+                                                 custom_objects=objects)
+    except (RuntimeError, ValueError, KeyError, OSError, EOFError, pickle.UnpicklingError,
+            zipfile.BadZipFile) as exc:  # tampered weights (weights_only refuses), shapes
+        raise ConfigError(f"{path}: cannot load checkpoint ({exc})") from exc
 
 
 def load_agent(run: RunFolder, config: TrainConfig, checkpoint: Path | None = None) -> SB3PolicyAgent:
     path = checkpoint or run.best_model() or (run.latest_checkpoint() or (None,))[0]
     if path is None:
         raise ConfigError(f"{run.path}: no checkpoint to load yet")
-    return SB3PolicyAgent(load_model(path, config.algo.name), name=config.name)
+    return SB3PolicyAgent(load_model(path, config), name=config.name)
 
 
 def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[str, Any]:
@@ -176,8 +229,8 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     try:
         latest = run.latest_checkpoint() if resume else None
         if latest is not None:
-            model = algo_class(config.algo.name).load(str(latest[0]), env=venv, device="cpu",
-                                                      tensorboard_log=str(run.tensorboard))
+            model = load_model(latest[0], config, env=venv)
+            model.tensorboard_log = str(run.tensorboard)
         else:
             model = build_model(config, venv, run)
         remaining = config.total_timesteps - model.num_timesteps
