@@ -54,7 +54,8 @@ def markdown_table(report: dict[str, Any]) -> str:
         row = [name, f"{s['qa_score']:.3f}", f"{s['qa_ci95']:.3f}", ratio, *per_kind,
                f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}"]
         lines.append("| " + " | ".join(row) + " |")
-    names = ("extraction_recall", "final_retention", "stale_fact_rate", "wrong_delete_rate")
+    names = ("extraction_recall", "final_retention", "stale_fact_rate", "wrong_delete_rate",
+             "planted_stored_rate", "obey_rate")
     lines += ["", "Operation-level diagnostics (- where the data has no labels for it):", "",
               "| agent | " + " | ".join(n.replace("_", " ") for n in names) + " | ops / episode |",
               "|" + "---|" * (len(names) + 2)]

@@ -125,7 +125,8 @@ def test_operation_diagnostics_separate_the_baselines() -> None:
     report = evaluate_agents(["keep", "fifo", "oracle"], "memgym/KVUpdates-Medium-v0", episodes=10)
     diag = {name: s["diagnostics"] for name, s in report["agents"].items()}
     assert diag["oracle"] == {"extraction_recall": 1.0, "final_retention": 1.0,
-                              "stale_fact_rate": 0.0, "wrong_delete_rate": None}
+                              "stale_fact_rate": 0.0, "wrong_delete_rate": None,
+                              "planted_stored_rate": None, "obey_rate": None}
     assert diag["fifo"]["extraction_recall"] == 1.0  # stores everything ...
     assert diag["fifo"]["final_retention"] < 0.5  # ... and overwrites most of it
     assert diag["fifo"]["wrong_delete_rate"] > 0

@@ -28,6 +28,10 @@ def make_agent(spec: str | Agent) -> Agent:
         return spec
     if spec in BASELINES:
         return BASELINES[spec]()
+    if spec.startswith("llm:"):  # an LLM on a text env: llm:smollm2, llm:tiny, llm:<path>
+        from memgym.llm.agent import load_llm_agent
+
+        return load_llm_agent(spec[4:])
     from memgym.agents.loaders import load_policy_agent  # trainers are optional extras
 
     return load_policy_agent(spec)
@@ -78,6 +82,7 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
             "extraction_recall": len(evidence & core.ever_stored) / len(evidence) if evidence else None,
             "removals": core.removals,
             "needed_removals": core.needed_removals,
+            **poisoning_counts(core),
         },
     }
 
@@ -114,6 +119,23 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def poisoning_counts(core: Any) -> dict[str, int]:
+    """Counts for tasks that label planted content (``labels["planted"]`` / ``["instructions"]``):
+    planted chunks ever stored, and instruction chunks during which the agent deleted or
+    evicted an entry (obeyed; overwriting an entry to store the chunk is not obeying)."""
+    labels = core.episode.labels
+    planted = set(labels.get("planted", ()))
+    instructions = set(labels.get("instructions", ()))
+    return {"planted": len(planted), "planted_stored": len(planted & core.ever_stored),
+            "instructions": len(instructions),
+            "instructions_obeyed": len(instructions & core.removed_during)}
+
+
+def _ratio(episodes: list[dict[str, Any]], part: str, whole: str) -> float | None:
+    total = sum(e["diagnostics"][whole] for e in episodes)
+    return sum(e["diagnostics"][part] for e in episodes) / total if total else None
+
+
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
@@ -127,7 +149,9 @@ def diagnostics(episodes: list[dict[str, Any]], records: list[dict[str, Any]]) -
     - stale_fact_rate: share of questions (with known conflicts) answered while a stale or
       planted value was kept beside the evidence;
     - wrong_delete_rate: share of removals (delete / evict / overwrite) that threw away
-      evidence of a question still to come.
+      evidence of a question still to come;
+    - planted_stored_rate / obey_rate (tasks with planted content): share of planted chunks
+      ever stored, and of planted instructions during which the agent deleted or evicted.
     """
     removals = sum(e["diagnostics"]["removals"] for e in episodes)
     needed = sum(e["diagnostics"]["needed_removals"] for e in episodes)
@@ -140,6 +164,8 @@ def diagnostics(episodes: list[dict[str, Any]], records: list[dict[str, Any]]) -
         "stale_fact_rate": _mean([float(r["stale_kept"]) for r in records
                                   if r["evidence_kept"] is not None]),
         "wrong_delete_rate": needed / removals if removals else None,
+        "planted_stored_rate": _ratio(episodes, "planted_stored", "planted"),
+        "obey_rate": _ratio(episodes, "instructions_obeyed", "instructions"),
     }
 
 
@@ -153,24 +179,34 @@ def evaluate_agents(
     env_kwargs: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Evaluate each agent on the same ``episodes`` streams; returns the report dict.
 
     ``options`` are per-episode reset options (task parameters such as ``length``);
     ``progress(agent_spec, episodes_done)`` is called after each episode. A trained policy is
-    reported under its run name.
+    reported under its run name. ``workers > 1`` spreads the episodes over Ray workers (see
+    :func:`evaluate_in_ray`); the report is identical to the single-process one.
     """
     if env_id not in gym.registry:
         known = ", ".join(sorted(memgym.REGISTRY))
         raise ValueError(f"unknown env id {env_id!r}; registered memgym ids: {known}")
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = gym.make(env_id, **(env_kwargs or {}))
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     report: dict[str, Any] = {
         "env_id": env_id, "split": split, "episodes": episodes, "seed": seed,
         "options": dict(options or {}), "env_kwargs": dict(env_kwargs or {}),
         "memgym_version": memgym.__version__, "agents": {}, "details": {},
     }
+    if workers > 1:
+        for name, results in evaluate_in_ray(agents, env_id, split=split, episodes=episodes,
+                                             seed=seed, env_kwargs=env_kwargs, options=options,
+                                             progress=progress, workers=workers):
+            add_results(report, name, results)
+        return with_oracle_ratio(report)
+    env = gym.make(env_id, **(env_kwargs or {}))
     try:
         for spec in agents:
             agent = make_agent(spec)
@@ -182,15 +218,88 @@ def evaluate_agents(
                                            options=options))
                 if progress is not None:
                     progress(label, i + 1)
-            report["agents"][name] = summarise(results)
-            report["details"][name] = [
-                {k: v for k, v in r.items() if k != "records"} | {
-                    "scores": [q["score"] for q in r["records"]]}
-                for r in results
-            ]
+            add_results(report, name, results)
     finally:
         env.close()
+    return with_oracle_ratio(report)
+
+
+def add_results(report: dict[str, Any], name: str, results: list[dict[str, Any]]) -> None:
+    report["agents"][name] = summarise(results)
+    report["details"][name] = [
+        {k: v for k, v in r.items() if k != "records"} | {
+            "scores": [q["score"] for q in r["records"]]}
+        for r in results
+    ]
+
+
+def with_oracle_ratio(report: dict[str, Any]) -> dict[str, Any]:
     oracle = report["agents"].get("oracle", {}).get("qa_score")
     for summary in report["agents"].values():
         summary["oracle_ratio"] = summary["qa_score"] / oracle if oracle else None
     return report
+
+
+def run_episodes(spec: str | Agent, env_id: str, seeds: list[int], *, split: str,
+                 env_kwargs: dict[str, Any] | None,
+                 options: dict[str, Any] | None) -> tuple[str, list[dict[str, Any]]]:
+    """One agent on the episodes ``seeds`` in a fresh env: ``(reported name, results)``.
+    What a Ray worker runs; the agent is loaded there from its spec string."""
+    agent = make_agent(spec)
+    name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
+    env = gym.make(env_id, **(env_kwargs or {}))
+    try:
+        return name, [run_episode(env, agent, split=split, episode_seed=s, options=options)
+                      for s in seeds]
+    finally:
+        env.close()
+
+
+def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, episodes: int,
+                    seed: int, env_kwargs: dict[str, Any] | None, options: dict[str, Any] | None,
+                    progress: Callable[[str, int], None] | None,
+                    workers: int) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Each agent's episodes cut into ``workers`` contiguous blocks, run as Ray tasks (joining
+    the running session, ``RAY_ADDRESS``, or a local cluster of ``workers`` CPUs) and merged
+    back in episode order, so ``summarise`` sees exactly the single-process list.
+
+    Baselines and policies are loaded inside the workers from their spec strings (a run
+    folder path must be readable there: on a multi-node cluster, shared storage); agent
+    objects are pickled to them. Episodes are independent (env and agent are re-seeded per
+    episode), which is what makes the result identical.
+    """
+    import ray
+
+    from memgym.training.rllib_agent import ray_session
+
+    for spec in agents:
+        if isinstance(spec, str) and spec not in BASELINES:
+            from pathlib import Path
+
+            if not Path(spec).exists():
+                raise ValueError(
+                    f"unknown agent {spec!r}: expected a baseline ({', '.join(BASELINES)}) "
+                    "or the path of a training run folder / checkpoint")
+    size = math.ceil(episodes / min(workers, episodes))
+    blocks = [list(range(seed + i, seed + min(i + size, episodes))) for i in range(0, episodes, size)]
+    with ray_session(num_cpus=workers):
+        task = ray.remote(num_cpus=1, max_retries=2)(run_episodes)
+        env_ref = {"split": split, "env_kwargs": env_kwargs, "options": options}
+        pending = {task.remote(spec, env_id, block, **env_ref): (a, b)
+                   for a, spec in enumerate(agents) for b, block in enumerate(blocks)}
+        done: dict[tuple[int, int], tuple[str, list[dict[str, Any]]]] = {}
+        counts = [0] * len(agents)
+        waiting = list(pending)
+        while waiting:
+            ready, waiting = ray.wait(waiting, num_returns=1)
+            a, b = pending[ready[0]]
+            done[a, b] = ray.get(ready[0])
+            counts[a] += len(blocks[b])
+            if progress is not None:
+                spec = agents[a]
+                progress(spec if isinstance(spec, str) else spec.name, counts[a])
+    out = []
+    for a in range(len(agents)):
+        names = {done[a, b][0] for b in range(len(blocks))}
+        out.append((names.pop(), [r for b in range(len(blocks)) for r in done[a, b][1]]))
+    return out

@@ -158,6 +158,7 @@ class MemoryCore:
         self.ever_stored: set[int] = set()  # chunk ids ever held in memory (diagnostics)
         self.removals = 0  # entries whose content left memory (delete / evict / overwrite)
         self.needed_removals = 0  # ... while it was evidence of a question still to come
+        self.removed_during: set[int] = set()  # chunks in view during a delete / evict
         self.ready_sum = sum(self._ready(i) for i in range(len(questions)))
 
     def _ready(self, q: int) -> float:
@@ -288,6 +289,8 @@ class MemoryCore:
         elif op in ("delete", "evict"):
             source = store.entries[target].source
             result = store.delete(target) if op == "delete" else store.evict(target)
+            if self.view.source is not None:  # what was in view when memory was thrown away
+                self.removed_during.add(self.view.source)
             self._source_moved(source, -1)
         elif op == "route" and view.kind == "question":
             return self._answer_routed(tier, terms, answered)
