@@ -158,3 +158,15 @@ def test_every_shipped_config_validates() -> None:
         from memgym.training import backend_module
 
         backend_module(config.backend).validate(config)
+
+
+def test_overwrite_starts_a_fresh_run(tmp_path: Path) -> None:
+    config = validate_config(tiny(tmp_path, **{"eval.lengths": []}))
+    train_from_config(config)
+    run = RunFolder.for_config(config)
+    (run.eval / "stale.txt").write_text("from the first run")
+    shorter = validate_config(tiny(tmp_path, total_timesteps=128, **{"eval.lengths": []}))
+    train_from_config(shorter, overwrite=True)
+    assert not (run.eval / "stale.txt").exists()
+    assert [p["steps"] for p in run.read_curve()] == [128]
+    assert run.latest_checkpoint()[1] == 128

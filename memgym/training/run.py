@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,14 @@ class RunFolder:
         return cls(Path(config.output_dir) / config.name)
 
     def create(self, config: TrainConfig, *, overwrite: bool = False) -> None:
-        if self.config.exists() and not overwrite:
-            raise ConfigError(
-                f"{self.path} already holds a run: resume it with `memgym train --resume "
-                f"{self.path}`, or choose another name (--set name=...)")
+        """Make the folder for a new run; ``overwrite`` deletes an earlier run there first
+        (keeping its curve or best model would mix two runs)."""
+        if self.config.exists():
+            if not overwrite:
+                raise ConfigError(
+                    f"{self.path} already holds a run: resume it with `memgym train --resume "
+                    f"{self.path}`, or choose another name (--set name=...)")
+            shutil.rmtree(self.path)
         for folder in (self.checkpoints, self.best, self.tensorboard, self.eval):
             folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.config, dump_config(config))
