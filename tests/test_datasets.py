@@ -44,6 +44,13 @@ def locomo_sample(i: int) -> dict:
             {"speaker": b, "dia_id": "D2:1", "text": "I adopted a puppy named Biscuit yesterday."},
             {"speaker": a, "dia_id": "D2:2", "text": "Congratulations! Send me pictures please."},
         ],
+        # odd cases seen in the real file: an empty session and an image-only turn
+        "session_3_date_time": "9:15 am on 2 June, 2023",
+        "session_3": [],
+        "session_4_date_time": "6:40 pm on 3 June, 2023",
+        "session_4": [{"speaker": b, "dia_id": "D4:1", "text": "",
+                       "img_url": ["https://example.org/p.jpg"],
+                       "blip_caption": "a puppy on a sofa"}],
     }
     qa = [
         {"question": f"What instrument does {a} play?", "answer": inst, "evidence": ["D1:1"],
@@ -136,7 +143,7 @@ def test_locomo_chunking_evidence_kinds_and_answers(locomo_path: Path) -> None:
     session_eps = all_episodes(task, chunking="session")
     assert len(turn_eps) == len(session_eps) == 4
     for ep, sess in zip(turn_eps, session_eps):
-        assert len(ep.chunks) == 5 and len(sess.chunks) == 2
+        assert len(ep.chunks) == 6 and len(sess.chunks) == 3  # session_3 is empty
         assert ep.chunks[0].speaker and ep.chunks[0].time == "1:56 pm on 8 May, 2023"
         assert ep.chunks[3].session == 2 and sess.chunks[1].session == 2
         assert sess.chunks[0].text.startswith(f"{ep.chunks[0].speaker}: Hey")
@@ -194,7 +201,7 @@ def test_partition_rule_is_disjoint_covering_stable() -> None:
 def test_gym_make_and_evaluate_on_locomo(locomo_path: Path) -> None:
     env = gym.make("memgym/LoCoMo-v0", data_path=str(locomo_path))
     env.reset(seed=0, options={"split": "heldout", "episode_seed": 0, "chunking": "session"})
-    assert len(env.unwrapped.episode.chunks) == 2
+    assert len(env.unwrapped.episode.chunks) == 3
     env.close()
     text_env = gym.make("memgym/LoCoMo-Text-v0", data_path=str(locomo_path))
     text_env.close()
@@ -356,12 +363,12 @@ def test_cli_validate_ok_and_bad(tmp_path: Path, locomo_path: Path, mab_path: Pa
     result = runner.invoke(data_app, ["validate", str(locomo_path)])
     assert result.exit_code == 0, result.output
     assert "format locomo, 4 records" in result.output
-    assert "chunks: 20 (5.0 per record)" in result.output
+    assert "chunks: 24 (6.0 per record)" in result.output
     assert "single-hop" in result.output and "adversarial" not in result.output
     result = runner.invoke(data_app, ["validate", str(locomo_path), "--chunking", "session",
                                       "-p", "include_adversarial=true"])
     assert result.exit_code == 0 and "adversarial" in result.output
-    assert "chunks: 8" in result.output
+    assert "chunks: 12" in result.output
     result = runner.invoke(data_app, ["validate", str(mab_path), "--format", "memoryagentbench",
                                       "-p", "chunk_chars=80"])
     assert result.exit_code == 0 and "ruler_qa_tiny" in result.output
@@ -388,3 +395,14 @@ def test_documented_example_line_parses(tmp_path: Path) -> None:
     ep = JSONLStreamTask(path).episode(0, "heldout")  # one record: every split holds it
     assert ep.questions[0].evidence == (0,) and ep.chunks[1].speaker == "Bob"
     assert json.loads(line) == json.loads(ep.to_json()) | {"split": "train"}
+
+
+def test_locomo_empty_sessions_and_image_only_turns(tmp_path: Path) -> None:
+    path = tmp_path / "locomo10.json"
+    path.write_text(json.dumps([locomo_sample(i) for i in range(3)]))
+    episode = all_episodes(LoCoMoTask(path))[0]
+    image_only = [c for c in episode.chunks if "a puppy on a sofa" in c.text]
+    assert len(image_only) == 1 and image_only[0].time and "3 June" in image_only[0].time
+    sessions = {c.session for c in episode.chunks}
+    by_session = all_episodes(LoCoMoTask(path, chunking="session"))[0]
+    assert len(by_session.chunks) == len(sessions)  # the empty session yields no chunk

@@ -21,8 +21,8 @@ def load_policy_agent(spec: str) -> Any:
     path = Path(spec)
     if not path.exists():
         raise ValueError(
-            f"unknown agent {spec!r}: expected a baseline ({', '.join(BASELINES)}) "
-            "or the path of a training run folder / checkpoint"
+            f"unknown agent {spec!r}: expected a baseline ({', '.join(BASELINES)}), "
+            "the path of a training run folder / checkpoint, or llm:<smollm2 | tiny | model path>"
         )
     if path.is_dir():
         run, checkpoint = RunFolder(path), None

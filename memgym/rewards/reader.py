@@ -235,6 +235,7 @@ class BM25Reader(RankingReader):
 READERS: dict[str, str] = {
     "bm25": "memgym.rewards.reader:BM25Reader",
     "embedding": "memgym.rewards.embedding:EmbeddingReader",
+    "llm": "memgym.llm.answerer:LLMReader",  # a local LM answering from memory (transformers)
 }
 
 

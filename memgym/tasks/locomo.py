@@ -216,8 +216,9 @@ class LoCoMoTask(DatasetTask):
         for s in conv.sessions:
             if not s.turns:
                 continue
-            texts = [t.text + (f" [shared an image: {t.caption}]"
-                               if t.caption and p.image_captions else "") for t in s.turns]
+            texts = [(t.text + (f" [shared an image: {t.caption}]"
+                                if t.caption and p.image_captions else "")).strip()
+                     for t in s.turns]
             if p.chunking == "turn":
                 for t, text in zip(s.turns, texts):
                     chunk_of.setdefault(t.dia_id, len(chunks))

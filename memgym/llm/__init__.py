@@ -1,0 +1,35 @@
+"""LLM memory managers: the tool interface for TRL, local models, an LLM answerer, an LLM agent.
+
+- :mod:`memgym.llm.tool_env`: :class:`MemoryToolEnv` (``GRPOTrainer(environment_factory=...)``)
+  and :func:`format_reward`.
+- :mod:`memgym.llm.models`: ``load_model("smollm2" | "tiny" | path)``, offline.
+- :mod:`memgym.llm.answerer`: :class:`LLMReader` (``reader="llm"``).
+- :mod:`memgym.llm.agent`: :class:`LLMAgent` (``memgym eval --agent llm:<spec>``).
+
+Importing this package imports neither torch nor transformers; the submodules that need them
+import them inside their functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "MemoryToolEnv": "memgym.llm.tool_env",
+    "format_reward": "memgym.llm.tool_env",
+    "load_model": "memgym.llm.models",
+    "LLMReader": "memgym.llm.answerer",
+    "LLMAgent": "memgym.llm.agent",
+    "load_llm_agent": "memgym.llm.agent",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'memgym.llm' has no attribute {name!r}")
+
+
+__all__ = list(_EXPORTS)

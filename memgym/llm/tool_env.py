@@ -1,0 +1,458 @@
+"""The text memory environment as LLM tools: ``GRPOTrainer(environment_factory=MemoryToolEnv)``.
+
+One :class:`MemoryToolEnv` instance plays one rollout. TRL calls ``reset(**row)`` with a dataset
+row, appends the returned text (the memory listing and the first chunk) to the user prompt, lets
+the model call the public methods below as tools (each call's return value is shown to the
+model as the tool response) and finally scores the rollout with ``get_reward()``.
+
+Everything runs on the same :class:`memgym.envs.core.MemoryCore` as the structured and text
+environments: a tool call is turned into the text interface's JSON action and stepped through
+:class:`memgym.envs.text.TextMemoryEnv`, so argument checks, error messages and the prompt
+rendering (:mod:`memgym.envs.text_view`) are the text env's own. Nothing raises out of a tool:
+an invalid call (unknown id, full tier, disabled op, bad argument, the stream already over)
+returns the environment's view with ``error (<code>): <message>`` under ``## Last result`` and
+counts against the tool-success term. Calls after the stream has ended return
+``error (episode_over)`` and are not counted (a model whose chat template forces a tool call
+every turn cannot stop by itself; ``max_tool_calling_iterations`` ends its rollout).
+
+Episode end. The stream moves on when the model calls ``next_chunk`` or has used the chunk's
+``ops_per_chunk`` calls. If the model stops calling tools before the stream ends (it replies
+without a tool call, its output cannot be parsed as one, or the rollout reaches
+``max_completion_length`` / ``max_tool_calling_iterations``), ``get_reward`` skips the rest of
+the stream (``next_chunk`` on every remaining chunk; questions in view are routed to the first
+retrieval tier) and the questions are answered from whatever memory holds at that point.
+
+Reward (Mem-alpha style; weights from the ``trl.rewards`` config block):
+``get_reward() = qa * QA + tool_success * (valid calls / calls) + compression *
+(1 - memory tokens / stream tokens)``; the ``format`` term needs the model's raw turns and
+is computed by :func:`make_format_reward` (a TRL reward function, weight ``format``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+#: The system prompt every LLM memory manager sees (training and evaluation alike).
+SYSTEM_PROMPT = (
+    "You manage a small memory while reading a stream of text, one chunk at a time. When the "
+    "stream ends, questions about it are answered only from your memory, so keep the facts that "
+    "may be asked about, with their latest values, and skip chatter and unreliable claims. "
+    "Call one tool per turn: add_memory() stores the chunk in view, update_memory(id, text) "
+    "replaces an outdated entry, next_chunk() moves on. When the stream is over, reply done."
+)
+#: The user message; ``reset`` appends the memory listing and the first chunk to it.
+USER_INTRO = "The stream starts now.\n\n"
+#: Default reward weights (``trl.rewards`` in a config file).
+DEFAULT_WEIGHTS: dict[str, float] = {"qa": 1.0, "tool_success": 0.2, "compression": 0.1,
+                                     "format": 0.2}
+ENV_TERMS = ("qa", "tool_success", "compression")
+STREAM_OVER = "The stream is over; reply done without calling a tool."
+_VERSION = re.compile(r"-v(\d+)$")
+
+
+def text_twin(env_id: str) -> str:
+    """The text-interface id of a registered environment (itself if it is one)."""
+    import memgym
+
+    info = memgym.REGISTRY.get(env_id)
+    if info is not None and info.interface == "text":
+        return env_id
+    twin = _VERSION.sub(r"-Text-v\1", env_id)
+    if twin not in memgym.REGISTRY:
+        raise ValueError(f"{env_id!r} has no text twin (expected {twin!r} to be registered)")
+    return twin
+
+
+def structured_twin(env_id: str) -> str:
+    """The structured-interface id of a registered environment (itself if it is one)."""
+    import memgym
+
+    info = memgym.REGISTRY.get(env_id)
+    if info is not None and info.interface == "structured":
+        return env_id
+    twin = env_id.replace("-Text-v", "-v")
+    if twin not in memgym.REGISTRY:
+        raise ValueError(f"{env_id!r} has no structured twin (expected {twin!r})")
+    return twin
+
+
+def initial_messages(observation: str) -> list[dict[str, Any]]:
+    """The conversation an episode starts with (the dataset prompt + what ``reset`` returns).
+    A demonstration, if any, is a chat-template variable (see
+    :func:`memgym.llm.models.chat_template`), rendered between these two messages."""
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": USER_INTRO + observation}]
+
+
+#: Demonstration streams are ``train`` episodes from this seed on (far from training seeds).
+DEMO_SEED = 1_000_000
+DEMO_INTRO = "Example stream.\n\n"
+_DEMOS: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+
+
+def demonstration(env_id: str, env_kwargs: dict[str, Any] | None = None, turns: int = 3
+                  ) -> list[dict[str, Any]]:
+    """A short worked example for the prompt: the first ``turns`` tool calls of a simple
+    label-free policy on a fixed ``train`` stream, with the environment's real responses.
+
+    Small models copy the format of calls they have just seen far more reliably than they
+    follow a tool schema (measured with SmolLM2-135M: 0 of 8 sampled first turns were
+    parsable tool calls without an example, most were with one). The policy: a chunk that
+    states an unhedged fact updates the entry holding the same fact (``update_memory``) or is
+    stored (``add_memory``); anything else is skipped (``next_chunk``). Among the first 50
+    demonstration seeds the one whose calls use the most distinct tools is shown. The result
+    depends only on ``(env_id, env_kwargs, turns)`` and is cached.
+    """
+    if turns <= 0:
+        return []
+    kwargs = dict(env_kwargs or {})
+    key = (text_twin(env_id), json.dumps(kwargs, sort_keys=True, default=str), turns)
+    if key not in _DEMOS:
+        best: list[dict[str, Any]] = []
+        best_tools = -1
+        for seed in range(DEMO_SEED, DEMO_SEED + 50):
+            messages = _play_demo(key[0], kwargs, seed, turns)
+            tools = len({m["tool_calls"][0]["function"]["name"] for m in messages
+                         if m["role"] == "assistant"})
+            if tools > best_tools:
+                best, best_tools = messages, tools
+            if tools >= 3:
+                break
+        _DEMOS[key] = best
+    return [dict(m) for m in _DEMOS[key]]
+
+
+def _play_demo(env_id: str, kwargs: dict[str, Any], seed: int, turns: int) -> list[dict[str, Any]]:
+    import gymnasium as gym
+
+    import memgym  # noqa: F401
+    from memgym.facts import extract_fact, is_hedged
+
+    env = gym.make(env_id, **kwargs).unwrapped
+    obs, info = env.reset(seed=seed, options={"split": "train", "episode_seed": seed})
+    tools = set(info["tools"])
+    messages: list[dict[str, Any]] = [{"role": "user", "content": DEMO_INTRO + obs}]
+    acted_on: int | None = None
+    for _ in range(turns):
+        core = env.core
+        view = core.view
+        name, arguments = "next_chunk", {}
+        fact = extract_fact(view.text) if view.kind == "chunk" else None
+        if fact is not None and not is_hedged(view.text) and view.source != acted_on:
+            same = [e.id for e in core.store.entries.values()
+                    if (f := extract_fact(e.text)) is not None and f.key == fact.key]
+            if same and "update_memory" in tools:
+                name, arguments = "update_memory", {"id": same[0]}
+            elif "add_memory" in tools and core.check("add") is None:
+                name = "add_memory"
+        acted_on = view.source
+        messages.append({"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": name, "arguments": arguments}}]})
+        obs, _, done, _, _ = env.step({"name": name, "arguments": arguments})
+        messages.append({"role": "tool", "name": name, "content": obs})
+        if done:
+            break
+    return messages
+
+
+class MemoryToolEnv:
+    """One rollout of a memgym text environment, exposed as tools.
+
+    Args:
+        env_id: A registered memgym id (text or structured; the text twin is played). A
+            dataset row's ``env_id`` overrides it.
+        env_kwargs: Environment arguments over the registered ones (tiers, reader, metric,
+            ``ops_per_chunk``, ...). A row's ``env_kwargs`` (dict or JSON) are merged over them.
+        weights: Reward weights (``qa``, ``tool_success``, ``compression``; ``format`` is used
+            by :func:`format_reward`), merged over :data:`DEFAULT_WEIGHTS`.
+        split: Default split when a row has none.
+
+    Rows (``reset(**row)``): ``env_id``, ``split``, ``episode_seed`` and ``options`` (task
+    parameters as a dict or a JSON string, e.g. ``{"length": 8}``); other keys (TRL passes
+    ``prompt``) are ignored. The episode is a pure function of the row, so every completion
+    of a GRPO group plays the same stream.
+    """
+
+    def __init__(self, env_id: str | None = None, env_kwargs: dict[str, Any] | None = None,
+                 weights: dict[str, float] | None = None, split: str = "train") -> None:
+        self._env_id = env_id
+        self._env_kwargs = dict(env_kwargs or {})
+        unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown reward weights {sorted(unknown)}; "
+                             f"expected {', '.join(DEFAULT_WEIGHTS)}")
+        self._weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+        self._split = split
+        self._envs: dict[tuple[str, str], Any] = {}
+        self.env: Any = None
+        self._calls = self._ok_calls = 0
+        self._finished = False
+
+    @classmethod
+    def restricted_to(cls, tools: list[str] | tuple[str, ...]) -> type[MemoryToolEnv]:
+        """A subclass exposing only ``tools`` (TRL lists a class's public methods as tools,
+        and every schema costs prompt tokens: hide the ops an environment does not enable)."""
+        from memgym.envs.text_view import TOOLS
+
+        unknown = set(tools) - set(TOOLS)
+        if unknown:
+            raise ValueError(f"unknown tools {sorted(unknown)}; tools are {', '.join(TOOLS)}")
+        hidden = {name: None for name in TOOLS if name not in tools}
+        if not hidden:
+            return cls
+        name = f"{cls.__name__}_" + "_".join(t.split("_")[0] for t in TOOLS if t in tools)
+        return type(name, (cls,), {**hidden, "__module__": cls.__module__,
+                                   "__doc__": cls.__doc__})
+
+    # -- TRL protocol --------------------------------------------------------------------
+    def reset(self, env_id: str | None = None, split: str | None = None,
+              episode_seed: int = 0, options: dict[str, Any] | str | None = None,
+              env_kwargs: dict[str, Any] | str | None = None, **row: Any) -> str:
+        """Start the episode a dataset row names; returns the first view (memory + chunk)."""
+        env_id = env_id or self._env_id
+        if env_id is None:
+            raise ValueError("MemoryToolEnv.reset: no env_id (give it to the constructor or "
+                             "as a dataset column)")
+        options = _as_dict(options, "options")
+        kwargs = {**self._env_kwargs, **_as_dict(env_kwargs, "env_kwargs")}
+        self.env = self._text_env(text_twin(env_id), kwargs)
+        seed = int(episode_seed)
+        obs, _ = self.env.reset(seed=seed, options={"split": split or self._split,
+                                                    "episode_seed": seed, **options})
+        self._calls = self._ok_calls = 0
+        self._finished = False
+        return obs
+
+    def get_reward(self) -> float:
+        """The episode's reward: the weighted QA, tool-success and compression terms (the rest
+        of the stream is skipped first if the model stopped early)."""
+        terms = self.episode_terms
+        return float(sum(self._weights[k] * terms[k] for k in ENV_TERMS))
+
+    # -- tools (one per op; docstrings and type hints become the JSON schemas) -----------
+    def add_memory(self, text: str | None = None, tier: str | None = None) -> str:
+        """Store a new memory entry.
+
+        Args:
+            text: What to remember; leave it out to store the chunk in view.
+            tier: Memory tier for the entry; leave it out for the default tier.
+
+        Returns:
+            The memory and the text in view after the call, with its result or error.
+        """
+        return self._call("add_memory", text=text, tier=tier)
+
+    def update_memory(self, id: int, text: str | None = None) -> str:
+        """Overwrite a memory entry, e.g. with a newer value of the same fact.
+
+        Args:
+            id: Id of the entry to overwrite.
+            text: The new text; leave it out to use the chunk in view.
+
+        Returns:
+            The memory and the text in view after the call, with its result or error.
+        """
+        return self._call("update_memory", id=id, text=text)
+
+    def delete_memory(self, id: int) -> str:
+        """Delete a memory entry for good.
+
+        Args:
+            id: Id of the entry to delete.
+
+        Returns:
+            The memory and the text in view after the call, with its result or error.
+        """
+        return self._call("delete_memory", id=id)
+
+    def evict_memory(self, id: int) -> str:
+        """Move a memory entry to the archive, where reread_chunk can recall it.
+
+        Args:
+            id: Id of the entry to archive.
+
+        Returns:
+            The memory and the text in view after the call, with its result or error.
+        """
+        return self._call("evict_memory", id=id)
+
+    def route_memory(self, tier: str, id: int | None = None) -> str:
+        """Move an entry to another tier, or (no id) send the question in view to a retrieval tier.
+
+        Args:
+            tier: Target tier.
+            id: Id of the entry to move; leave it out to route the question in view.
+
+        Returns:
+            The memory and the text in view after the call, with its result or error.
+        """
+        return self._call("route_memory", id=id, tier=tier)
+
+    def reread_chunk(self, chunk_id: int | None = None, archive_id: int | None = None) -> str:
+        """Bring a past chunk or an archived entry back into view for one call.
+
+        Args:
+            chunk_id: Id of a past chunk of the stream.
+            archive_id: Id of an archived entry.
+
+        Returns:
+            The memory and the recalled text, with the call's result or error.
+        """
+        return self._call("reread_chunk", chunk_id=chunk_id, archive_id=archive_id)
+
+    def next_chunk(self) -> str:
+        """Keep nothing more from the chunk in view and move on to the next one.
+
+        Returns:
+            The memory and the next chunk (or the end of the stream).
+        """
+        return self._call("next_chunk")
+
+    # -- bookkeeping (private: TRL turns public methods into tools) ----------------------
+    def _text_env(self, env_id: str, kwargs: dict[str, Any]) -> Any:
+        key = (env_id, json.dumps(kwargs, sort_keys=True, default=str))
+        if key not in self._envs:
+            import gymnasium as gym
+
+            import memgym  # noqa: F401  (registers the ids)
+
+            self._envs[key] = gym.make(env_id, **kwargs).unwrapped
+        return self._envs[key]
+
+    def _call(self, tool: str, **arguments: Any) -> str:
+        if self.env is None:
+            return "error (no_episode): the environment was not reset"
+        if self.env.core.done:  # not counted: with forced tool calls the model cannot stop
+            return f"error (episode_over): {STREAM_OVER}"
+        self._calls += 1
+        action = {"name": tool, "arguments": {k: v for k, v in arguments.items() if v is not None}}
+        obs, _, done, _, info = self.env.step(action)
+        self._ok_calls += bool(info["ok"])
+        return f"{obs}\n{STREAM_OVER}" if done else obs
+
+    def _finish(self) -> None:
+        """Skip the rest of the stream: the questions are answered from memory as it is."""
+        if self._finished or self.env is None:
+            return
+        core = self.env.core
+        first_tier = next(iter(core.retrieval_tiers), None)
+        limit = 4 * (len(core.episode.chunks) + len(core.episode.questions)) + 8
+        while not core.done and limit > 0:
+            if core.view.kind == "question" and first_tier is not None:
+                core.apply("route", tier=first_tier)
+            else:
+                core.apply("noop")
+            limit -= 1
+        self._finished = True
+
+    @property
+    def episode_terms(self) -> dict[str, float]:
+        """Raw reward terms of the episode (finishes it first): ``qa`` (mean QA score),
+        ``tool_success`` (valid calls / calls; 0 without calls), ``compression``
+        (1 - memory tokens / stream tokens, clipped to [0, 1]), plus ``calls``."""
+        if self.env is None:
+            raise RuntimeError("MemoryToolEnv: reset() was not called")
+        self._finish()
+        core = self.env.core
+        n_questions = max(len(core.episode.questions), 1)
+        qa = sum(r.score for r in core.records) / n_questions
+        stream = core.stream_tokens
+        compression = 1.0 - core.store.total_tokens() / stream if stream else 0.0
+        return {
+            "qa": float(qa),
+            "tool_success": self._ok_calls / self._calls if self._calls else 0.0,
+            "compression": float(min(max(compression, 0.0), 1.0)),
+            "calls": float(self._calls),
+        }
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(self._weights)
+
+
+def _as_dict(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"row column {name!r} must be a mapping or a JSON object")
+    return dict(value)
+
+
+# -- the format term (needs the model's own turns, which an environment never sees) ------
+_CALL_LIKE = re.compile(r"<tool_call>|\"name\"\s*:|\"arguments\"\s*:")
+
+
+def turn_format(messages: list[dict[str, Any]], forced: bool = False) -> float:
+    """Share of well-formed model turns in one rollout (TRL's completion message list).
+
+    A turn with tool calls is well formed unless TRL could not run a call (unknown tool or
+    arguments: its tool message reads ``{'error': ...}``); a turn without tool calls is well
+    formed unless it looks like a broken call (``<tool_call>`` or JSON ``"name":`` that did not
+    parse, or a call cut off by ``max_completion_length``) or, with ``forced`` tool calls (the
+    template opened one), always broken. No turns scores 0.
+    """
+    good = total = 0
+    for i, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        calls = message.get("tool_calls") or []
+        if calls:
+            responses = [m for m in messages[i + 1: i + 1 + len(calls)] if m.get("role") == "tool"]
+            for j in range(len(calls)):
+                total += 1
+                content = responses[j].get("content") if j < len(responses) else None
+                good += not (isinstance(content, str) and content.startswith("{'error'"))
+        else:
+            total += 1
+            good += not forced and not _CALL_LIKE.search(str(message.get("content") or ""))
+    return good / total if total else 0.0
+
+
+def make_format_reward(forced: bool = False, log_path: str | None = None) -> Any:
+    """The TRL reward function for the ``format`` term (``forced``: the chat template opens a
+    tool call every turn, see :func:`memgym.llm.models.chat_template`). With ``log_path``,
+    every rollout is appended there as one JSON line (step, episode seed, reward terms, the
+    completion's messages)."""
+
+    def format_reward(completions: list[Any], environments: list[Any] | None = None,
+                      log_metric: Any = None, **kwargs: Any) -> list[float]:
+        scores = _format_reward(completions, environments, log_metric, forced)
+        if log_path is not None and environments:
+            state = kwargs.get("trainer_state")
+            seeds = kwargs.get("episode_seed") or [None] * len(completions)
+            with open(log_path, "a", encoding="utf-8") as f:
+                for completion, env, seed, score in zip(completions, environments, seeds, scores):
+                    terms = env.episode_terms if getattr(env, "env", None) is not None else {}
+                    f.write(json.dumps({"step": getattr(state, "global_step", None),
+                                        "episode_seed": seed, "format": score, **terms,
+                                        "completion": completion}, default=str) + "\n")
+        return scores
+
+    return format_reward
+
+
+def format_reward(completions: list[Any], environments: list[Any] | None = None,
+                  log_metric: Any = None, **_: Any) -> list[float]:
+    """TRL reward function: the ``format`` term of each rollout (see :func:`turn_format`).
+
+    It runs before the environments' ``get_reward`` and also logs the raw environment terms
+    (``memgym/qa``, ``memgym/tool_success``, ``memgym/compression``, ``memgym/calls``) so each
+    is reported separately in the trainer logs.
+    """
+    return _format_reward(completions, environments, log_metric, False)
+
+
+def _format_reward(completions: list[Any], environments: list[Any] | None, log_metric: Any,
+                   forced: bool) -> list[float]:
+    scores = [turn_format(c, forced) if isinstance(c, list) else 0.0 for c in completions]
+    if environments and log_metric is not None:
+        terms = [e.episode_terms for e in environments if getattr(e, "env", None) is not None]
+        for key in (*ENV_TERMS, "calls"):
+            if terms:
+                log_metric(f"memgym/{key}", sum(t[key] for t in terms) / len(terms))
+        log_metric("memgym/format", sum(scores) / max(len(scores), 1))
+    return scores

