@@ -210,6 +210,10 @@ def evaluate_agents(
     try:
         for spec in agents:
             agent = make_agent(spec)
+            if isinstance(spec, str) and spec in BASELINES and not hasattr(
+                    env.unwrapped, "action_masks"):
+                raise ValueError(f"baseline {spec!r} acts on the structured interface; "
+                                 f"evaluate it on {env_id.replace('-Text-', '-')} instead")
             label = spec if isinstance(spec, str) else agent.name  # as the caller named it
             name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
             results = []
@@ -272,14 +276,6 @@ def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, e
 
     from memgym.training.rllib_agent import ray_session
 
-    for spec in agents:
-        if isinstance(spec, str) and spec not in BASELINES:
-            from pathlib import Path
-
-            if not Path(spec).exists():
-                raise ValueError(
-                    f"unknown agent {spec!r}: expected a baseline ({', '.join(BASELINES)}) "
-                    "or the path of a training run folder / checkpoint")
     size = math.ceil(episodes / min(workers, episodes))
     blocks = [list(range(seed + i, seed + min(i + size, episodes))) for i in range(0, episodes, size)]
     with ray_session(num_cpus=workers):
@@ -293,7 +289,13 @@ def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, e
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)
             a, b = pending[ready[0]]
-            done[a, b] = ray.get(ready[0])
+            try:
+                done[a, b] = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as exc:  # the worker's own error, as in-process
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, Exception):
+                    raise cause from None
+                raise
             counts[a] += len(blocks[b])
             if progress is not None:
                 spec = agents[a]

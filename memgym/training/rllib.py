@@ -1,0 +1,441 @@
+"""RLlib backend: PPO on the new API stack, from the same YAML config as the SB3 backend.
+
+The config maps onto ``PPOConfig`` as follows (``rllib:`` holds the Ray-only settings, see
+:class:`RLlibSpec`):
+
+- ``env.id / kwargs / split / options`` -> an env creator registered with ``register_env``
+  (``gym.make`` + ``DefaultResetOptions`` + ``ActionMaskObservation``);
+- ``algo.n_envs`` -> ``num_envs_per_env_runner``; ``rllib.num_env_runners`` -> runners;
+- ``algo.hyperparams`` -> ``.training(...)`` (names checked against its signature;
+  ``lr`` / ``entropy_coeff`` accept ``lin_<value>``, linear decay to 0 over the run);
+- ``algo.policy_kwargs`` -> the RLModule's ``model_config`` (``DefaultModelConfig`` fields:
+  ``fcnet_hiddens``, ``head_fcnet_hiddens``, ``use_lstm``, ``lstm_cell_size``, ...;
+  ``net_arch`` is accepted as an alias of ``fcnet_hiddens``);
+- action masking: ``ActionMaskingTorchRLModule`` (``rllib.action_masking: false`` keeps the
+  same observations but ignores the mask, like SB3's PPO).
+
+``train(config, run)`` starts (or joins) Ray, trains with memgym's own held-out evaluation
+every ``eval.freq`` steps (``eval/curve.json``, ``best/model`` = the best RLModule), saves
+Algorithm checkpoints atomically into ``checkpoints/step_<n>/`` and writes the same final
+report as the SB3 backend. ``resume=True`` restores the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import inspect
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ray.util import log_once
+from ray.tune.registry import ENV_CREATOR, _global_registry, register_env
+
+# Quiet two notices that are not for memgym users: the example module imports PPO's module
+# under its deprecated name, and "PPO runs on the new API stack" (we chose it).
+logging.getLogger("ray._common.deprecation").setLevel(logging.ERROR)
+from ray.rllib.examples.rl_modules.classes.action_masking_rlm import (  # noqa: E402
+    ActionMaskingTorchRLModule,
+)
+logging.getLogger("ray._common.deprecation").setLevel(logging.NOTSET)
+log_once("PPO_on_new_api_stack")
+
+from memgym.training.config import ConfigError, TrainConfig  # noqa: E402
+from memgym.training.rllib_agent import RLlibPolicyAgent, load_module, ray_session
+from memgym.training.run import RunFolder, final_report
+
+ALGOS = ("PPO", "MaskablePPO")
+# Arguments of PPOConfig.training that a config file must not set (deprecated, old API stack,
+# or objects rather than values).
+NOT_SETTABLE = {"self", "kwargs", "model", "lr_schedule", "vf_share_layers", "num_sgd_iter",
+                "learner_class", "learner_connector", "add_default_connectors_to_learner_pipeline",
+                "num_aggregator_actors_per_learner", "max_requests_in_flight_per_aggregator_actor",
+                "max_requests_in_flight_per_sampler_worker"}
+SB3_NAMES = {"learning_rate": "lr", "ent_coef": "entropy_coeff", "n_epochs": "num_epochs",
+             "batch_size": "minibatch_size", "gae_lambda": "lambda_", "clip_range": "clip_param",
+             "vf_coef": "vf_loss_coeff", "max_grad_norm": "grad_clip",
+             "n_steps": "train_batch_size_per_learner"}
+SCHEDULED = ("lr", "entropy_coeff")
+
+
+class RLlibSpec(BaseModel):
+    """The ``rllib:`` block of a config file (``backend: rllib``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = None
+    """Ray cluster to join (``auto``, ``host:6379``, ``ray://host:10001``); default
+    ``RAY_ADDRESS``; if neither is set a local cluster is started and stopped."""
+    num_cpus: int | None = Field(None, ge=1)
+    """CPUs of the local cluster (default: all of this machine)."""
+    num_env_runners: int = Field(2, ge=0)
+    """Sampling actors (0: sample in the driver)."""
+    num_cpus_per_env_runner: float = Field(1.0, ge=0)
+    storage_path: str | None = None
+    """Folder for Ray/RLlib's own outputs (logdir, ``progress.jsonl``): ``<storage_path>/<name>``;
+    default ``<run>/ray``."""
+    temp_dir: str | None = None
+    """Ray session files of a local cluster; default ``RAY_TMPDIR``, else
+    ``<storage_path>/tmp`` (reached through a short ``/tmp/ray*`` symlink if long)."""
+    action_masking: bool = True
+    restart_failed_env_runners: bool = True
+    max_env_runner_restarts: int = Field(100, ge=0)
+    env_runner_restart_delay_s: float = Field(5.0, ge=0)
+    """A failed env runner waits this long before it exits and is restarted (RLlib: 60)."""
+    sample_timeout_s: float = Field(60.0, gt=0)
+
+
+def _hint(key: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(key, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def rllib_spec(config: TrainConfig) -> RLlibSpec:
+    try:
+        return RLlibSpec.model_validate(config.rllib)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = "rllib." + ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                lines.append(f"{path}: unknown key{_hint(str(err['loc'][-1]), list(RLlibSpec.model_fields))}")
+            else:
+                lines.append(f"{path}: {err['msg']} (got {err.get('input')!r:.60})")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def training_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """``algo.hyperparams`` as ``PPOConfig.training`` takes them; unknown names fail."""
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    accepted = (set(inspect.signature(PPOConfig.training).parameters)
+                | set(inspect.signature(AlgorithmConfig.training).parameters)) - NOT_SETTABLE
+    out: dict[str, Any] = {}
+    for key, value in config.algo.hyperparams.items():
+        if key not in accepted:
+            hint = (f" (did you mean {SB3_NAMES[key]!r}? RLlib's name for SB3's {key})"
+                    if key in SB3_NAMES else _hint(key, sorted(accepted)))
+            raise ConfigError(f"algo.hyperparams.{key}: not an argument of PPOConfig.training{hint}")
+        if key in SCHEDULED and isinstance(value, str):
+            try:
+                start = float(value[4:]) if value.startswith("lin_") else None
+            except ValueError:
+                start = None
+            if start is None:
+                raise ConfigError(f"algo.hyperparams.{key}: {value!r} (a number or lin_<number>)")
+            value = [[0, start], [config.total_timesteps, 0.0]]
+        out[key] = value
+    return out
+
+
+def model_config(config: TrainConfig) -> dict[str, Any]:
+    """``algo.policy_kwargs`` as the RLModule's ``model_config`` (``DefaultModelConfig``)."""
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    fields = [f.name for f in dataclasses.fields(DefaultModelConfig)]
+    out = dict(config.algo.policy_kwargs)
+    if "net_arch" in out:
+        if "fcnet_hiddens" in out:
+            raise ConfigError("algo.policy_kwargs.net_arch: give fcnet_hiddens or net_arch, not both")
+        out["fcnet_hiddens"] = out.pop("net_arch")
+    if out.get("use_lstm"):
+        out.setdefault("max_seq_len", 20)  # DefaultModelConfig's; RLlib's connector needs it set
+    for key in out:
+        if key not in fields:
+            raise ConfigError(f"algo.policy_kwargs.{key}: not a field of RLlib's "
+                              f"DefaultModelConfig{_hint(key, fields)}")
+    return out
+
+
+def validate(config: TrainConfig) -> RLlibSpec:
+    """Fail on anything RLlib would reject, before any file is written."""
+    if config.algo.name not in ALGOS:
+        hint = " (set algo.policy_kwargs.use_lstm: true)" if config.algo.name == "RecurrentPPO" \
+            else _hint(config.algo.name, list(ALGOS))
+        raise ConfigError(f"algo.name: {config.algo.name!r} is not an rllib algorithm{hint}; "
+                          f"choose {', '.join(ALGOS)} (both: RLlib PPO, masked per rllib.action_masking)")
+    if config.algo.policy is not None:
+        raise ConfigError("algo.policy: not used by the rllib backend (set algo.policy_kwargs)")
+    spec = rllib_spec(config)
+    algo_config = build_algo_config(config, spec)
+    try:
+        algo_config.validate()
+    except (ValueError, TypeError) as exc:
+        message = str(exc).split("\nTo suppress")[0].strip()
+        raise ConfigError(f"algo / rllib settings rejected by RLlib: {message}") from exc
+    return spec
+
+
+# -- environments -------------------------------------------------------------------------
+def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
+    """RLlib env creator: ``env_config`` holds ``gym.make`` kwargs plus ``reset_options``."""
+    import memgym  # noqa: F401  (Ray workers register the ids on import)
+    from memgym.envs.wrappers import ActionMaskObservation, DefaultResetOptions
+
+    kwargs = dict(env_config or {})
+    options = kwargs.pop("reset_options", None)
+    kwargs.pop("num_envs", None)
+    return ActionMaskObservation(DefaultResetOptions(gym.make(env_id, **kwargs), options))
+
+
+def register_envs(*extra_ids: str) -> None:
+    """``register_env`` every structured memgym id (and ``extra_ids`` not registered yet) so
+    ``PPOConfig().environment("memgym/...")`` works on every Ray worker. Idempotent; called at
+    import and again once Ray is up (the registry flushes to the running session only)."""
+    import memgym
+
+    ids = [i for i, info in memgym.REGISTRY.items() if info.interface == "structured"]
+    ids += [i for i in extra_ids if i not in ids and not _global_registry.contains(ENV_CREATOR, i)]
+    for env_id in ids:
+        register_env(env_id, functools.partial(make_env, env_id))
+
+
+register_envs()
+
+
+class UnmaskedTorchRLModule(ActionMaskingTorchRLModule):
+    """Same observations as the masking module, but the mask is ignored (``action_masking:
+    false``): invalid actions are sampled and cost the env's penalty, like SB3's PPO."""
+
+    def _mask_action_logits(self, batch: dict[str, Any], action_mask: Any) -> dict[str, Any]:
+        return batch
+
+
+def build_algo_config(config: TrainConfig, spec: RLlibSpec) -> Any:
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    module_class = ActionMaskingTorchRLModule if spec.action_masking else UnmaskedTorchRLModule
+    env_config = {**config.env.kwargs, "split": config.env.split,
+                  "reset_options": dict(config.env.options)}
+    return (
+        PPOConfig()
+        .environment(config.env.id, env_config=env_config)
+        .env_runners(num_env_runners=spec.num_env_runners,
+                     num_envs_per_env_runner=config.algo.n_envs,
+                     num_cpus_per_env_runner=spec.num_cpus_per_env_runner,
+                     sample_timeout_s=spec.sample_timeout_s)
+        .learners(num_learners=0)
+        .training(**training_kwargs(config))
+        .rl_module(rl_module_spec=RLModuleSpec(module_class=module_class,
+                                               model_config=model_config(config)))
+        .fault_tolerance(restart_failed_env_runners=spec.restart_failed_env_runners,
+                         max_num_env_runner_restarts=spec.max_env_runner_restarts,
+                         delay_between_env_runner_restarts_s=spec.env_runner_restart_delay_s)
+        .debugging(seed=config.seed, log_level="WARN")
+    )
+
+
+@contextmanager
+def logdir_under(path: Path) -> Iterator[None]:
+    """Algorithm (a Tune Trainable) makes a logdir under ``~/ray_results`` when built outside
+    Tune; point that default at ``path`` while building."""
+    from ray.tune.trainable import trainable
+
+    path.mkdir(parents=True, exist_ok=True)
+    old, trainable.DEFAULT_STORAGE_PATH = trainable.DEFAULT_STORAGE_PATH, str(path)
+    try:
+        yield
+    finally:
+        trainable.DEFAULT_STORAGE_PATH = old
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+def save_dir_atomic(save: Callable[[Path], Any], final: Path) -> None:
+    """``save(tmp)`` into a hidden temporary folder, then rename it to ``final``: a crash
+    while saving leaves the previous checkpoint (and ``latest.json``) untouched."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = final.with_name(f".{final.name}.tmp"), final.with_name(f".{final.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def save_checkpoint(algo: Any, run: RunFolder, steps: int) -> Path:
+    final = run.checkpoint_path(steps, suffix="")
+    save_dir_atomic(lambda tmp: algo.save_to_path(str(tmp)), final)
+    run.record_checkpoint(final, steps)
+    return final
+
+
+def sampled_steps(result: dict[str, Any]) -> int:
+    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+    return int(result.get(ENV_RUNNER_RESULTS, {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0))
+
+
+# -- loading --------------------------------------------------------------------------------
+def load_agent(run: RunFolder, config: TrainConfig,
+               checkpoint: Path | None = None) -> RLlibPolicyAgent:
+    """The best RLModule of a run (else the newest checkpoint's), or ``checkpoint`` (an
+    Algorithm checkpoint folder or an RLModule folder), as an evaluation agent."""
+    import torch
+
+    torch.set_num_threads(config.torch_threads)
+    path = checkpoint or run.best_model(suffix="") or (run.latest_checkpoint() or (None,))[0]
+    if path is None:
+        raise ConfigError(f"{run.path}: no checkpoint to load yet")
+    return RLlibPolicyAgent(load_module(path), name=config.name)
+
+
+# -- training -------------------------------------------------------------------------------
+class Trainer:
+    """The training loop's bookkeeping: held-out curve, best module, checkpoints, progress."""
+
+    def __init__(self, config: TrainConfig, run: RunFolder, algo: Any, storage: Path) -> None:
+        self.config, self.run, self.algo = config, run, algo
+        curve = run.read_curve()
+        self.best = max((p["qa_score"] for p in curve), default=-1.0)
+        self.seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
+        self.log = storage / "progress.jsonl"
+        self.start = time.perf_counter()
+        try:  # the same tensorboard folder as SB3 runs, when tensorboard is installed
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer: Any = SummaryWriter(str(run.tensorboard / "rllib"))
+        except ImportError:
+            self.writer = None
+
+    def scalar(self, tag: str, value: Any, steps: int) -> None:
+        if self.writer is not None and value is not None:
+            self.writer.add_scalar(tag, value, steps)
+
+    def evaluate(self, steps: int) -> float:
+        from memgym.agents.evaluate import evaluate_agents
+
+        config, module = self.config, self.algo.get_module()
+        report = evaluate_agents([RLlibPolicyAgent(module, name=config.name)], config.eval_id,
+                                 split=config.eval.split, episodes=config.eval.episodes,
+                                 seed=config.eval.seed, env_kwargs=config.eval_kwargs,
+                                 options=config.eval.options)
+        summary = next(iter(report["agents"].values()))
+        seconds = self.seconds_before + time.perf_counter() - self.start
+        self.run.append_curve({"steps": steps, "qa_score": summary["qa_score"],
+                               "qa_ci95": summary["qa_ci95"], "return": summary["return"],
+                               "seconds": round(seconds, 1)})
+        self.scalar("eval/heldout_qa_score", summary["qa_score"], steps)
+        self.scalar("eval/heldout_return", summary["return"], steps)
+        if summary["qa_score"] > self.best:
+            self.best = summary["qa_score"]
+            save_dir_atomic(lambda tmp: module.save_to_path(str(tmp)), self.run.best / "model")
+        return summary["qa_score"]
+
+    def record(self, result: dict[str, Any], steps: int) -> None:
+        from ray.rllib.utils.metrics import (ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN,
+                                             FAULT_TOLERANCE_STATS)
+
+        row = {"iteration": result.get("training_iteration"), "steps": steps,
+               "episode_return_mean": result.get(ENV_RUNNER_RESULTS, {}).get(EPISODE_RETURN_MEAN),
+               "env_runner_restarts": result.get(FAULT_TOLERANCE_STATS, {}).get(
+                   "num_remote_worker_restarts"),
+               "seconds": round(time.perf_counter() - self.start, 2)}
+        with self.log.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        self.scalar("rollout/ep_rew_mean", row["episode_return_mean"], steps)
+
+    def loop(self, steps: int) -> int:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        config = self.config
+        next_eval = (steps // config.eval.freq + 1) * config.eval.freq
+        next_ckpt = (steps // config.checkpoint_freq + 1) * config.checkpoint_freq
+        start_steps, score = steps, "-"
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            TextColumn("{task.completed:,}/{task.total:,} steps"),
+                            TextColumn("{task.fields[fps]:>6} fps"),
+                            TextColumn("held-out QA {task.fields[score]}"), TimeElapsedColumn(),
+                            disable=not config.progress)
+        with progress:
+            bar = progress.add_task(config.name, total=config.total_timesteps, completed=steps,
+                                    fps="-", score=score)
+            while steps < config.total_timesteps:
+                if (config.max_minutes is not None
+                        and time.perf_counter() - self.start > 60 * config.max_minutes):
+                    break
+                result = self.algo.train()
+                steps = sampled_steps(result)
+                self.record(result, steps)
+                if steps >= next_ckpt:
+                    save_checkpoint(self.algo, self.run, steps)
+                    next_ckpt = (steps // config.checkpoint_freq + 1) * config.checkpoint_freq
+                if steps >= next_eval:
+                    score = f"{self.evaluate(steps):.3f}"
+                    next_eval = (steps // config.eval.freq + 1) * config.eval.freq
+                fps = int((steps - start_steps) / max(time.perf_counter() - self.start, 1e-9))
+                progress.update(bar, completed=steps, fps=fps, score=score)
+                self.scalar("time/fps", fps, steps)
+        return steps
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@contextmanager
+def joined(session: Any) -> Iterator[None]:
+    """``session`` entered, a cluster that cannot be joined reported as a config error."""
+    try:
+        session.__enter__()
+    except ConnectionError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        yield
+    except BaseException as exc:
+        if not session.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        session.__exit__(None, None, None)
+
+
+def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[str, Any]:
+    """Train (or continue) the run on Ray; returns the final report."""
+    import torch
+
+    torch.set_num_threads(config.torch_threads)
+    spec = validate(config)
+    storage = (Path(spec.storage_path) / config.name if spec.storage_path
+               else run.path / "ray").absolute()
+    temp_dir = spec.temp_dir or os.environ.get("RAY_TMPDIR") or storage / "tmp"
+    with joined(ray_session(address=spec.address, num_cpus=spec.num_cpus, temp_dir=temp_dir)):
+        register_envs(config.env.id)
+        with logdir_under(storage):
+            algo = build_algo_config(config, spec).build_algo()
+        try:
+            latest = run.latest_checkpoint() if resume else None
+            steps = 0
+            if latest is not None:
+                algo.restore_from_path(str(latest[0]))
+                steps = latest[1]
+            trainer = Trainer(config, run, algo, storage)
+            try:
+                steps = trainer.loop(steps)
+                if latest is None or steps != latest[1]:
+                    save_checkpoint(algo, run, steps)
+                if run.best_model(suffix="") is None:
+                    trainer.evaluate(steps)
+            finally:
+                trainer.close()
+        finally:
+            algo.stop()
+    return final_report(config, run, load_agent(run, config))
