@@ -247,6 +247,38 @@ def mid_stream_times(rng: np.random.Generator, evidence_at: list[int], count: in
     return {int(i): int(rng.integers(evidence_at[i], length - 1)) for i in chosen}
 
 
+def check_key_stream(p: Any, noise_rate: str) -> None:
+    """Checks shared by key-value streams (this task and the poisoning task): entities and
+    keys fit the attribute schema, and ``length`` leaves a reliable chunk per key after the
+    ``noise_rate`` share (distractors / planted content) and filler."""
+    if p.n_keys < 1 or p.n_entities < 1:
+        raise ValueError("n_keys and n_entities must be >= 1")
+    if -(-p.n_keys // p.n_entities) > len(ATTRIBUTES):
+        raise ValueError(f"n_keys={p.n_keys} needs more than {len(ATTRIBUTES)} attributes "
+                         f"per entity; raise n_entities")
+    reliable = p.length - rate_count(getattr(p, noise_rate), p.length) \
+        - rate_count(p.filler_rate, p.length)
+    if reliable < p.n_keys:
+        raise ValueError(f"length={p.length} leaves {reliable} reliable chunks for "
+                         f"n_keys={p.n_keys}; raise length or lower the rates")
+    if not 0 <= p.abstain_questions <= len(ATTRIBUTES):
+        raise ValueError(f"abstain_questions must be in [0, {len(ATTRIBUTES)}]")
+    if not 0 <= p.mid_stream_questions <= p.n_keys:
+        raise ValueError("mid_stream_questions must be in [0, n_keys]")
+
+
+def draw_people(rng: np.random.Generator, pools: dict[str, Any], n_entities: int,
+                split: str) -> tuple[list[str], str]:
+    """``n_entities`` people plus a spare one (never stated reliably): distinct first names,
+    last names may repeat (name overlap is realistic)."""
+    if n_entities + 1 > len(pools["first"]):
+        raise ValueError(f"n_entities={n_entities} exceeds the {split} name pool")
+    firsts = rng.choice(len(pools["first"]), n_entities + 1, replace=False)
+    lasts = rng.integers(len(pools["last"]), size=n_entities + 1)
+    people = [f"{pools['first'][f]} {pools['last'][g]}" for f, g in zip(firsts, lasts)]
+    return people[:-1], people[-1]
+
+
 @lru_cache(maxsize=None)
 def _pools(split: str) -> dict[str, Any]:
     # Cached: split_pool hashes every item, far too slow to redo per episode.
@@ -288,20 +320,7 @@ class KVUpdatesParams:
     def __post_init__(self) -> None:
         for name in ("distractor_rate", "filler_rate", "update_rate"):
             check_rate(name, getattr(self, name))
-        if self.n_keys < 1 or self.n_entities < 1:
-            raise ValueError("n_keys and n_entities must be >= 1")
-        if -(-self.n_keys // self.n_entities) > len(ATTRIBUTES):
-            raise ValueError(f"n_keys={self.n_keys} needs more than {len(ATTRIBUTES)} attributes "
-                             f"per entity; raise n_entities")
-        reliable = self.length - rate_count(self.distractor_rate, self.length) \
-            - rate_count(self.filler_rate, self.length)
-        if reliable < self.n_keys:
-            raise ValueError(f"length={self.length} leaves {reliable} reliable chunks for "
-                             f"n_keys={self.n_keys}; raise length or lower the rates")
-        if not 0 <= self.abstain_questions <= len(ATTRIBUTES):
-            raise ValueError(f"abstain_questions must be in [0, {len(ATTRIBUTES)}]")
-        if not 0 <= self.mid_stream_questions <= self.n_keys:
-            raise ValueError("mid_stream_questions must be in [0, n_keys]")
+        check_key_stream(self, "distractor_rate")
 
 
 class KVUpdatesTask:
@@ -316,13 +335,8 @@ class KVUpdatesTask:
         p = resolve_params(KVUpdatesParams, self.params, overrides)
         rng = split_rng(self.name, split, seed)
         pools, length = _pools(split), p.length
-        if p.n_entities + 1 > len(pools["first"]):
-            raise ValueError(f"n_entities={p.n_entities} exceeds the {split} name pool")
-        # People: distinct first names; last names may repeat (name overlap is realistic).
-        firsts = rng.choice(len(pools["first"]), p.n_entities + 1, replace=False)
-        lasts = rng.integers(len(pools["last"]), size=p.n_entities + 1)
-        people = [f"{pools['first'][f]} {pools['last'][g]}" for f, g in zip(firsts, lasts)]
-        entities, spare = people[:-1], people[-1]  # spare: mentioned only by rumours/abstain
+        entities, spare = draw_people(rng, pools, p.n_entities, split)  # spare: rumours only
+        people = [*entities, spare]
         keys: list[tuple[str, str]] = []
         for e, entity in enumerate(entities):
             n_here = len(range(e, p.n_keys, p.n_entities))

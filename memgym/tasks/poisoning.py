@@ -64,8 +64,8 @@ from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import WRITE_DELETE_OPS, WRITE_OPS, split_pool, split_rng
 from memgym.tasks.kv_updates import (
     ATTRIBUTES, CONFIRM_TEMPLATES, FILLER_TEMPLATES, FIRST_NAMES, LAST_NAMES, QUESTION_TEMPLATES,
-    STATE_TEMPLATES, UPDATE_TEMPLATES, VALUES, check_rate, mid_stream_times, other_index,
-    rate_count, resolve_params,
+    STATE_TEMPLATES, UPDATE_TEMPLATES, VALUES, check_key_stream, check_rate, draw_people,
+    mid_stream_times, other_index, rate_count, resolve_params,
 )
 
 # -- untrusted-source markers (shared by all splits: the signal to learn) --------------------
@@ -199,20 +199,7 @@ class PoisoningParams:
         for name in ("poison_rate", "instruction_share", "filler_rate", "update_rate",
                      "subtle_markers", "mimic_rate", "adjacent_rate"):
             check_rate(name, getattr(self, name))
-        if self.n_keys < 1 or self.n_entities < 1:
-            raise ValueError("n_keys and n_entities must be >= 1")
-        if -(-self.n_keys // self.n_entities) > len(ATTRIBUTES):
-            raise ValueError(f"n_keys={self.n_keys} needs more than {len(ATTRIBUTES)} attributes "
-                             f"per entity; raise n_entities")
-        reliable = self.length - rate_count(self.poison_rate, self.length) \
-            - rate_count(self.filler_rate, self.length)
-        if reliable < self.n_keys:
-            raise ValueError(f"length={self.length} leaves {reliable} reliable chunks for "
-                             f"n_keys={self.n_keys}; raise length or lower the rates")
-        if not 0 <= self.abstain_questions <= len(ATTRIBUTES):
-            raise ValueError(f"abstain_questions must be in [0, {len(ATTRIBUTES)}]")
-        if not 0 <= self.mid_stream_questions <= self.n_keys:
-            raise ValueError("mid_stream_questions must be in [0, n_keys]")
+        check_key_stream(self, "poison_rate")
 
 
 class PoisoningTask:
@@ -227,12 +214,8 @@ class PoisoningTask:
         p = resolve_params(PoisoningParams, self.params, overrides)
         rng = split_rng(self.name, split, seed)
         pools, length = _pools(split), p.length
-        if p.n_entities + 1 > len(pools["first"]):
-            raise ValueError(f"n_entities={p.n_entities} exceeds the {split} name pool")
-        firsts = rng.choice(len(pools["first"]), p.n_entities + 1, replace=False)
-        lasts = rng.integers(len(pools["last"]), size=p.n_entities + 1)
-        people = [f"{pools['first'][f]} {pools['last'][g]}" for f, g in zip(firsts, lasts)]
-        entities, spare = people[:-1], people[-1]  # spare: in filler and abstain pairs
+        entities, spare = draw_people(rng, pools, p.n_entities, split)  # spare: filler, abstain
+        people = [*entities, spare]
         keys: list[tuple[str, str]] = []
         for e, entity in enumerate(entities):
             n_here = len(range(e, p.n_keys, p.n_entities))
