@@ -131,3 +131,10 @@ def test_operation_diagnostics_separate_the_baselines() -> None:
     assert diag["fifo"]["final_retention"] < 0.5  # ... and overwrites most of it
     assert diag["fifo"]["wrong_delete_rate"] > 0
     assert diag["keep"]["extraction_recall"] < 0.5 and diag["keep"]["wrong_delete_rate"] is None
+
+
+def test_reports_carry_action_success_and_format_rates() -> None:
+    report = evaluate_agents(["random", "oracle"], "memgym/KVUpdates-Easy-v0", episodes=3)
+    for summary in report["agents"].values():
+        assert summary["format_valid_rate"] == 1.0  # the structured interface cannot be malformed
+        assert summary["action_success_rate"] == 1.0  # masked baselines only take valid actions

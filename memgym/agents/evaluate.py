@@ -56,11 +56,15 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
                           options={"split": split, "episode_seed": episode_seed, **(options or {})})
     agent.reset(env, seed=episode_seed)
     total, terms = 0.0, Counter()
+    actions = succeeded = malformed = 0  # tool-success / format-validity (LLM agents mostly)
     while True:
         action = agent.act(obs, info, env)
         obs, reward, terminated, truncated, info = env.step(action)
         total += reward
         terms.update(info.get("reward_terms", {}))
+        actions += 1
+        succeeded += bool(info.get("ok"))
+        malformed += info.get("error") == "malformed"
         if terminated or truncated:
             break
     core = env.unwrapped.core
@@ -75,6 +79,7 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
         "terms": dict(terms),
         "ops": dict(core.op_counts),
         "invalid": core.invalid_count,
+        "actions": {"total": actions, "succeeded": succeeded, "malformed": malformed},
         "steps": core.step_count,
         "memory_mean": float(np.mean(trace)) if trace else 0.0,
         "memory_trace": list(trace),
@@ -112,11 +117,22 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         "ops_per_episode": {k: v / n for k, v in sorted(ops.items())},
         "reward_terms": {k: v / n for k, v in sorted(terms.items()) if v},
         "invalid_per_episode": float(np.mean([e["invalid"] for e in episodes])) if n else 0.0,
+        **action_rates(episodes),
         "memory_mean": float(np.mean([e["memory_mean"] for e in episodes])) if n else 0.0,
         "steps_per_episode": float(np.mean([e["steps"] for e in episodes])) if n else 0.0,
         "diagnostics": diagnostics(episodes, records),
         "episode_scores": [float(s) for s in scores],
     }
+
+
+def action_rates(episodes: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Share of actions the environment executed (tool-call success) and share that were
+    well-formed (format validity; only the text interface can receive malformed actions)."""
+    total = sum(e["actions"]["total"] for e in episodes)
+    if not total:
+        return {"action_success_rate": None, "format_valid_rate": None}
+    return {"action_success_rate": sum(e["actions"]["succeeded"] for e in episodes) / total,
+            "format_valid_rate": 1.0 - sum(e["actions"]["malformed"] for e in episodes) / total}
 
 
 def poisoning_counts(core: Any) -> dict[str, int]:
