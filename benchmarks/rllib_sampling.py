@@ -91,7 +91,8 @@ def markdown(result: dict[str, Any]) -> str:
                      f"{row['train_fps']:,} |")
     lines += ["", f"2 runners / 1 runner: **{result['sampling_ratio']:.2f}x** sampling "
               f"(target >= 1.5x), {result['train_ratio']:.2f}x end to end.", "",
-              f"## Held-out QA after {result['minutes']} min ({result['episodes']} episodes)", "",
+              f"## Held-out QA, runs capped at {result['minutes']} min or their total_timesteps "
+              f"({result['episodes']} episodes, same streams)", "",
               "| backend | config | steps | policy QA | oracle | / oracle | wall min |",
               "|---|---|---|---|---|---|---|"]
     for row in result["runs"]:

@@ -273,7 +273,7 @@ def crashing_env(env_config, marker: str, n: int = 20):
     return env
 
 
-@pytest.mark.slow  # ~20 s: 2 env runners, one crashes and is restarted
+@pytest.mark.slow  # 10-20 s: 2 env runners, one crashes and is restarted
 def test_env_runner_crash_is_survived(ray_cluster, tmp_path: Path) -> None:
     import functools
 

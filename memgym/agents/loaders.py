@@ -24,9 +24,9 @@ def load_policy_agent(spec: str) -> Any:
             f"unknown agent {spec!r}: expected a baseline ({', '.join(BASELINES)}), "
             "the path of a training run folder / checkpoint, or llm:<smollm2 | tiny | model path>"
         )
-    if path.is_dir():
+    if path.is_dir() and (path / "config.yaml").is_file():
         run, checkpoint = RunFolder(path), None
-    else:
+    else:  # a checkpoint file (SB3 .zip) or folder (RLlib step_<n>/) inside a run folder
         folder = next((p for p in path.parents if (p / "config.yaml").is_file()), None)
         if folder is None:
             raise ValueError(f"{path}: no config.yaml in the folders above this checkpoint")

@@ -29,10 +29,7 @@ import inspect
 import json
 import logging
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +48,8 @@ logging.getLogger("ray._common.deprecation").setLevel(logging.NOTSET)
 log_once("PPO_on_new_api_stack")
 
 from memgym.training.config import ConfigError, TrainConfig  # noqa: E402
-from memgym.training.rllib_agent import RLlibPolicyAgent, load_module, ray_session
+from memgym.training.rllib_agent import (  # noqa: F401  (re-exported)
+    RLlibPolicyAgent, load_module, logdir_under, ray_session, save_dir_atomic)
 from memgym.training.run import RunFolder, final_report
 
 ALGOS = ("PPO", "MaskablePPO")
@@ -237,41 +235,7 @@ def build_algo_config(config: TrainConfig, spec: RLlibSpec) -> Any:
     )
 
 
-@contextmanager
-def logdir_under(path: Path) -> Iterator[None]:
-    """Algorithm (a Tune Trainable) makes a logdir under ``~/ray_results`` when built outside
-    Tune; point that default at ``path`` while building."""
-    from ray.tune.trainable import trainable
-
-    path.mkdir(parents=True, exist_ok=True)
-    old, trainable.DEFAULT_STORAGE_PATH = trainable.DEFAULT_STORAGE_PATH, str(path)
-    try:
-        yield
-    finally:
-        trainable.DEFAULT_STORAGE_PATH = old
-
-
 # -- checkpoints ----------------------------------------------------------------------------
-def save_dir_atomic(save: Callable[[Path], Any], final: Path) -> None:
-    """``save(tmp)`` into a hidden temporary folder, then rename it to ``final``: a crash
-    while saving leaves the previous checkpoint (and ``latest.json``) untouched."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp, old = final.with_name(f".{final.name}.tmp"), final.with_name(f".{final.name}.old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        save(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-
-
 def save_checkpoint(algo: Any, run: RunFolder, steps: int) -> Path:
     final = run.checkpoint_path(steps, suffix="")
     save_dir_atomic(lambda tmp: algo.save_to_path(str(tmp)), final)
@@ -392,22 +356,6 @@ class Trainer:
             self.writer.close()
 
 
-@contextmanager
-def joined(session: Any) -> Iterator[None]:
-    """``session`` entered, a cluster that cannot be joined reported as a config error."""
-    try:
-        session.__enter__()
-    except ConnectionError as exc:
-        raise ConfigError(str(exc)) from exc
-    try:
-        yield
-    except BaseException as exc:
-        if not session.__exit__(type(exc), exc, exc.__traceback__):
-            raise
-    else:
-        session.__exit__(None, None, None)
-
-
 def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[str, Any]:
     """Train (or continue) the run on Ray; returns the final report."""
     import torch
@@ -417,7 +365,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     storage = (Path(spec.storage_path) / config.name if spec.storage_path
                else run.path / "ray").absolute()
     temp_dir = spec.temp_dir or os.environ.get("RAY_TMPDIR") or storage / "tmp"
-    with joined(ray_session(address=spec.address, num_cpus=spec.num_cpus, temp_dir=temp_dir)):
+    with ray_session(address=spec.address, num_cpus=spec.num_cpus, temp_dir=temp_dir):
         register_envs(config.env.id)
         with logdir_under(storage):
             algo = build_algo_config(config, spec).build_algo()

@@ -5,6 +5,7 @@
   socket path is limited to ~107 characters and Ray adds ~65 characters under its temp dir,
   a long folder is reached through a short symlink ``/tmp/ray<random>`` that is removed
   afterwards (the files stay in the long folder).
+- :func:`save_dir_atomic` writes a checkpoint folder under a hidden name and renames it.
 - :class:`RLlibPolicyAgent` plays a trained RLModule in memgym's evaluation harness: it builds
   the ``ActionMaskObservation`` layout from the plain env observation and takes the argmax of
   the (masked) action logits, carrying the LSTM state for recurrent modules.
@@ -15,13 +16,16 @@ Only ``ray`` / ``torch`` are imported on use, so ``memgym eval --workers`` does 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from memgym.training.config import ConfigError
 
 MAX_TEMP_DIR_CHARS = 40
 """Longest Ray temp dir used as is; longer ones are reached through a short symlink."""
@@ -46,7 +50,7 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None,
     """Use the running Ray session, else join ``address`` (or ``RAY_ADDRESS``), else start a
     local cluster with ``num_cpus`` whose files go under ``temp_dir`` (default ``RAY_TMPDIR``
     or Ray's own ``/tmp/ray``). Yields whether this call started the connection; only then is
-    it shut down at the end."""
+    it shut down at the end. A cluster that cannot be joined is a :class:`ConfigError`."""
     import ray
 
     if ray.is_initialized():
@@ -58,8 +62,8 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None,
         try:
             ray.init(address=address, logging_level="warning")
         except ConnectionError as exc:
-            raise ConnectionError(f"could not join the Ray cluster at {address!r} (rllib.address "
-                                  f"or RAY_ADDRESS; start one with `ray start --head`): {exc}") from exc
+            raise ConfigError(f"could not join the Ray cluster at {address!r} (rllib.address "
+                              f"or RAY_ADDRESS; start one with `ray start --head`): {exc}") from exc
     else:
         root = temp_dir or os.environ.get("RAY_TMPDIR")
         kwargs: dict[str, Any] = {}
@@ -72,6 +76,40 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None,
         ray.shutdown()
         if link is not None:
             link.unlink(missing_ok=True)
+
+
+@contextmanager
+def logdir_under(path: Path) -> Iterator[None]:
+    """Algorithm (a Tune Trainable) makes a logdir under ``~/ray_results`` when built outside
+    Tune; point that default at ``path`` while building."""
+    from ray.tune.trainable import trainable
+
+    path.mkdir(parents=True, exist_ok=True)
+    old, trainable.DEFAULT_STORAGE_PATH = trainable.DEFAULT_STORAGE_PATH, str(path)
+    try:
+        yield
+    finally:
+        trainable.DEFAULT_STORAGE_PATH = old
+
+
+def save_dir_atomic(save: Callable[[Path], Any], final: Path) -> None:
+    """``save(tmp)`` into a hidden temporary folder, then rename it to ``final``: a crash
+    while saving leaves the previous checkpoint (and ``latest.json``) untouched."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = final.with_name(f".{final.name}.tmp"), final.with_name(f".{final.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
 
 
 def module_batch(obs: dict[str, np.ndarray], recurrent: bool) -> dict[str, Any]:
