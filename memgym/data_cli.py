@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -36,15 +35,12 @@ def _fail(message: str) -> None:
 
 
 def _params(chunking: str | None, pairs: list[str] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--param {pair!r}: expected KEY=VALUE")
-        try:
-            params[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"--param {pair!r}: value is not valid YAML ({exc})") from None
+    from memgym.cli import UserError, parse_pairs  # here: memgym.cli mounts this module
+
+    try:
+        params = parse_pairs(pairs, "--param")
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
     if chunking is not None:
         params["chunking"] = chunking
     return params
