@@ -122,11 +122,7 @@ class LLMAgent:
         return demonstration(spec.id, dict(spec.kwargs), self.demonstration)
 
     def _tools(self, names: list[str] | None) -> list[Any]:
-        from memgym.envs.text_view import TOOLS
-
-        cls = MemoryToolEnv.restricted_to(names or list(TOOLS))
-        instance = cls()
-        return [getattr(instance, n) for n in TOOLS if getattr(cls, n, None) is not None]
+        return tool_functions(names)
 
     def _encode(self) -> Any:
         extra = {"demonstration": self.demo} if self.demo else {}
@@ -158,6 +154,16 @@ class LLMAgent:
                 self.model.train()
         self.turns += 1
         return self.tokenizer.decode(out[0, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def tool_functions(names: list[str] | None) -> list[Any]:
+    """The tool methods (schemas for the chat template) of an env enabling tools ``names``,
+    as GRPO's ``environment_factory`` class exposes them."""
+    from memgym.envs.text_view import TOOLS
+
+    cls = MemoryToolEnv.restricted_to(names or list(TOOLS))
+    instance = cls()
+    return [getattr(instance, n) for n in TOOLS if getattr(cls, n, None) is not None]
 
 
 def load_llm_agent(spec: str, *, max_new_tokens: int = 64, force_tool_calls: bool = True,

@@ -270,6 +270,8 @@ def _load_adapter(path: Path, dtype: str, force_tool_calls: bool) -> tuple[Any, 
     if not base:
         raise ValueError(f"{path}: PEFT adapter without a base model ({MANIFEST} or "
                          "adapter_config.json must name it)")
+    if base not in ("smollm2", "tiny") and (path / base).is_dir():
+        base = str(path / base)  # a folder named relative to the adapter (e.g. ../sft)
     model, tokenizer = load_model(base, dtype=dtype, force_tool_calls=force_tool_calls)
     model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
     return model, tokenizer

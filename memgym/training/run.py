@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from memgym.report import atomic_write_text
 from memgym.training.config import ConfigError, TrainConfig, dump_config, load_config
@@ -126,32 +126,46 @@ def plot_learning_curve(curve: list[dict[str, Any]], baselines: dict[str, float]
     os.replace(tmp, path)
 
 
-def final_report(config: TrainConfig, run: RunFolder, policy: Any) -> dict[str, Any]:
-    """Evaluate the trained ``policy`` agent beside the baselines; write reports and plots."""
+def final_report(config: TrainConfig, run: RunFolder, policy: Any, *,
+                 training: dict[str, Any] | None = None,
+                 evaluate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 ) -> dict[str, Any]:
+    """Evaluate the trained ``policy`` agent beside the baselines; write reports and plots.
+
+    ``evaluate(options)`` returns the report for some task options (default: the policy and
+    the baselines on ``eval.id``); ``training`` (steps, times, ...) goes into the summary."""
     from memgym.agents.evaluate import evaluate_agents
     from memgym.report import write_report
 
-    agents = [policy, *config.eval.baselines]
-    common = {"split": config.eval.split, "episodes": config.eval.episodes,
-              "seed": config.eval.seed, "env_kwargs": config.eval_kwargs}
-    report = evaluate_agents(agents, config.eval_id, options=config.eval.options, **common)
+    if evaluate is None:
+        agents = [policy, *config.eval.baselines]
+        common = {"split": config.eval.split, "episodes": config.eval.episodes,
+                  "seed": config.eval.seed, "env_kwargs": config.eval_kwargs}
+
+        def evaluate(options: dict[str, Any]) -> dict[str, Any]:
+            return evaluate_agents(agents, config.eval_id, options=options, **common)
+
+    report = evaluate(config.eval.options)
     write_report(report, run.eval)
-    summary: dict[str, Any] = {"name": config.name, "env_id": config.eval_id,
+    summary: dict[str, Any] = {"name": config.name, "env_id": report["env_id"],
                                "scores": {k: v["qa_score"] for k, v in report["agents"].items()}}
+    if "baseline_env_id" in report:
+        summary["baseline_env_id"] = report["baseline_env_id"]
     oracle = summary["scores"].get("oracle")
     score = summary["scores"][policy.name]
     if oracle:
         summary["oracle_ratio"] = score / oracle
     lengths = {}
     for length in config.eval.lengths:
-        long = evaluate_agents(agents, config.eval_id, options={**config.eval.options,
-                                                                "length": length}, **common)
+        long = evaluate({**config.eval.options, "length": length})
         write_report(long, run.eval / f"length_{length}")
         lengths[str(length)] = {k: v["qa_score"] for k, v in long["agents"].items()}
     if lengths:
         summary["lengths"] = lengths
+    if training is not None:
+        summary["training"] = training
     baselines = {k: v for k, v in summary["scores"].items() if k != policy.name}
     plot_learning_curve(run.read_curve(), baselines, run.eval / "learning_curve.png",
-                        f"{config.name} on {config.eval_id}")
+                        f"{config.name} on {report['env_id']}")
     atomic_write_json(run.summary, summary)
     return report

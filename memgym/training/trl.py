@@ -37,8 +37,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from memgym.llm.sft import SFTSpec
 from memgym.training.config import ConfigError, TrainConfig
-from memgym.training.run import RunFolder, atomic_write_json, plot_learning_curve
+from memgym.training.run import RunFolder
+from memgym.training.run import final_report as run_final_report
+from memgym.training.trl_sft import base_spec, peak_rss_mb, sft_warm_start
 
 #: GRPOConfig fields memgym sets itself -> the config key that sets them.
 MANAGED: dict[str, str] = {
@@ -126,6 +129,8 @@ class TRLSpec(_Strict):
     """Turns of a worked example shown before the stream (0: none)."""
     grpo: dict[str, Any] = Field(default_factory=dict)
     """Any other GRPOConfig argument (checked against its fields)."""
+    sft: SFTSpec | None = None
+    """Behaviour cloning of a label-free teacher before GRPO (:mod:`memgym.llm.sft`)."""
 
 
 def trl_spec(config: TrainConfig) -> TRLSpec:
@@ -235,7 +240,7 @@ def save_model(model: Any, tokenizer: Any, folder: Path, base: str) -> None:
     adapter = _is_adapter(model)
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    write_manifest(tmp, base, adapter=adapter)
+    write_manifest(tmp, base_spec(base, folder), adapter=adapter)
     old = folder.with_name(f".{folder.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
@@ -294,8 +299,9 @@ def _callback_class() -> type:
         """Logs to train_log.jsonl, records checkpoints, held-out evaluation, time limit."""
 
         def __init__(self, config: TrainConfig, run: RunFolder, spec: TRLSpec,
-                     tokenizer: Any) -> None:
+                     tokenizer: Any, base: str) -> None:
             self.config, self.run, self.spec, self.tokenizer = config, run, spec, tokenizer
+            self.base = base
             curve = run.read_curve()
             self.best = max((p["qa_score"] for p in curve), default=-1.0)
             self.seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
@@ -330,7 +336,7 @@ def _callback_class() -> type:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if folder.is_dir():
                 adapter = (folder / "adapter_config.json").is_file()
-                write_manifest(folder, self.spec.model, adapter=adapter)
+                write_manifest(folder, base_spec(self.base, folder), adapter=adapter)
                 self.run.record_checkpoint(folder, state.global_step)
 
         def evaluate(self, model: Any, step: int) -> float:
@@ -349,7 +355,7 @@ def _callback_class() -> type:
                                    "return": summary["return"], "seconds": round(seconds, 1)})
             if score > self.best:
                 self.best = score
-                save_model(model, self.tokenizer, self.run.best, self.spec.model)
+                save_model(model, self.tokenizer, self.run.best, self.base)
             return score
 
     return MemgymCallback
@@ -384,8 +390,10 @@ def _demonstration(config: TrainConfig, spec: TRLSpec) -> list[dict[str, Any]]:
     return demonstration(config.env.id, config.env.kwargs, spec.demonstration)
 
 
-def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> tuple[Any, Any]:
-    """The GRPOTrainer for a run and the memgym callback it reports to."""
+def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec,
+                  base: str | None = None) -> tuple[Any, Any]:
+    """The GRPOTrainer for a run (starting from ``base``: ``trl.model`` by default, the
+    warm-started model with ``trl.sft``) and the memgym callback it reports to."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from datasets import Dataset
     from trl import GRPOTrainer
@@ -394,7 +402,8 @@ def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> tuple[A
     from memgym.llm.tool_env import MemoryToolEnv, make_format_reward, text_twin
 
     tools = _check_env(config)
-    model, tokenizer = load_model(spec.model, force_tool_calls=spec.force_tool_calls)
+    base = base or spec.model
+    model, tokenizer = load_model(base, force_tool_calls=spec.force_tool_calls)
     model.train()
     factory = functools.partial(
         MemoryToolEnv.restricted_to(tools), env_id=text_twin(config.env.id),
@@ -406,7 +415,7 @@ def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> tuple[A
         peft_config = LoraConfig(r=spec.lora.r, lora_alpha=spec.lora.alpha,
                                  lora_dropout=spec.lora.dropout,
                                  target_modules=spec.lora.target_modules, task_type="CAUSAL_LM")
-    callback = _callback_class()(config, run, spec, tokenizer)
+    callback = _callback_class()(config, run, spec, tokenizer, base)
     callbacks = [callback]
     if spec.tensorboard:
         try:
@@ -433,16 +442,22 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     torch.set_num_threads(config.torch_threads)
     validate(config)
     spec = trl_spec(config)
-    trainer, callback = build_trainer(config, run, spec)
+    base, warm = spec.model, None
+    if spec.sft is not None:
+        base, warm = sft_warm_start(config, run, spec)
+    trainer, callback = build_trainer(config, run, spec, base)
     latest = run.latest_checkpoint() if resume else None
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(latest[0]) if latest is not None else None)
     seconds = time.perf_counter() - started
     final = run.path / "final"
-    save_model(trainer.model, trainer.processing_class, final, spec.model)
+    save_model(trainer.model, trainer.processing_class, final, base)
     steps = int(trainer.state.global_step)
     training = {"steps": steps, "seconds": round(seconds, 1),
-                "step_seconds": [round(s, 2) for s in callback.step_times]}
+                "step_seconds": [round(s, 2) for s in callback.step_times],
+                "peak_rss_mb": peak_rss_mb()}
+    if warm is not None:
+        training["sft"] = warm
     del trainer
     agent = load_agent(run, config)
     return final_report(config, run, agent, training)
@@ -452,31 +467,8 @@ def final_report(config: TrainConfig, run: RunFolder, policy: Any,
                  training: dict[str, Any] | None = None) -> dict[str, Any]:
     """As :func:`memgym.training.run.final_report`, with the LLM on the text env and the
     baselines on its structured twin (same episodes)."""
-    from memgym.report import write_report
-
-    report = _evaluate(config, policy, config.eval.options)
-    write_report(report, run.eval)
-    summary: dict[str, Any] = {"name": config.name, "env_id": report["env_id"],
-                               "scores": {k: v["qa_score"] for k, v in report["agents"].items()}}
-    if "baseline_env_id" in report:
-        summary["baseline_env_id"] = report["baseline_env_id"]
-    oracle = summary["scores"].get("oracle")
-    if oracle:
-        summary["oracle_ratio"] = summary["scores"][policy.name] / oracle
-    lengths = {}
-    for length in config.eval.lengths:
-        long = _evaluate(config, policy, {**config.eval.options, "length": length})
-        write_report(long, run.eval / f"length_{length}")
-        lengths[str(length)] = {k: v["qa_score"] for k, v in long["agents"].items()}
-    if lengths:
-        summary["lengths"] = lengths
-    if training is not None:
-        summary["training"] = training
-    baselines = {k: v for k, v in summary["scores"].items() if k != policy.name}
-    plot_learning_curve(run.read_curve(), baselines, run.eval / "learning_curve.png",
-                        f"{config.name} on {report['env_id']}")
-    atomic_write_json(run.summary, summary)
-    return report
+    return run_final_report(config, run, policy, training=training,
+                            evaluate=functools.partial(_evaluate, config, policy))
 
 
 def _evaluate(config: TrainConfig, policy: Any, options: dict[str, Any]) -> dict[str, Any]:

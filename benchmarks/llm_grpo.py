@@ -1,0 +1,142 @@
+"""LLM benchmark: SmolLM2-135M on KVUpdates-Easy (text tools), before vs after training, on CPU.
+
+In one run:
+
+1. the untrained model (``llm:smollm2``, prompted exactly as in training: forced tool-call
+   opening, 3-call demonstration) on held-out streams;
+2. ``memgym train configs/grpo_smollm2_kv.yaml``: the ``trl.sft`` warm start (behaviour cloning
+   of a label-free teacher) and then GRPO until ``--grpo-minutes``;
+3. the warm-started model alone (``<run>/sft``) and the final model (SFT + GRPO) on the same
+   held-out streams, next to the baselines the run reports.
+
+Reports per stage: held-out QA, tool-success rate (valid calls / calls), format validity
+(well-formed turns / turns), and the cost: seconds per SFT optimizer step and per GRPO step,
+peak resident memory of the training process. Writes ``benchmarks/results/llm_grpo.json`` and
+``llm_grpo.md``.
+
+    python benchmarks/llm_grpo.py [--episodes 5] [--grpo-minutes 15] [--grpo-steps 30] [--set K=V]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "grpo_smollm2_kv.yaml"
+
+
+def _stage(report: dict[str, Any], name: str) -> dict[str, Any]:
+    agent = report["agents"][name]
+    return {"qa": agent["qa_score"], "qa_ci95": agent["qa_ci95"],
+            "tool_success": agent.get("action_success_rate"),
+            "format_valid": agent.get("format_valid_rate")}
+
+
+def evaluate_model(spec: str, config: Any, spec_trl: Any, label: str) -> tuple[dict, float]:
+    from memgym.agents.evaluate import evaluate_agents
+    from memgym.llm.agent import LLMAgent
+    from memgym.llm.models import load_model
+    from memgym.llm.tool_env import text_twin
+
+    started = time.perf_counter()
+    model, tokenizer = load_model(spec, force_tool_calls=spec_trl.force_tool_calls)
+    agent = LLMAgent(model, tokenizer, name=label, max_new_tokens=spec_trl.eval_max_new_tokens,
+                     force_tool_calls=spec_trl.force_tool_calls,
+                     demonstration=spec_trl.demonstration)
+    report = evaluate_agents([agent], text_twin(config.eval_id), split=config.eval.split,
+                             episodes=config.eval.episodes, seed=config.eval.seed,
+                             env_kwargs=config.eval_kwargs, options=config.eval.options)
+    return _stage(report, label), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--episodes", type=int, default=5, help="held-out episodes per stage")
+    parser.add_argument("--grpo-minutes", type=float, default=15.0)
+    parser.add_argument("--grpo-steps", type=int, default=30)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="config override, as `memgym train --set`")
+    parser.add_argument("--output-dir", default="runs/bench")
+    parser.add_argument("--out", default=str(RESULTS / "llm_grpo"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import torch
+
+    from memgym.training import load_config, train_from_config
+    from memgym.training.run import RunFolder
+    from memgym.training.trl import trl_spec
+
+    torch.set_num_threads(1)
+    overrides = [f"output_dir={args.output_dir}", f"eval.episodes={args.episodes}",
+                 f"total_timesteps={args.grpo_steps}", f"max_minutes={args.grpo_minutes}",
+                 "progress=false"]
+    overrides += args.overrides
+    config = load_config(CONFIG, overrides)
+    spec = trl_spec(config)
+    started = time.perf_counter()
+    before, before_s = evaluate_model(spec.model, config, spec, "untrained")
+    report = train_from_config(config, overwrite=True)
+    run = RunFolder.for_config(config)
+    summary = json.loads(run.summary.read_text())
+    after_sft, _ = evaluate_model(str(run.path / "sft"), config, spec, "sft")
+    training = summary["training"]
+    sft = training.get("sft", {})
+    sft_steps = len(sft.get("losses", []))
+    result = {
+        "config": str(CONFIG.name), "env_id": report["env_id"], "episodes": args.episodes,
+        "stages": {"untrained": before, "sft": after_sft,
+                   "sft+grpo": _stage(report, config.name)},
+        "baselines": {k: v["qa_score"] for k, v in report["agents"].items() if k != config.name},
+        "sft": {"conversations": sft.get("conversations"), "teacher_qa": sft.get("teacher_qa"),
+                "mean_tokens": sft.get("mean_tokens"), "optimizer_steps": sft_steps,
+                "seconds": sft.get("seconds"),
+                "seconds_per_step": sft["seconds"] / sft_steps if sft_steps else None,
+                "first_loss": (sft.get("losses") or [None])[0],
+                "last_loss": (sft.get("losses") or [None])[-1],
+                "peak_rss_mb": sft.get("peak_rss_mb")},
+        "grpo": {"steps": training["steps"], "seconds": training["seconds"],
+                 "step_seconds": training["step_seconds"],
+                 "peak_rss_mb": training.get("peak_rss_mb")},
+        "eval_seconds_untrained": round(before_s, 1),
+        "total_minutes": round((time.perf_counter() - started) / 60, 1),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+def markdown(result: dict[str, Any]) -> str:
+    def fmt(value: Any) -> str:
+        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = [f"# SmolLM2-135M on {result['env_id']} (held-out, {result['episodes']} episodes)", "",
+             "| stage | QA | tool success | format valid |", "|---|---|---|---|"]
+    for name, stage in result["stages"].items():
+        lines.append(f"| {name} | {fmt(stage['qa'])} | {fmt(stage['tool_success'])} | "
+                     f"{fmt(stage['format_valid'])} |")
+    lines += ["", "Baselines (structured twin, same episodes): " + ", ".join(
+        f"{k} {v:.3f}" for k, v in result["baselines"].items()), ""]
+    sft, grpo = result["sft"], result["grpo"]
+    steps = grpo["step_seconds"]
+    lines += [
+        f"- SFT: {sft['conversations']} teacher conversations (teacher QA {fmt(sft['teacher_qa'])}, "
+        f"~{fmt(sft['mean_tokens'])} tokens), {sft['optimizer_steps']} optimizer steps in "
+        f"{fmt(sft['seconds'])} s ({fmt(sft['seconds_per_step'])} s/step), loss "
+        f"{fmt(sft['first_loss'])} -> {fmt(sft['last_loss'])}, peak RSS {fmt(sft['peak_rss_mb'])} MiB",
+        f"- GRPO: {grpo['steps']} steps in {fmt(grpo['seconds'])} s "
+        f"({fmt(sum(steps) / len(steps) if steps else None)} s/step), "
+        f"peak RSS {fmt(grpo['peak_rss_mb'])} MiB",
+        f"- whole benchmark: {result['total_minutes']} min", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
