@@ -205,3 +205,26 @@ BASELINES: dict[str, type[BaselineAgent]] = {
     cls.name: cls for cls in (RandomAgent, KeepUntilFullAgent, FIFOAgent, LRUAgent,
                               SalienceAgent, OracleAgent)
 }
+
+
+class RecencyWeightedAgent(BaselineAgent):
+    """Store every chunk; when full, overwrite the entry with the lowest retention score
+    ``hits + decay ** (steps since its text was written or last read)``: entries the reader
+    has used stay (heavy hitters), the rest go oldest-touched first (an H2O-style
+    accumulated-use + recency rule, the heuristic TRIM-KV's learned retention is set against).
+    """
+
+    name = "recency"
+    decay = 0.9
+
+    def choose(self, env: Any, mask: np.ndarray) -> int | None:
+        store, now = env.core.store, env.core.step_count
+
+        def retention(slot: int) -> float:
+            entry = store.entries[int(env.slot_entry[slot])]
+            return entry.hits + self.decay ** (now - max(entry.updated, entry.last_used))
+
+        return self.admit_or_replace(env, mask, retention)
+
+
+BASELINES[RecencyWeightedAgent.name] = RecencyWeightedAgent
