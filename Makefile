@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export MPLBACKEND=Agg
 
-.PHONY: venv run test test-slow bench clean
+.PHONY: venv run test test-slow bench bench-llm clean
 
 venv: $(STAMP)
 
@@ -32,9 +32,18 @@ test: venv
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 
+# Every script in benchmarks/ (not recipes/), then SUMMARY.md; ~20 min on 2 cores with the
+# budgets below (BENCH_ARGS_<script> shrinks a script's defaults; none: its own defaults).
+BENCH_SCRIPTS = $(filter-out benchmarks/summary.py benchmarks/llm_grpo.py,$(sort $(wildcard benchmarks/*.py)))
+BENCH_ARGS_learning = --minutes 3 --fps-seconds 15
+BENCH_ARGS_rllib_sampling = --minutes 2 --sample-seconds 10
 bench: venv
-	$(BIN)/python benchmarks/env_throughput.py
-	$(BIN)/python benchmarks/learning.py
+	$(foreach script,$(BENCH_SCRIPTS),$(BIN)/python $(script) $(BENCH_ARGS_$(basename $(notdir $(script)))) &&) true
+	$(BIN)/python benchmarks/summary.py
+
+# SmolLM2 before / after SFT + GRPO on CPU (~1 h on one free core): not part of `bench`.
+bench-llm: venv
+	$(BIN)/python benchmarks/llm_grpo.py
 
 clean:
 	rm -rf $(VENV) runs

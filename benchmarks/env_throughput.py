@@ -1,72 +1,103 @@
-"""Structured-env steps/s next to CartPole-v1 steps/s, measured in the same run.
+"""Env steps/s (single and batched) next to CartPole in the same run, and memory per env.
 
-Writes ``benchmarks/results/env_throughput.json`` and ``.md``. Actions are taken uniformly
-from the valid ones (mask read from ``info`` as a policy would), both envs built with
-``gym.make`` so the default wrappers are the same.
+For each env id, measured one after the other in this process:
 
-    python benchmarks/env_throughput.py [--seconds 3] [--env memgym/KVUpdates-Medium-v0 ...]
+- single env: ``gym.make(id)`` steps/s vs ``gym.make("CartPole-v1")`` (target ratio >= 0.5);
+- vector env: ``gym.make_vec(id, num_envs=64, vectorization_mode="vector_entry_point")``
+  (:class:`memgym.envs.vector.MemoryVectorEnv`) vs ``CartPoleVectorEnv`` x64 (target >= 0.5);
+- memory per env: bytes traced (``tracemalloc``, numpy included) by building, resetting
+  and stepping 8 single envs or one 64-env vector env, divided by the number of envs.
+
+Actions are drawn uniformly from the valid ones (mask read from ``info`` as a policy would),
+CartPole's uniformly. Writes ``<results>/env_throughput.json`` and ``.md``.
+
+    python benchmarks/env_throughput.py [--seconds 3] [--num-envs 64] [--env ID ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
+import tracemalloc
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import memgym
+from memgym.envs.speed import (cartpole_reference, env_steps_per_second, random_valid,
+                               vector_steps_per_second)
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_ENVS = ("memgym/KVUpdates-Medium-v0", "memgym/Needle-Medium-v0",
                 "memgym/MultiHop-Medium-v0", "memgym/Dialogue-Medium-v0")
 
 
-def steps_per_second(env_id: str, seconds: float, masked: bool) -> float:
-    env = gym.make(env_id)
+def memory_per_env(env_id: str, num_envs: int, vector: bool, steps: int = 50) -> float:
+    """Bytes held per env after build + reset + ``steps`` steps (tracemalloc, numpy included)."""
     rng = np.random.default_rng(0)
-    obs, info = env.reset(seed=0)
-    n_actions = env.action_space.n
-    steps, start = 0, time.perf_counter()
-    while True:
-        for _ in range(1000):
-            if masked:
-                valid = np.flatnonzero(info["action_mask"])
-                action = valid[rng.integers(len(valid))]
-            else:
-                action = rng.integers(n_actions)
-            obs, reward, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                obs, info = env.reset()
-        steps += 1000
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return steps / elapsed
+    tracemalloc.start()
+    if vector:
+        venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        _, info = venv.reset(seed=0)
+        for _ in range(steps):
+            _, _, _, _, info = venv.step(random_valid(info["action_mask"], rng))
+        held = [venv]
+    else:
+        held = [gym.make(env_id) for _ in range(num_envs)]
+        for env in held:
+            _, info = env.reset(seed=0)
+            for _ in range(steps):
+                _, _, done, _, info = env.step(int(random_valid(info["action_mask"], rng)))
+                if done:
+                    _, info = env.reset()
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del held
+    return current / num_envs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--env", action="append", default=None)
-    args = parser.parse_args()
-    envs = args.env or list(DEFAULT_ENVS)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
     rows = []
-    for env_id in envs:
-        cartpole = steps_per_second("CartPole-v1", args.seconds, masked=False)
-        ours = steps_per_second(env_id, args.seconds, masked=True)
-        rows.append({"env_id": env_id, "steps_per_s": ours, "cartpole_steps_per_s": cartpole,
-                     "ratio": ours / cartpole})
-        print(f"{env_id}: {ours:,.0f} steps/s; CartPole-v1 {cartpole:,.0f}; ratio {ours / cartpole:.2f}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    for env_id in args.env or list(DEFAULT_ENVS):
+        cartpole = cartpole_reference(args.seconds)
+        single = env_steps_per_second(gym.make(env_id), args.seconds)
+        cartpole_vec = cartpole_reference(args.seconds, args.num_envs)
+        venv = gym.make_vec(env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point")
+        vector = vector_steps_per_second(venv, args.seconds)
+        row = {"env_id": env_id, "steps_per_s": single, "cartpole_steps_per_s": cartpole,
+               "ratio": single / cartpole, "vector_steps_per_s": vector,
+               "cartpole_vector_steps_per_s": cartpole_vec, "vector_ratio": vector / cartpole_vec,
+               "vector_over_single": vector / single,
+               "bytes_per_env_single": memory_per_env(env_id, 8, vector=False),
+               "bytes_per_env_vector": memory_per_env(env_id, args.num_envs, vector=True)}
+        rows.append(row)
+        print(f"{env_id}: single {single:,.0f} steps/s (CartPole {cartpole:,.0f}, ratio "
+              f"{row['ratio']:.2f}); vector x{args.num_envs} {vector:,.0f} (CartPoleVectorEnv "
+              f"{cartpole_vec:,.0f}, ratio {row['vector_ratio']:.3f})")
     result = {"benchmark": "env_throughput", "memgym_version": memgym.__version__,
-              "seconds_per_measurement": args.seconds, "target_ratio": 0.5, "rows": rows}
-    (RESULTS / "env_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["| env | steps/s | CartPole-v1 steps/s | ratio (target >= 0.5) |", "|---|---|---|---|"]
+              "seconds_per_measurement": args.seconds, "num_envs": args.num_envs,
+              "target_ratio": 0.5, "rows": rows}
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "env_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    n = args.num_envs
+    lines = [
+        f"| env | single steps/s | CartPole-v1 | ratio (>= 0.5) | vector x{n} steps/s | "
+        f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector / single | KiB per env single | "
+        f"KiB per env vector |", "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['env_id']} | {r['steps_per_s']:,.0f} | {r['cartpole_steps_per_s']:,.0f} | "
-              f"{r['ratio']:.2f} |" for r in rows]
-    (RESULTS / "env_throughput.md").write_text("\n".join(lines) + "\n")
+              f"{r['ratio']:.3f} | {r['vector_steps_per_s']:,.0f} | "
+              f"{r['cartpole_vector_steps_per_s']:,.0f} | {r['vector_ratio']:.3f} | "
+              f"{r['vector_over_single']:.1f}x | {r['bytes_per_env_single'] / 1024:,.0f} | "
+              f"{r['bytes_per_env_vector'] / 1024:,.0f} |" for r in rows]
+    (args.results / "env_throughput.md").write_text("\n".join(lines) + "\n")
+    return result
 
 
 if __name__ == "__main__":

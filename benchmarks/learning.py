@@ -90,16 +90,17 @@ def fmt(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--tasks", nargs="+", default=["kv_updates", "needle"])
+    parser.add_argument("--tasks", nargs="*", default=["kv_updates", "needle"])
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--steps", type=int, default=1_200_000,
                         help="total_timesteps (the lin_ learning-rate schedule spans it)")
     parser.add_argument("--fps-seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
-    args = parser.parse_args()
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
     rows = [run_task(task, args.minutes, args.out, args.episodes, args.steps)
             for task in args.tasks]
     fps_memgym = sb3_fps("memgym/KVUpdates-Medium-v0", args.fps_seconds)
@@ -110,8 +111,8 @@ def main() -> None:
                     "ratio": fps_memgym / fps_cartpole, "target_ratio": 0.8},
         "targets": {"oracle_ratio": 0.9, "length_generalisation": 0.9},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "learning.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "learning.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"# Learning benchmark (MaskablePPO, <= {args.minutes:g} min wall clock each)", "",
         "| task | policy QA | oracle | FIFO/oracle | policy/oracle (>= 0.9) | min to 0.9x | "
@@ -129,7 +130,7 @@ def main() -> None:
               "|---|---|---|---|",
               f"| same settings | {fps_memgym:,.0f} | {fps_cartpole:,.0f} | "
               f"{fps_memgym / fps_cartpole:.2f} |"]
-    (RESULTS / "learning.md").write_text("\n".join(lines) + "\n")
+    (args.results / "learning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -103,7 +103,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     import os
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -112,7 +112,8 @@ def main() -> None:
     parser.add_argument("--sample-seconds", type=float, default=20.0)
     parser.add_argument("--sample-steps", type=int, default=1000)
     parser.add_argument("--skip-runs", action="store_true", help="sampling only")
-    args = parser.parse_args()
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
 
     import torch
 
@@ -137,9 +138,9 @@ def main() -> None:
             for name in ("rllib_kv_medium.yaml", "kv_updates_medium.yaml")]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rllib_sampling.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "rllib_sampling.md").write_text(markdown(result))
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "rllib_sampling.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.results / "rllib_sampling.md").write_text(markdown(result))
     print(markdown(result))
 
 

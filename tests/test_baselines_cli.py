@@ -27,12 +27,31 @@ def test_oracle_beats_fifo_beats_random_on_medium_tasks(task: str) -> None:
     assert score["oracle"] - score["fifo"] >= 0.4
     assert score["fifo"] <= 0.5 * score["oracle"]
     assert score["oracle"] - score["random"] >= 0.4
-    # Only KVUpdates rewards recency (a key's final value tends to come late). The other
-    # tasks place evidence uniformly in a stream 7-10x the memory, where FIFO's recency window
-    # is no better than random replacement (measured: Needle 0.087 vs 0.071, MultiHop 0.017
-    # vs 0.017, Dialogue 0.167 vs 0.219 over 60 held-out episodes).
-    if task == "KVUpdates":
-        assert score["fifo"] - score["random"] >= 0.03
+    # FIFO is no better than random replacement on these tasks: the evidence is spread over a
+    # stream 7-10x the memory, and FIFO's window holds only the last chunks (measured over 60
+    # held-out episodes: KV 0.081 vs 0.083, Needle 0.071 vs 0.071, MultiHop 0.022 vs 0.017,
+    # Dialogue 0.175 vs 0.219). An earlier FIFO that aged slots by creation, not by last
+    # write, kept the first chunks and scored 0.139 on KV: that was a bug, not recency.
+    assert abs(score["fifo"] - score["random"]) <= 0.1
+
+
+def test_fifo_keeps_the_most_recent_chunks() -> None:
+    import gymnasium as gym
+
+    from memgym.agents.baselines import FIFOAgent
+
+    env = gym.make("memgym/KVUpdates-Medium-v0").unwrapped
+    obs, info = env.reset(seed=0, options={"split": "heldout", "episode_seed": 0})
+    agent = FIFOAgent()
+    agent.reset(env, seed=0)
+    done = False
+    while not done and env.core.view.kind == "chunk":
+        obs, _, done, _, info = env.step(agent.act(obs, info, env))
+    sources = sorted(entry.source for entry in env.core.store.entries.values())
+    capacity = env.core.entry_capacity
+    assert len(sources) == capacity
+    chunk_ids = [chunk.id for chunk in env.core.episode.chunks]
+    assert sources == sorted(chunk_ids[-capacity:])  # exactly the last chunks are held
 
 
 def test_salience_heuristic_sits_between_fifo_and_oracle() -> None:

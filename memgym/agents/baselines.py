@@ -98,12 +98,13 @@ class KeepUntilFullAgent(BaselineAgent):
 
 
 class FIFOAgent(BaselineAgent):
-    """Store every chunk; when full, overwrite the oldest entry."""
+    """Store every chunk; when full, overwrite the entry written longest ago (an overwrite
+    renews the slot, so memory holds the most recent chunks)."""
 
     name = "fifo"
 
     def choose(self, env: Any, mask: np.ndarray) -> int | None:
-        return self.admit_or_replace(env, mask, lambda k: env.slot_num[0, k])
+        return self.admit_or_replace(env, mask, lambda k: env.slot_num[1, k])  # updated step
 
 
 class LRUAgent(BaselineAgent):

@@ -11,14 +11,18 @@ prototype showed such per-slot relation features are what lets a small policy le
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from memgym.episode import Episode
 from memgym.facts import (
-    bow_buckets, extract_fact, is_hedged, normalize, parse_question, tokenize,
+    STOPWORDS, extract_fact, is_hedged, normalize, parse_question, tokenize,
 )
+
+#: bow_dim -> token -> bucket (-1: stopword), shared by every episode of the process.
+_BUCKETS: dict[int, dict[str, int]] = {}
 
 #: Names of the per-slot feature columns, before the tier one-hot.
 SLOT_FEATURES: tuple[str, ...] = (
@@ -74,15 +78,32 @@ class EpisodeFeatures:
                                 c.subject[i], c.attribute[i], c.value[i])
         return self.encode([text])
 
+    def _buckets(self, text: str) -> set[int]:
+        """``set(bow_buckets(text, dim))`` with a per-token table: texts rarely repeat across
+        episodes but tokens do, so hashing each token once halves the cost of a reset."""
+        table = _BUCKETS.setdefault(self.dim, {})
+        out = set()
+        for token in tokenize(text):
+            bucket = table.get(token)
+            if bucket is None:
+                bucket = table[token] = -1 if token in STOPWORDS else zlib.crc32(token.encode()) % self.dim
+            if bucket >= 0:
+                out.add(bucket)
+        return out
+
     def encode(self, texts: list[str]) -> TextFeatures:
         n = len(texts)
         bow = np.zeros((n, self.dim), dtype=np.float32)
         ids = np.full((4, n), -1, dtype=np.int64)
         tokens = np.zeros(n, dtype=np.float32)
         hedged = np.zeros(n, dtype=np.float32)
+        rows: list[int] = []
+        cols: list[int] = []
         for i, text in enumerate(texts):
             hedged[i] = is_hedged(text)
-            bow[i, list(bow_buckets(text, self.dim))] = 1.0
+            buckets = self._buckets(text)
+            rows.extend([i] * len(buckets))  # one fancy assignment for the batch, not per text
+            cols.extend(buckets)
             tokens[i] = len(tokenize(text))
             fact = extract_fact(text)
             if fact is not None:
@@ -100,6 +121,7 @@ class EpisodeFeatures:
                     ids[0, i] = self.vocab["key"](f"{subject}|{parsed[1][0]}")
                     ids[1, i] = self.vocab["subject"](subject)
                     ids[2, i] = self.vocab["attribute"](parsed[1][0])
+        bow[rows, cols] = 1.0
         return TextFeatures(bow, bow.sum(axis=1), tokens, hedged, *ids)
 
 

@@ -23,6 +23,17 @@ import gymnasium as gym
 
 STRUCTURED_ENTRY = "memgym.envs.structured:MemoryEnv"
 TEXT_ENTRY = "memgym.envs.text:TextMemoryEnv"
+VECTOR_ENTRY = "memgym.envs.vector:MemoryVectorEnv"
+#: Ops the batched env (:mod:`memgym.envs.vector`) applies with array ops; an id whose ops
+#: stay within these also gets a ``vector_entry_point`` (``gym.make_vec`` then uses it).
+VECTOR_OPS: tuple[str, ...] = ("noop", "add", "update", "delete", "evict")
+DEFAULT_OPS: tuple[str, ...] = ("noop", "add", "update", "delete")
+
+
+def vectorizable(env_kwargs: dict[str, Any]) -> bool:
+    """Whether :class:`memgym.envs.vector.MemoryVectorEnv` supports these env arguments."""
+    ops = env_kwargs.get("ops", DEFAULT_OPS)
+    return set(ops) <= set(VECTOR_OPS) and not env_kwargs.get("retrieval_tiers")
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,9 @@ def register_task(
             interfaces.append(("text", TEXT_ENTRY, "-Text"))
         for interface, entry, tag in interfaces:
             env_id = f"{namespace}/{name}{suffix}{tag}-v{version}"
-            gym.register(id=env_id, entry_point=entry, kwargs=kwargs, disable_env_checker=False)
+            vector = VECTOR_ENTRY if interface == "structured" and vectorizable(kwargs) else None
+            gym.register(id=env_id, entry_point=entry, kwargs=kwargs, disable_env_checker=False,
+                         vector_entry_point=vector)
             REGISTRY[env_id] = RegisteredTask(env_id, path, level, interface, description, kwargs,
                                               needs_data)
             ids.append(env_id)

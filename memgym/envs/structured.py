@@ -391,3 +391,9 @@ class MemoryEnv(gym.Env):
         if self.render_mode == "ansi":
             return render_prompt(self.core)
         return None
+
+
+if __name__ == "__main__":  # python -m memgym.envs.structured [ENV_ID]: steps/s vs CartPole
+    from memgym.envs.speed import main
+
+    main(vector=False)

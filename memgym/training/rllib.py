@@ -31,7 +31,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -91,6 +91,9 @@ class RLlibSpec(BaseModel):
     env_runner_restart_delay_s: float = Field(5.0, ge=0)
     """A failed env runner waits this long before it exits and is restarted (RLlib: 60)."""
     sample_timeout_s: float = Field(60.0, gt=0)
+    gym_env_vectorize_mode: Literal["sync", "async", "vector_entry_point"] = "sync"
+    """How each env runner batches its ``algo.n_envs`` envs: Gymnasium's ``sync`` / ``async``
+    vector envs over single envs, or ``vector_entry_point``: memgym's batched numpy env."""
 
 
 def _hint(key: str, choices: list[str]) -> str:
@@ -183,7 +186,14 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
 
     kwargs = dict(env_config or {})
     options = kwargs.pop("reset_options", None)
-    kwargs.pop("num_envs", None)
+    num_envs = kwargs.pop("num_envs", None)
+    if num_envs is not None:  # RLlib's vector_entry_point call (gym_env_vectorize_mode)
+        from memgym.envs.vector import MemoryVectorEnv
+        from memgym.envs.vector_wrappers import VectorActionMaskObservation
+
+        kwargs = {**gym.spec(env_id).kwargs, **kwargs}
+        return VectorActionMaskObservation(
+            MemoryVectorEnv(int(num_envs), episode_options=options, **kwargs))
     return ActionMaskObservation(DefaultResetOptions(gym.make(env_id, **kwargs), options))
 
 
@@ -223,7 +233,8 @@ def build_algo_config(config: TrainConfig, spec: RLlibSpec) -> Any:
         .env_runners(num_env_runners=spec.num_env_runners,
                      num_envs_per_env_runner=config.algo.n_envs,
                      num_cpus_per_env_runner=spec.num_cpus_per_env_runner,
-                     sample_timeout_s=spec.sample_timeout_s)
+                     sample_timeout_s=spec.sample_timeout_s,
+                     gym_env_vectorize_mode=spec.gym_env_vectorize_mode)
         .learners(num_learners=0)
         .training(**training_kwargs(config))
         .rl_module(rl_module_spec=RLModuleSpec(module_class=module_class,

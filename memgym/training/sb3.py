@@ -106,9 +106,31 @@ def build_vec_env(config: TrainConfig) -> Any:
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     kwargs = {**config.env.kwargs, "split": config.env.split}
+    if config.algo.vec_env == "vector_entry_point":  # opt-in: memgym's batched numpy env
+        return build_batched_vec_env(config, kwargs)
     vec_cls = SubprocVecEnv if config.algo.vec_env == "subproc" else DummyVecEnv
     return make_vec_env(make_env_fn(config.env.id, kwargs, config.env.options),
                         n_envs=config.algo.n_envs, seed=config.seed, vec_env_cls=vec_cls)
+
+
+def build_batched_vec_env(config: TrainConfig, kwargs: dict[str, Any]) -> Any:
+    """``algo.vec_env: vector_entry_point``: one :class:`memgym.envs.vector.MemoryVectorEnv`
+    stepping all ``n_envs`` streams with array ops, behind SB3's ``VecEnv`` API."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    import memgym  # noqa: F401  (registers the ids)
+    from memgym.training.sb3_vec import GymnasiumVecEnv
+
+    try:
+        venv = gym.make_vec(config.env.id, num_envs=config.algo.n_envs,
+                            vectorization_mode="vector_entry_point",
+                            episode_options=config.env.options, **kwargs)
+    except (ValueError, gym.error.Error) as exc:
+        raise ConfigError(f"algo.vec_env: vector_entry_point is not available for "
+                          f"{config.env.id}: {exc}") from exc
+    vec = GymnasiumVecEnv(venv)
+    vec.seed(config.seed)
+    return VecMonitor(vec)
 
 
 def build_model(config: TrainConfig, venv: Any, run: RunFolder) -> Any:

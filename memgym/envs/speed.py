@@ -1,0 +1,102 @@
+"""Steps per second of an environment, for ``python -m memgym.envs.<module>`` (PufferLib style).
+
+Actions are drawn uniformly from the valid ones (the mask read as a policy would: from
+``info["action_mask"]``), so the time includes what a masked policy pays to read it. A
+vector env's rate counts env steps: ``num_envs`` per ``step`` call. Time is this process's
+CPU time (``time.process_time``), not wall time: on a machine shared with other jobs the wall
+clock also counts time spent waiting for a core, which would make ratios measured a few
+seconds apart (memgym vs CartPole) depend on the neighbours' load. The benchmarks in
+``benchmarks/`` use these functions too, so a module's printout and ``make bench`` agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+DEFAULT_ENV = "memgym/KVUpdates-Medium-v0"
+
+
+def random_valid(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly drawn valid action per row of a ``(num_envs, n)`` mask, no Python loop."""
+    return np.argmax(np.where(mask, rng.random(mask.shape), -1.0), axis=-1)
+
+
+def env_steps_per_second(env: gym.Env, seconds: float = 3.0, masked: bool = True,
+                         seed: int = 0, chunk: int = 1000) -> float:
+    """Steps/s of a single env (reset on episode end), measured for at least ``seconds``."""
+    rng = np.random.default_rng(seed)
+    _, info = env.reset(seed=seed)
+    n_actions = int(env.action_space.n)
+    steps, start = 0, time.process_time()
+    while True:
+        for _ in range(chunk):
+            if masked:
+                valid = np.flatnonzero(info["action_mask"])
+                action = valid[rng.integers(len(valid))]
+            else:
+                action = rng.integers(n_actions)
+            _, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                _, info = env.reset()
+        steps += chunk
+        elapsed = time.process_time() - start
+        if elapsed >= seconds:
+            return steps / elapsed
+
+
+def vector_steps_per_second(venv: gym.vector.VectorEnv, seconds: float = 3.0,
+                            masked: bool = True, seed: int = 0, chunk: int = 100) -> float:
+    """Env steps/s of a vector env (``num_envs`` per call; it autoresets by itself)."""
+    rng = np.random.default_rng(seed)
+    _, info = venv.reset(seed=seed)
+    n, n_actions = venv.num_envs, int(venv.single_action_space.n)
+    steps, start = 0, time.process_time()
+    while True:
+        for _ in range(chunk):
+            if masked:
+                actions = random_valid(info["action_mask"], rng)
+            else:
+                actions = rng.integers(n_actions, size=n)
+            _, _, _, _, info = venv.step(actions)
+        steps += chunk * n
+        elapsed = time.process_time() - start
+        if elapsed >= seconds:
+            return steps / elapsed
+
+
+def cartpole_reference(seconds: float, num_envs: int | None = None) -> float:
+    """CartPole-v1 steps/s in this process: ``gym.make`` or ``CartPoleVectorEnv`` x n."""
+    if num_envs is None:
+        return env_steps_per_second(gym.make("CartPole-v1"), seconds, masked=False)
+    venv = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
+    return vector_steps_per_second(venv, seconds, masked=False)
+
+
+def main(vector: bool, argv: list[str] | None = None) -> dict[str, Any]:
+    """Print the env's steps/s beside CartPole's (same mode) and return the numbers."""
+    import memgym  # noqa: F401  (registers the ids)
+
+    parser = argparse.ArgumentParser(description="Steps/s of a memgym environment vs CartPole.")
+    parser.add_argument("env_id", nargs="?", default=DEFAULT_ENV)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    if vector:
+        parser.add_argument("--num-envs", type=int, default=64)
+    args = parser.parse_args(argv)
+    if vector:
+        venv = gym.make_vec(args.env_id, num_envs=args.num_envs,
+                            vectorization_mode="vector_entry_point")
+        ours = vector_steps_per_second(venv, args.seconds)
+        reference = cartpole_reference(args.seconds, args.num_envs)
+        label = f"vector x{args.num_envs}"
+    else:
+        ours = env_steps_per_second(gym.make(args.env_id), args.seconds)
+        reference = cartpole_reference(args.seconds)
+        label = "single env"
+    print(f"{args.env_id} ({label}): {ours:,.0f} steps/s; CartPole-v1 {reference:,.0f} "
+          f"steps/s; ratio {ours / reference:.2f}")
+    return {"env_id": args.env_id, "steps_per_s": ours, "cartpole_steps_per_s": reference}
