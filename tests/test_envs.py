@@ -124,9 +124,8 @@ def test_mask_agrees_with_the_core_and_masked_actions_change_nothing(env_id: str
         mask = env.action_masks()
         for action in range(env.action_space.n):
             op, kwargs = env.decode(action)
-            valid = env.core.check(op, kwargs.get("target"), kwargs.get("tier")) is None
-            if op == "reread" and kwargs.get("chunk", 0) is None:
-                valid = False
+            valid = env.core.check(op, kwargs.get("target"), kwargs.get("tier"),
+                                   chunk=kwargs.get("chunk")) is None
             assert mask[action] == valid, (env.action_names[action], mask[action], valid)
         invalid = np.flatnonzero(~mask)
         if len(invalid):

@@ -199,9 +199,10 @@ class MemoryCore:
 
     # -- the step ------------------------------------------------------------------------
     def check(self, op: str, target: int | None = None, tier: str | None = None,
-              text: str | None = None) -> str | None:
+              text: str | None = None, chunk: int | None = None) -> str | None:
         """Why ``op`` cannot run now (an error code), or ``None`` when it can. ``text`` is the
-        agent's own text for add / update (default: the text in view)."""
+        agent's own text for add / update (default: the text in view); a reread recalls past
+        chunk ``chunk`` or else archived entry ``target``."""
         view = self.view
         if self.done:
             return "episode_over"
@@ -228,6 +229,10 @@ class MemoryCore:
         if op == "reread":
             if view.kind != "chunk" or self.rereads_used >= self.max_rereads_per_chunk:
                 return "reread_limit"
+            if chunk is not None:
+                return None if 0 <= chunk < len(store.log) else "unknown_chunk"
+            if target not in store.archive:
+                return "unknown_id"
         return None
 
     def apply(self, op: str, *, target: int | None = None, tier: str | None = None,
@@ -242,7 +247,7 @@ class MemoryCore:
         phi_before = self.potential()
         self.step_count += 1
         view = self.view
-        error = "malformed" if malformed is not None else self.check(op, target, tier, text)
+        error = "malformed" if malformed is not None else self.check(op, target, tier, text, chunk)
         if error is None:
             result = self._execute(op, target, tier, text, chunk, terms, answered)
         else:

@@ -256,10 +256,11 @@ class MemoryEnv(gym.Env):
             room = (used[tiers] < self.tier_entries[tiers]) & (
                 used_tokens[tiers] + entry_tokens <= self.tier_token_cap[tiers])
             mask[rows] = occupied[slots] & (self.slot_tier[slots] != tiers) & room
-        if "reread" in index and view.kind == "chunk" and (
-                core.rereads_used < core.max_rereads_per_chunk):
-            mask[index["reread"]] = np.arange(self.archive_view) < len(store.archive)
-            mask[index["reread_similar"]] = core.cursor > 0
+        if view.kind == "chunk" and core.rereads_used < core.max_rereads_per_chunk:
+            if "reread" in index:  # absent with archive_view = 0
+                mask[index["reread"]] = np.arange(self.archive_view) < len(store.archive)
+            if "reread_similar" in index:
+                mask[index["reread_similar"]] = core.cursor > 0
         return mask
 
     def decode(self, action: Any) -> tuple[str, dict[str, Any]]:
