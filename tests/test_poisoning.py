@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -190,3 +191,47 @@ def test_oracle_beats_fifo_on_medium() -> None:
     report = evaluate_agents(["oracle", "fifo"], "memgym/Poisoning-Medium-v0", episodes=20)
     assert report["agents"]["oracle"]["qa_score"] == 1.0
     assert report["agents"]["fifo"]["qa_score"] < 0.5
+
+
+@pytest.mark.parametrize("params", [{}, RICH, HARD])
+def test_clean_twin_drops_planted_chunks_only(params) -> None:
+    task = PoisoningTask()
+    for split in SPLITS:
+        for seed in range(6):
+            poisoned = task.episode(seed, split, **params)
+            clean = task.episode(seed, split, **params, clean=True)
+            assert clean == poisoning.clean_twin(poisoned)
+            planted = set(poisoned.labels["planted"])
+            kept = [c.text for c in poisoned.chunks if c.id not in planted]
+            assert [c.text for c in clean.chunks] == kept and planted
+            assert [c.id for c in clean.chunks] == list(range(len(kept)))
+            assert not any(_strip_marker(c.text)[0] for c in clean.chunks)
+            assert clean.labels["planted"] == clean.labels["false_facts"] == []
+            assert len(clean.labels["facts"]) + len(clean.labels["filler"]) == len(kept)
+            for q, c in zip(poisoned.questions, clean.questions, strict=True):
+                assert (c.text, c.answers, c.kind, c.id) == (q.text, q.answers, q.kind, q.id)
+                assert [clean.chunks[i].text for i in c.evidence] == \
+                    [poisoned.chunks[i].text for i in q.evidence]
+                assert [clean.chunks[i].text for i in c.conflicting] == \
+                    [poisoned.chunks[i].text for i in q.conflicting if i not in planted]
+                if q.asked_after is not None:  # asked after the same (last kept) chunk
+                    last = max(i for i in range(q.asked_after + 1) if i not in planted)
+                    assert c.asked_after == sum(i not in planted for i in range(last + 1)) - 1
+                    assert clean.chunks[c.asked_after].text == poisoned.chunks[last].text
+            _check(dataclasses.replace(clean, labels={**clean.labels, "distractors": []}))
+            assert clean.params["clean"] and not poisoned.params["clean"]
+
+
+def test_clean_twin_through_reset_options() -> None:
+    """``options={"clean": True}`` plays the clean twin of the same held-out streams: the
+    oracle is perfect on both; salience, fooled by unhedged planted facts, loses QA to them
+    (its QA damage), FIFO stores every planted chunk."""
+    from memgym.agents.evaluate import evaluate_agents
+
+    env_id, agents = "memgym/Poisoning-Medium-v0", ["oracle", "salience", "fifo"]
+    poisoned = evaluate_agents(agents, env_id, episodes=20)["agents"]
+    clean = evaluate_agents(agents, env_id, episodes=20, options={"clean": True})["agents"]
+    assert poisoned["oracle"]["qa_score"] == clean["oracle"]["qa_score"] == 1.0
+    assert clean["salience"]["qa_score"] == 1.0 > poisoned["salience"]["qa_score"] + 0.1
+    assert clean["fifo"]["diagnostics"]["planted_stored_rate"] is None  # nothing planted
+    assert poisoned["fifo"]["diagnostics"]["planted_stored_rate"] == 1.0

@@ -9,9 +9,10 @@ Everything runs on the same :class:`memgym.envs.core.MemoryCore` as the structur
 environments: a tool call is turned into the text interface's JSON action and stepped through
 :class:`memgym.envs.text.TextMemoryEnv`, so argument checks, error messages and the prompt
 rendering (:mod:`memgym.envs.text_view`) are the text env's own. Nothing raises out of a tool:
-an invalid call (unknown id, full tier, disabled op, bad argument, the stream already over)
-returns the environment's view with ``error (<code>): <message>`` under ``## Last result`` and
-counts against the tool-success term. Calls after the stream has ended return
+an invalid call (unknown id, full tier, disabled op, bad argument, an argument the tool does
+not have or a missing one, the stream already over) returns the environment's view with
+``error (<code>): <message>`` under ``## Last result`` and counts against the tool-success
+term. Calls after the stream has ended return
 ``error (episode_over)`` and are not counted (a model whose chat template forces a tool call
 every turn cannot stop by itself; ``max_tool_calling_iterations`` ends its rollout).
 
@@ -30,8 +31,11 @@ is computed by :func:`make_format_reward` (a TRL reward function, weight ``forma
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 #: The system prompt every LLM memory manager sees (training and evaluation alike).
@@ -50,6 +54,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {"qa": 1.0, "tool_success": 0.2, "compressio
 ENV_TERMS = ("qa", "tool_success", "compression")
 STREAM_OVER = "The stream is over; reply done without calling a tool."
 _VERSION = re.compile(r"-v(\d+)$")
+MAX_REJECT_CHARS = 200
+"""Longest message for a call Python could not bind (it may quote a model-written name)."""
 
 
 def text_twin(env_id: str) -> str:
@@ -157,6 +163,26 @@ def _play_demo(env_id: str, kwargs: dict[str, Any], seed: int, turns: int) -> li
     return messages
 
 
+def _tool(method: Callable[..., str]) -> Callable[..., str]:
+    """Make a tool total: arguments Python cannot bind to it (unknown or missing keywords, too
+    many positionals, one given twice) become a malformed call that the environment reports
+    and counts against tool success, like any other bad argument. Without this a TypeError
+    reaches TRL, which shows the model an error but never tells the environment, so such
+    calls would cost nothing. ``functools.wraps`` keeps the name, hints and docstring that
+    TRL builds the tool's JSON schema from (``inspect.signature`` follows ``__wrapped__``)."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def checked(self: MemoryToolEnv, *args: Any, **kwargs: Any) -> str:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as exc:  # Python quotes names with repr(): no lone surrogates here
+            return self._reject(f"{method.__name__}: {exc}"[:MAX_REJECT_CHARS])
+        return method(*bound.args, **bound.kwargs)
+
+    return checked
+
+
 class MemoryToolEnv:
     """One rollout of a memgym text environment, exposed as tools.
 
@@ -232,6 +258,7 @@ class MemoryToolEnv:
         return float(sum(self._weights[k] * terms[k] for k in ENV_TERMS))
 
     # -- tools (one per op; docstrings and type hints become the JSON schemas) -----------
+    @_tool
     def add_memory(self, text: str | None = None, tier: str | None = None) -> str:
         """Store a new memory entry.
 
@@ -244,6 +271,7 @@ class MemoryToolEnv:
         """
         return self._call("add_memory", text=text, tier=tier)
 
+    @_tool
     def update_memory(self, id: int, text: str | None = None) -> str:
         """Overwrite a memory entry, e.g. with a newer value of the same fact.
 
@@ -256,6 +284,7 @@ class MemoryToolEnv:
         """
         return self._call("update_memory", id=id, text=text)
 
+    @_tool
     def delete_memory(self, id: int) -> str:
         """Delete a memory entry for good.
 
@@ -267,6 +296,7 @@ class MemoryToolEnv:
         """
         return self._call("delete_memory", id=id)
 
+    @_tool
     def evict_memory(self, id: int) -> str:
         """Move a memory entry to the archive, where reread_chunk can recall it.
 
@@ -278,6 +308,7 @@ class MemoryToolEnv:
         """
         return self._call("evict_memory", id=id)
 
+    @_tool
     def route_memory(self, tier: str, id: int | None = None) -> str:
         """Move an entry to another tier, or (no id) send the question in view to a retrieval tier.
 
@@ -290,6 +321,7 @@ class MemoryToolEnv:
         """
         return self._call("route_memory", id=id, tier=tier)
 
+    @_tool
     def reread_chunk(self, chunk_id: int | None = None, archive_id: int | None = None) -> str:
         """Bring a past chunk or an archived entry back into view for one call.
 
@@ -302,6 +334,7 @@ class MemoryToolEnv:
         """
         return self._call("reread_chunk", chunk_id=chunk_id, archive_id=archive_id)
 
+    @_tool
     def next_chunk(self) -> str:
         """Keep nothing more from the chunk in view and move on to the next one.
 
@@ -321,16 +354,34 @@ class MemoryToolEnv:
             self._envs[key] = gym.make(env_id, **kwargs).unwrapped
         return self._envs[key]
 
-    def _call(self, tool: str, **arguments: Any) -> str:
+    def _closed(self) -> str | None:
+        """The error for a call with no stream to act on (not counted: with forced tool calls
+        the model cannot stop by itself), else None."""
         if self.env is None:
             return "error (no_episode): the environment was not reset"
-        if self.env.core.done:  # not counted: with forced tool calls the model cannot stop
+        if self.env.core.done:
             return f"error (episode_over): {STREAM_OVER}"
+        return None
+
+    def _call(self, tool: str, **arguments: Any) -> str:
+        if (closed := self._closed()) is not None:
+            return closed
         self._calls += 1
         action = {"name": tool, "arguments": {k: v for k, v in arguments.items() if v is not None}}
         obs, _, done, _, info = self.env.step(action)
         self._ok_calls += bool(info["ok"])
         return f"{obs}\n{STREAM_OVER}" if done else obs
+
+    def _reject(self, message: str) -> str:
+        """A call that could not be bound to its tool: a malformed step showing ``message``
+        (what the text env does with an unparsable action), counted as a failed call."""
+        if (closed := self._closed()) is not None:
+            return closed
+        self._calls += 1
+        outcome = self.env.core.apply("malformed", malformed=message)
+        self.env.last_result = f"error ({outcome.result.error}): {outcome.result.message}"
+        obs = self.env.prompt()
+        return f"{obs}\n{STREAM_OVER}" if outcome.done else obs
 
     def _finish(self) -> None:
         """Skip the rest of the stream: the questions are answered from memory as it is."""

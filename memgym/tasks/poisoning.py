@@ -15,7 +15,9 @@ obeys planted content. The markers are shared by all splits (they are the signal
 :data:`OBVIOUS_MARKERS` use a hedge word, :data:`SUBTLE_MARKERS` do not); names, values and
 every template are split-disjoint (:func:`memgym.tasks.base.split_pool`). Hard streams add
 mimicry: false facts that copy the trusted templates after the marker, and instructions placed
-right after the real fact they target.
+right after the real fact they target. ``clean=True`` gives an episode's *clean twin*: the same
+stream with every planted chunk removed (same facts, values, fillers and questions), so QA on
+it minus QA on the poisoned stream measures what the poisoning cost an agent (QA damage).
 
 ## Action Space
 
@@ -43,11 +45,11 @@ After the last chunk is ingested and every question has been answered.
 Task parameters (:class:`PoisoningParams`; constructor defaults, overridable per episode):
 ``length=40``, ``n_keys=6``, ``n_entities=3``, ``poison_rate=0.3``, ``instruction_share=0.5``,
 ``filler_rate=0.1``, ``update_rate=0.8``, ``subtle_markers=0.5``, ``mimic_rate=0.0``,
-``adjacent_rate=0.0``, ``abstain_questions=0``, ``mid_stream_questions=0``.
+``adjacent_rate=0.0``, ``abstain_questions=0``, ``mid_stream_questions=0``, ``clean=False``.
 
 ## Version History
 
-- v0: initial release.
+- v0: initial release; ``clean`` (the clean twin) added without changing any poisoned episode.
 """
 
 from __future__ import annotations
@@ -194,6 +196,9 @@ class PoisoningParams:
     false fact first when there are enough."""
     mid_stream_questions: int = 0
     """Questions asked mid-stream, after their (final) evidence chunk, instead of at the end."""
+    clean: bool = False
+    """Drop the planted chunks from the generated stream (see :func:`clean_twin`); everything
+    else (and every other chunk's text) is the poisoned episode's."""
 
     def __post_init__(self) -> None:
         for name in ("poison_rate", "instruction_share", "filler_rate", "update_rate",
@@ -316,7 +321,7 @@ class PoisoningTask:
                 kind="abstain", conflicting=tuple(false_of.get((entity, attr), []))))
         questions = [dataclasses.replace(q, id=f"q{i}") for i, q in enumerate(questions)]
         planted = sorted(int(c) for c in [*false_pos, *instr_pos])
-        return Episode(
+        episode = Episode(
             chunks=tuple(Chunk(id=i, text=t) for i, t in enumerate(texts)),
             questions=tuple(questions), task=self.name, split=split, seed=int(seed),
             params=dataclasses.asdict(p),
@@ -324,6 +329,30 @@ class PoisoningTask:
                     "false_facts": false_pos.tolist(), "facts": reliable.tolist(),
                     "filler": fillers.tolist()},
         )
+        return clean_twin(episode) if p.clean else episode
+
+
+def clean_twin(episode: Episode) -> Episode:
+    """``episode`` without its planted chunks (``labels["planted"]``): the kept chunks are
+    renumbered in order, evidence and mid-stream question times follow them, planted chunks
+    leave every ``conflicting`` list (stale values of real facts stay) and the planted labels
+    are emptied. The questions and their answers are unchanged."""
+    planted = set(episode.labels.get("planted", ()))
+    kept = [c for c in episode.chunks if c.id not in planted]
+    # new id of the last kept chunk at or before each old position (-1: none yet)
+    last_kept = np.cumsum([c.id not in planted for c in episode.chunks]) - 1
+
+    def remap(ids: Any) -> list[int]:
+        return [int(last_kept[c]) for c in ids if c not in planted]
+
+    questions = tuple(dataclasses.replace(
+        q, evidence=tuple(remap(q.evidence)), conflicting=tuple(remap(q.conflicting)),
+        asked_after=None if q.asked_after is None else int(last_kept[q.asked_after]))
+        for q in episode.questions)
+    labels = {k: remap(v) for k, v in episode.labels.items()}
+    return dataclasses.replace(
+        episode, chunks=tuple(dataclasses.replace(c, id=i) for i, c in enumerate(kept)),
+        questions=questions, labels=labels, params={**episode.params, "clean": True})
 
 
 def _pick(rng: np.random.Generator, pool: Any) -> Any:
