@@ -37,6 +37,8 @@ test-slow: venv
 BENCH_SCRIPTS = $(filter-out benchmarks/summary.py benchmarks/llm_grpo.py,$(sort $(wildcard benchmarks/*.py)))
 BENCH_ARGS_learning = --minutes 3 --fps-seconds 15
 BENCH_ARGS_rllib_sampling = --minutes 2 --sample-seconds 10
+BENCH_ARGS_crash_resume = --trials 1
+BENCH_ARGS_poisoning = --minutes 2 --episodes 30
 bench: venv
 	$(foreach script,$(BENCH_SCRIPTS),$(BIN)/python $(script) $(BENCH_ARGS_$(basename $(notdir $(script)))) &&) true
 	$(BIN)/python benchmarks/summary.py
