@@ -26,7 +26,7 @@ def load_policy_agent(spec: str) -> Any:
         )
     if path.is_dir() and (path / "config.yaml").is_file():
         run, checkpoint = RunFolder(path), None
-    else:  # a checkpoint file (SB3 .zip) or folder (RLlib step_<n>/) inside a run folder
+    else:  # a checkpoint file (SB3 .zip, GRPO .safetensors) or folder (RLlib step_<n>/)
         folder = next((p for p in path.parents if (p / "config.yaml").is_file()), None)
         if folder is None:
             raise ValueError(f"{path}: no config.yaml in the folders above this checkpoint")

@@ -1,4 +1,4 @@
-"""Training backends (SB3, RLlib, TRL). They import the core; the core never imports them.
+"""Training backends (SB3, RLlib, TRL, GRPO). They import the core; the core never imports them.
 
 ``train_from_config`` is the single entry point behind ``memgym train``: it resolves the run
 folder, dispatches to the backend named in the config and returns the final report.
@@ -12,7 +12,9 @@ from typing import Any
 from memgym.training.config import ConfigError, TrainConfig, load_config
 
 
-BACKENDS = ("sb3", "rllib", "trl")
+BACKENDS = ("sb3", "rllib", "trl", "grpo")
+#: Backends whose module is not named after them.
+BACKEND_MODULES = {"grpo": "grpo_small"}
 
 
 def backend_module(name: str) -> Any:
@@ -24,7 +26,7 @@ def backend_module(name: str) -> Any:
     if name not in BACKENDS:
         raise ConfigError(f"backend: {name!r}; choose one of {', '.join(BACKENDS)}")
     try:
-        return importlib.import_module(f"memgym.training.{name}")
+        return importlib.import_module(f"memgym.training.{BACKEND_MODULES.get(name, name)}")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("memgym"):
             raise ConfigError(f"backend: {name!r} is not available in this version") from exc

@@ -74,7 +74,9 @@ class AlgoSpec(Strict):
     policy: str | None = None
     """Policy class name (default: the algorithm's multi-input policy)."""
     n_envs: int = Field(8, ge=1)
-    vec_env: Literal["dummy", "subproc"] = "dummy"
+    vec_env: Literal["dummy", "subproc", "vector_entry_point"] = "dummy"
+    """``dummy`` / ``subproc``: SB3's VecEnvs over single envs; ``vector_entry_point``:
+    memgym's batched numpy env (``memgym.envs.vector``; ops noop/add/update/delete/evict)."""
     hyperparams: dict[str, Any] = Field(default_factory=dict)
     """Constructor arguments of the algorithm (checked against its signature)."""
     policy_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -84,7 +86,8 @@ class TrainConfig(Strict):
     name: str
     """Run name: the run folder is ``<output_dir>/<name>``."""
     description: str = ""
-    backend: Literal["sb3", "rllib", "trl"] = "sb3"
+    backend: Literal["sb3", "rllib", "trl", "grpo"] = "sb3"
+    """``grpo``: the small-policy GRPO trainer of :mod:`memgym.training.grpo_small`."""
     env: EnvSpec
     eval: EvalSpec = Field(default_factory=EvalSpec)
     algo: AlgoSpec = Field(default_factory=AlgoSpec)

@@ -1,0 +1,155 @@
+"""Mem-alpha recipe: update-only core, the reward terms, both interfaces, the config."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import memgym  # noqa: F401
+from memgym.agents.evaluate import evaluate_agents
+from memgym.envs.memory import count_tokens
+from memgym.episode import Chunk, Episode, Question
+from memgym.recipes.mem_alpha import CORE_PLACEHOLDER, FilingAgent
+from memgym.tasks.mem_alpha import MemAlphaTask
+from memgym.training import backend_module, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HAND = Episode(
+    chunks=(Chunk(0, "Maya Berg's city is Oslo."),
+            Chunk(1, "On 2024-03-05, Maya Berg met Ann Lee."),
+            Chunk(2, "Ann Lee's pet is cat."), Chunk(3, "It rained all afternoon.")),
+    questions=(Question("What is Maya Berg's city?", ("Oslo",), evidence=(0,)),
+               Question("When did Maya Berg meet Ann Lee?", ("2024-03-05",), evidence=(1,)),
+               Question("What is Ann Lee's pet?", ("cat",), evidence=(2,))),
+    task="hand", labels={"kinds": ["profile", "event", "fact", "filler"]})
+
+
+def play(env: gym.Env, names: list[str]) -> tuple[float, dict[str, float], dict]:
+    base = env.unwrapped
+    env.reset(seed=0)
+    base.start_episode(HAND)
+    total, terms, info = 0.0, {}, {}
+    for name in names:
+        action = base.action_names.index(name)
+        assert base.action_masks()[action], f"{name} is masked"
+        _, reward, done, _, info = env.step(action)
+        total += reward
+        for k, v in info["reward_terms"].items():
+            terms[k] = terms.get(k, 0.0) + v
+    assert done
+    return total, terms, info
+
+
+def test_core_is_update_only_in_the_structured_env() -> None:
+    env = gym.make("memgym/MemAlpha-v0").unwrapped
+    _, info = env.reset(seed=0)
+    entries = list(env.core.store.entries.values())
+    assert [(e.text, e.tier) for e in entries] == [(CORE_PLACEHOLDER, "core")]
+    assert env.slot_entry[0] == entries[0].id  # the placeholder is mirrored into slot 0
+    mask = dict(zip(env.action_names, info["action_mask"]))
+    assert not mask["add->core"] and not mask["delete slot 0"]
+    assert mask["update slot 0"] and mask["add->episodic"] and mask["add->semantic"]
+
+
+def test_reward_is_qa_plus_tool_success_plus_beta_compression_plus_content() -> None:
+    beta = 0.4
+    env = gym.make("memgym/MemAlpha-v0", beta=beta, content_weight=0.1)
+    total, terms, info = play(env, ["update slot 0", "add->episodic", "add->episodic", "noop"])
+    assert info["qa_score"] == 1.0  # the profile in core, the fact misfiled but still read
+    stream = sum(count_tokens(c.text) for c in HAND.chunks)
+    kept = sum(count_tokens(c.text) for c in HAND.chunks[:3])
+    assert terms["compression"] == pytest.approx(beta * (1 - kept / stream))
+    assert terms["tool_success"] == pytest.approx(1.0)
+    assert terms["content"] == pytest.approx(0.1 * 2 / 3)  # the fact belongs in semantic
+    assert total == pytest.approx(terms["qa"] + terms["compression"] + terms["tool_success"]
+                                  + terms["content"])
+    assert total == pytest.approx(sum(terms.values()))
+
+
+def test_text_env_reports_the_core_rule_and_counts_tool_success() -> None:
+    env = gym.make("memgym/MemAlpha-Text-v0")
+    prompt, _ = env.reset(seed=0)
+    assert CORE_PLACEHOLDER in prompt
+    env.unwrapped.start_episode(HAND)
+    calls = [{"name": "add_memory", "arguments": {"tier": "core"}},
+             {"name": "delete_memory", "arguments": {"id": 0}},
+             {"name": "update_memory", "arguments": {"id": 0}}]
+    results = []
+    env.unwrapped.start_episode(HAND)
+    for call in calls:
+        _, _, _, _, info = env.step(json.dumps(call))
+        results.append((info["ok"], info["error"]))
+    assert results == [(False, "core_update_only"), (False, "core_update_only"), (True, None)]
+    done = False
+    while not done:
+        _, _, done, _, info = env.step('{"name": "next_chunk", "arguments": {}}')
+    # two failed calls, the update and every next_chunk succeeded
+    calls_made = 3 + len(HAND.chunks)
+    assert info["reward_terms"]["tool_success"] == pytest.approx((calls_made - 2) / calls_made)
+
+
+def test_structured_env_passes_check_env_and_random_play_is_finite() -> None:
+    env = gym.make("memgym/MemAlpha-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        _, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            action = int(rng.choice(np.flatnonzero(info["action_mask"])))
+            _, reward, done, _, info = env.step(action)
+            assert np.isfinite(reward) and info["ok"]
+        # masked random play can rewrite the core entry but never remove or add one
+        assert [e.tier for e in env.unwrapped.core.store.entries.values()].count("core") == 1
+
+
+def test_beta_moves_the_preferred_memory_size() -> None:
+    """Measured on the label-filing managers: at a small beta keeping everything returns the
+    most, at a large beta keeping only the important chunks does (the trade-off PPO learns)."""
+    returns = {}
+    for beta in (0.05, 2.0):
+        report = evaluate_agents([FilingAgent("all"), FilingAgent("important")],
+                                 "memgym/MemAlpha-v0", episodes=20, env_kwargs={"beta": beta})
+        returns[beta] = {k: v["return"] for k, v in report["agents"].items()}
+        qa = {k: v["qa_score"] for k, v in report["agents"].items()}
+        assert qa["filing-all"] > qa["filing-important"]
+    assert returns[0.05]["filing-all"] > returns[0.05]["filing-important"]
+    assert returns[2.0]["filing-important"] > returns[2.0]["filing-all"]
+
+
+def test_task_is_deterministic_and_validates() -> None:
+    task = MemAlphaTask()
+    assert task.episode(3, "heldout") == task.episode(3, "heldout")
+    kinds = task.episode(3, "heldout").labels["kinds"]
+    assert kinds.count("profile") == 2 and kinds.count("event") == 5 and kinds.count("fact") == 4
+    with pytest.raises(ValueError, match="length"):
+        MemAlphaTask(length=5)
+    with pytest.raises(ValueError, match="beta"):
+        gym.make("memgym/MemAlpha-v0", beta=-1.0)
+
+
+def test_config_validates() -> None:
+    config = load_config(ROOT / "configs" / "recipes" / "mem_alpha.yaml", ["env.kwargs.beta=0.4"])
+    backend_module(config.backend).validate(config)
+    env = gym.make(config.env.id, **config.env.kwargs)
+    assert env.unwrapped.core.weights["compression"] == 0.4
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs_small(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "recipes" / "mem_alpha.py"), "--betas",
+         "0.05", "2.0", "--minutes", "0.2", "--steps", "2000", "--episodes", "6", "--out",
+         str(tmp_path / "runs"), "--results", str(tmp_path)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads((tmp_path / "mem_alpha.json").read_text())
+    assert [r["beta"] for r in data["rows"]] == [0.05, 2.0]
