@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -18,7 +15,7 @@ from memgym.recipes.budgetmem import (
     BUDGET_TIERS, MIN_ALIGN_SAMPLES, BudgetRouterEnv, FixedTierRouter, OracleRouter,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import run_benchmark_script, validated_recipe_config
 
 
 def hand_episode() -> Episode:
@@ -103,18 +100,13 @@ def test_tiers_trade_accuracy_for_cost_and_the_oracle_router_is_cheaper() -> Non
 
 
 def test_config_validates() -> None:
-    from memgym.training import load_config
-    from memgym.training.sb3 import validate
-
-    config = load_config(ROOT / "configs/recipes/budgetmem.yaml")
-    validate(config)
+    config = validated_recipe_config("budgetmem")
     assert config.env.id == "memgym/BudgetMem-v0" and config.env.kwargs["align"] is True
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "benchmarks/recipes/budgetmem.py"), "--steps",
-                    "512", "--lams", "0", "--unaligned-lams", "1", "--episodes", "3",
-                    "--results", str(tmp_path)], check=True, cwd=tmp_path, timeout=900)
-    result = json.loads((tmp_path / "budgetmem.json").read_text())
+    result = run_benchmark_script("budgetmem", ["--steps", "512", "--lams", "0",
+                                                "--unaligned-lams", "1", "--episodes", "3",
+                                                "--results", str(tmp_path)], tmp_path)
     assert len(result["learned"]) == 2 and "all-low" in result["fixed"]

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -18,7 +13,8 @@ from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.lts import ADMIT, SKIP, AdmissionEnv, AdmitAllAgent, supporting_entries
 from memgym.tasks.lts import ADMISSION_COST, ENV_ID
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import run_benchmark_script, validated_recipe_config
+
 ANN = "Ann Lee's city is Oslo."
 ANN_AGAIN = "Ann Lee's city is still Oslo."
 RUMOUR = "Rumour has it Ann Lee's city is Lima."
@@ -114,20 +110,15 @@ def test_admission_baselines_are_registered_and_ordered_as_expected():
 
 
 def test_config_validates():
-    from memgym.training import load_config
-    from memgym.training.sb3 import validate
-
-    config = load_config(ROOT / "configs" / "recipes" / "lts.yaml")
-    validate(config)
+    config = validated_recipe_config("lts")
     assert config.env.id == ENV_ID and "admit_all" in config.eval.baselines
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recipes" / "lts.py"),
-                    "--minutes", "0.3", "--steps", "4096", "--episodes", "2",
-                    "--out", str(tmp_path)], check=True, cwd=tmp_path, timeout=900)
-    result = json.loads((tmp_path / "lts.json").read_text())
+    result = run_benchmark_script(
+        "lts", ["--minutes", "0.3", "--steps", "4096", "--episodes", "2", "--out", str(tmp_path)],
+        tmp_path)
     assert set(result["table"]) == {"learned", "admit_all", "admit_none", "admit_random",
                                     "admit_facts"}
     assert (tmp_path / "lts.md").read_text().startswith("# LTS")

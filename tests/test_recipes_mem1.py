@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -18,7 +13,8 @@ from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.mem1 import PeakMemory, measure
 from memgym.tasks.mem1 import CONST_SLOTS, MEM1ComposedTask
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import run_benchmark_script, validated_recipe_config
+
 CONST, KEEP_ALL = "memgym/MEM1-Const-v0", "memgym/MEM1-KeepAll-v0"
 
 
@@ -82,19 +78,14 @@ def test_keep_all_grows_linearly_while_constant_memory_stays_bounded():
 
 
 def test_config_validates():
-    from memgym.training import load_config
-    from memgym.training.sb3 import validate
-
-    config = load_config(ROOT / "configs" / "recipes" / "mem1.yaml")
-    validate(config)
+    config = validated_recipe_config("mem1")
     assert config.env.id == CONST
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recipes" / "mem1.py"),
-                    "--minutes", "0.3", "--steps", "4096", "--episodes", "2",
-                    "--out", str(tmp_path)], check=True, cwd=tmp_path, timeout=900)
-    result = json.loads((tmp_path / "mem1.json").read_text())
+    result = run_benchmark_script(
+        "mem1", ["--minutes", "0.3", "--steps", "4096", "--episodes", "2", "--out", str(tmp_path)],
+        tmp_path)
     assert set(result["table"]["keep-all (unbounded)"]) == {"2", "4", "8", "16"}
     assert (tmp_path / "mem1.md").read_text().startswith("# MEM1")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -18,9 +16,9 @@ from memgym.envs.memory import count_tokens
 from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.mem_alpha import CORE_PLACEHOLDER, FilingAgent
 from memgym.tasks.mem_alpha import MemAlphaTask
-from memgym.training import backend_module, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import run_benchmark_script, validated_recipe_config
+
 
 HAND = Episode(
     chunks=(Chunk(0, "Maya Berg's city is Oslo."),
@@ -137,19 +135,14 @@ def test_task_is_deterministic_and_validates() -> None:
 
 
 def test_config_validates() -> None:
-    config = load_config(ROOT / "configs" / "recipes" / "mem_alpha.yaml", ["env.kwargs.beta=0.4"])
-    backend_module(config.backend).validate(config)
+    config = validated_recipe_config("mem_alpha", ["env.kwargs.beta=0.4"])
     env = gym.make(config.env.id, **config.env.kwargs)
     assert env.unwrapped.core.weights["compression"] == 0.4
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs_small(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "recipes" / "mem_alpha.py"), "--betas",
-         "0.05", "2.0", "--minutes", "0.2", "--steps", "2000", "--episodes", "6", "--out",
-         str(tmp_path / "runs"), "--results", str(tmp_path)],
-        capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads((tmp_path / "mem_alpha.json").read_text())
+    data = run_benchmark_script("mem_alpha", [
+        "--betas", "0.05", "2.0", "--minutes", "0.2", "--steps", "2000", "--episodes", "6",
+        "--out", str(tmp_path / "runs"), "--results", str(tmp_path)], tmp_path, timeout=600)
     assert [r["beta"] for r in data["rows"]] == [0.05, 2.0]

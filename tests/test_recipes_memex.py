@@ -3,9 +3,6 @@ penalties."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -18,7 +15,10 @@ from memgym.envs.memory import count_tokens
 from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.memex import ArchiveAgent, KeepFactsAgent, MemexEnv, summarize
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import (
+    check_random_and_out_of_range_actions, run_benchmark_script, validated_recipe_config,
+)
+
 FACT = "Ann Lee's city is Oslo. Filed: box 12, shelf 7, page 33, folder 2, drawer 9."
 
 
@@ -125,40 +125,16 @@ def test_archive_heuristic_keeps_a_smaller_context_at_no_lower_accuracy() -> Non
 
 @pytest.mark.parametrize("env_id", ["memgym/Memex-v0", "memgym/Memex-NoArchive-v0"])
 def test_random_and_out_of_range_actions_keep_the_store_consistent(env_id: str) -> None:
-    env = gym.make(env_id).unwrapped
-    rng = np.random.default_rng(4)
-    obs, info = env.reset(seed=4)
-    for _ in range(300):
-        mask = info["action_mask"]
-        if rng.random() < 0.7:
-            action = int(rng.choice(np.flatnonzero(mask)))
-        else:
-            action = int(rng.integers(-2, env.action_space.n + 2))
-        valid = 0 <= action < len(mask) and bool(mask[action])
-        before = env.core.store.snapshot()["entries"].keys()
-        obs, reward, terminated, _, info = env.step(action)
-        env.core.store.check_invariants()
-        assert np.isfinite(reward) and env.observation_space.contains(obs)
-        assert sorted(env.entry_slot) == sorted(env.core.store.entries)
-        if not valid:
-            assert info["ok"] is False and env.core.store.entries.keys() == before
-        if terminated:
-            obs, info = env.reset()
+    check_random_and_out_of_range_actions(env_id)
 
 
 def test_config_validates() -> None:
-    from memgym.training import load_config
-    from memgym.training.sb3 import validate
-
-    config = load_config(ROOT / "configs/recipes/memex.yaml")
-    validate(config)
+    config = validated_recipe_config("memex")
     assert config.env.id == "memgym/Memex-v0"
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "benchmarks/recipes/memex.py"), "--steps",
-                    "1024", "--seeds", "0", "--episodes", "3", "--results", str(tmp_path)],
-                   check=True, cwd=tmp_path, timeout=900)
-    result = json.loads((tmp_path / "memex.json").read_text())
+    result = run_benchmark_script("memex", ["--steps", "1024", "--seeds", "0", "--episodes",
+                                            "3", "--results", str(tmp_path)], tmp_path)
     assert {r["agent"] for r in result["rows"]} >= {"PPO + archive", "PPO, no archive"}

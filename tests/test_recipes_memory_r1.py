@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -17,9 +15,8 @@ from memgym.agents.evaluate import evaluate_agents
 from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.memory_r1 import MemoryR1Oracle, OverwriteHeuristic, merge_text
 from memgym.tasks.memory_r1 import MemoryR1Task
-from memgym.training import load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import run_benchmark_script, validated_recipe_config
 
 
 def hand_episode(second: str, answers: tuple[str, ...]) -> Episode:
@@ -165,19 +162,13 @@ def test_oracle_merges_and_beats_the_overwrite_heuristic_on_merge_questions() ->
 
 @pytest.mark.parametrize("name", ["memory_r1_ppo", "memory_r1_grpo"])
 def test_configs_validate(name: str) -> None:
-    config = load_config(ROOT / "configs" / "recipes" / f"{name}.yaml")
+    config = validated_recipe_config(name)
     assert config.env.id == "memgym/MemoryR1-v0"
-    from memgym.training import backend_module
-
-    backend_module(config.backend).validate(config)
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs_small(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "recipes" / "memory_r1.py"), "--minutes",
-         "0.3", "--steps", "3000", "--episodes", "6", "--out", str(tmp_path / "runs"),
-         "--results", str(tmp_path)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads((tmp_path / "memory_r1.json").read_text())
+    data = run_benchmark_script("memory_r1", [
+        "--minutes", "0.3", "--steps", "3000", "--episodes", "6", "--out", str(tmp_path / "runs"),
+        "--results", str(tmp_path)], tmp_path, timeout=600)
     assert {"PPO", "GRPO", "heuristic (overwrite)"} <= set(data["managers"])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -18,7 +15,9 @@ from memgym.facts import extract_fact, parse_question
 from memgym.recipes.rememr1 import ReMemR1Env, RereadFIFOAgent, is_cue
 from memgym.tasks.rememr1 import RevisitTask
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import (
+    check_random_and_out_of_range_actions, run_benchmark_script, validated_recipe_config,
+)
 
 
 def hand_episode() -> Episode:
@@ -157,41 +156,18 @@ def test_fifo_with_rereads_beats_fifo_more_on_long_streams() -> None:
 
 @pytest.mark.parametrize("env_id", ["memgym/ReMemR1-Medium-v0", "memgym/ReMemR1-Long-v0"])
 def test_random_and_out_of_range_actions_keep_the_store_consistent(env_id: str) -> None:
-    env = gym.make(env_id).unwrapped
-    rng = np.random.default_rng(4)
-    obs, info = env.reset(seed=4)
-    for _ in range(300):
-        mask = info["action_mask"]
-        if rng.random() < 0.7:
-            action = int(rng.choice(np.flatnonzero(mask)))
-        else:
-            action = int(rng.integers(-2, env.action_space.n + 2))
-        valid = 0 <= action < len(mask) and bool(mask[action])
-        before = env.core.store.snapshot()["entries"].keys()
-        obs, reward, terminated, _, info = env.step(action)
-        env.core.store.check_invariants()
-        assert np.isfinite(reward) and env.observation_space.contains(obs)
-        assert sorted(env.entry_slot) == sorted(env.core.store.entries)
-        if not valid:
-            assert info["ok"] is False and env.core.store.entries.keys() == before
-        if terminated:
-            obs, info = env.reset()
+    check_random_and_out_of_range_actions(env_id)
 
 
 def test_config_validates() -> None:
-    from memgym.training import load_config
-    from memgym.training.sb3 import validate
-
-    config = load_config(ROOT / "configs/recipes/rememr1.yaml")
-    validate(config)
+    config = validated_recipe_config("rememr1")
     assert config.env.id == "memgym/ReMemR1-Medium-v0" and config.env.kwargs["alpha"] == 0.8
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "benchmarks/recipes/rememr1.py"), "--steps",
-                    "1024", "--seeds", "0", "--alphas", "0.8", "--episodes", "3",
-                    "--results", str(tmp_path)], check=True, cwd=tmp_path, timeout=900)
-    result = json.loads((tmp_path / "rememr1.json").read_text())
+    result = run_benchmark_script("rememr1", ["--steps", "1024", "--seeds", "0", "--alphas",
+                                              "0.8", "--episodes", "3", "--results",
+                                              str(tmp_path)], tmp_path)
     assert set(result["length"]) == {"Short", "Medium", "Long"}
     assert (tmp_path / "rememr1.md").read_text().startswith("# ReMemR1")

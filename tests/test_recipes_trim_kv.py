@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -18,7 +13,8 @@ from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.trim_kv import EvictionEnv, WriteOrderFIFOAgent
 from memgym.tasks.trim_kv import ENV_ID
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe_checks import run_benchmark_script, validated_recipe_config
+
 FACTS = ["Ann Lee's city is Oslo.", "Bob Ray's job is baker.", "Cy Fox's pet is cat.",
          "Di Moe's hobby is chess.", "Ed Poe's city is Lima."]
 
@@ -123,19 +119,14 @@ def test_fifo_falls_behind_the_salience_rule_at_a_small_budget_and_gains_with_bu
 
 
 def test_config_validates():
-    from memgym.training import load_config
-    from memgym.training.sb3 import validate
-
-    config = load_config(ROOT / "configs" / "recipes" / "trim_kv.yaml")
-    validate(config)
+    config = validated_recipe_config("trim_kv")
     assert config.env.id == ENV_ID
 
 
 @pytest.mark.slow
 def test_benchmark_script_runs(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recipes" / "trim_kv.py"),
-                    "--minutes", "0.3", "--steps", "4096", "--episodes", "2",
-                    "--out", str(tmp_path)], check=True, cwd=tmp_path, timeout=900)
-    result = json.loads((tmp_path / "trim_kv.json").read_text())
+    result = run_benchmark_script(
+        "trim_kv", ["--minutes", "0.3", "--steps", "4096", "--episodes", "2", "--out",
+                    str(tmp_path)], tmp_path)
     assert set(result["table"]) >= {"learned", "fifo_write", "lru", "recency", "oracle"}
     assert (tmp_path / "trim_kv.md").read_text().startswith("# TRIM-KV")

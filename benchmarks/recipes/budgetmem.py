@@ -19,16 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
-CONFIG = ROOT / "configs" / "recipes" / "budgetmem.yaml"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
+CONFIG = common.ROOT / "configs" / "recipes" / "budgetmem.yaml"
 ENV_ID = "memgym/BudgetMem-v0"
 PAPER = ("BudgetMem (Zhang et al. 2026): varying lambda traces an accuracy-cost frontier; "
          "without the reward-scale alignment the router collapses to the cheapest (LOW) tier.")
@@ -38,14 +37,12 @@ def train_router(out: Path, name: str, overrides: list[str], steps: int) -> tupl
     import torch
 
     from memgym.agents.loaders import load_policy_agent
-    from memgym.training import load_config, train_from_config
 
     torch.set_num_threads(1)
-    config = load_config(CONFIG, [f"output_dir={out}", f"name={name}", "progress=false",
-                                  "eval.episodes=3", f"total_timesteps={steps}", *overrides])
-    start = time.perf_counter()
-    train_from_config(config, overwrite=True)
-    return load_policy_agent(str(out / name)), time.perf_counter() - start
+    _, _, seconds = common.train_timed(CONFIG, [
+        f"output_dir={out}", f"name={name}", "progress=false", "eval.episodes=3",
+        f"total_timesteps={steps}", *overrides])
+    return load_policy_agent(str(out / name)), seconds
 
 
 def evaluate_router(agent: Any, episodes: int, env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=60)
     parser.add_argument("--append", action="store_true",
                         help="add these learned routers to the existing results file")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=common.RESULTS)
     args = parser.parse_args(argv)
     existing = args.results / "budgetmem.json"
     previous = json.loads(existing.read_text()) if args.append and existing.is_file() else None
@@ -169,9 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         result = run(args.steps, args.lams, args.unaligned_lams, args.episodes, Path(tmp),
                      previous)
     result["paper_claim"] = PAPER
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "budgetmem.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.results / "budgetmem.md").write_text(markdown(result))
+    common.write_results(args.results, "budgetmem", result, markdown(result))
     print(markdown(result))
 
 

@@ -15,8 +15,6 @@ Writes ``benchmarks/results/recipes/lts.json`` and ``lts.md``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -24,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
-CONFIG = ROOT / "configs" / "recipes" / "lts.yaml"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
+CONFIG = common.ROOT / "configs" / "recipes" / "lts.yaml"
 ENV_ID = "memgym/LTS-Admission-v0"
 BASELINES = ("admit_all", "admit_none", "admit_random", "admit_facts")
 CLAIM = ("LTS: a learned admission policy trained with reuse-based credit and a sparsity "
@@ -59,7 +57,7 @@ def evaluate(agent: Any, episodes: int) -> dict[str, Any]:
         env.close()
     qa = [r["qa"] for r in rows]
     precision = [r["precision"] for r in rows if r["precision"] is not None]
-    return {"qa": float(np.mean(qa)), "qa_ci95": float(1.96 * np.std(qa, ddof=1) / np.sqrt(len(qa))),
+    return {"qa": float(np.mean(qa)), "qa_ci95": common.ci95(qa),
             "reward": float(np.mean([r["reward"] for r in rows])),
             "admissions": float(np.mean([r["admissions"] for r in rows])),
             "admission_precision": float(np.mean(precision)) if precision else None,
@@ -69,19 +67,10 @@ def evaluate(agent: Any, episodes: int) -> dict[str, Any]:
 def run(minutes: float, steps: int, episodes: int) -> dict[str, Any]:
     import torch
 
-    from memgym.training import load_config, train_from_config
-    from memgym.training.run import RunFolder
-    from memgym.training.sb3 import load_agent
-
     torch.set_num_threads(1)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(CONFIG, [f"output_dir={tmp}", f"max_minutes={minutes}",
-                                      f"total_timesteps={steps}", "eval.episodes=20",
-                                      "eval.baselines=[]", "progress=false"])
-        train_from_config(config, overwrite=True)
-        folder = RunFolder.for_config(config)
-        policy, curve = load_agent(folder, config), folder.read_curve()
+        policy, curve = common.train_within_budget(CONFIG, Path(tmp), minutes, steps)
         train_minutes = (time.perf_counter() - started) / 60
         table = {"learned": evaluate(policy, episodes)}
         table.update({name: evaluate(name, episodes) for name in BASELINES})
@@ -117,17 +106,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=4.0)
-    parser.add_argument("--steps", type=int, default=400_000)
-    parser.add_argument("--episodes", type=int, default=50)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    result = run(args.minutes, args.steps, args.episodes)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "lts.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "lts.md").write_text(markdown(result))
-    print(markdown(result))
+    common.budget_main(__doc__.splitlines()[0], "lts", run, markdown, minutes=4.0, episodes=50)
 
 
 if __name__ == "__main__":

@@ -15,33 +15,18 @@ Writes ``benchmarks/results/recipes/mem1.json`` and ``mem1.md``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
-CONFIG = ROOT / "configs" / "recipes" / "mem1.yaml"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
+CONFIG = common.ROOT / "configs" / "recipes" / "mem1.yaml"
 KS = (2, 4, 8, 16)
 CLAIM = ("MEM1 (Zhou et al. 2025): memory stays nearly constant as the number of objectives "
          "grows while a full-context agent's grows linearly; at 16 objectives MEM1-7B has "
          "3.5x the accuracy of Qwen2.5-14B-Instruct with 3.7x less peak memory.")
-
-
-def train(minutes: float, steps: int, out: Path) -> Any:
-    from memgym.training import load_config, train_from_config
-    from memgym.training.run import RunFolder
-    from memgym.training.sb3 import load_agent
-
-    config = load_config(CONFIG, [f"output_dir={out}", f"max_minutes={minutes}",
-                                  f"total_timesteps={steps}", "eval.episodes=20",
-                                  "eval.baselines=[]", "progress=false"])
-    train_from_config(config, overwrite=True)
-    run = RunFolder.for_config(config)
-    return load_agent(run, config), run.read_curve()
 
 
 def run(minutes: float, steps: int, episodes: int) -> dict[str, Any]:
@@ -52,7 +37,7 @@ def run(minutes: float, steps: int, episodes: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        policy, curve = train(minutes, steps, Path(tmp))
+        policy, curve = common.train_within_budget(CONFIG, Path(tmp), minutes, steps)
         train_minutes = (time.perf_counter() - started) / 60
         agents = {"keep-all (unbounded)": ("memgym/MEM1-KeepAll-v0", "keep"),
                   "learned (const 16)": ("memgym/MEM1-Const-v0", policy),
@@ -102,17 +87,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=4.0)
-    parser.add_argument("--steps", type=int, default=400_000)
-    parser.add_argument("--episodes", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    result = run(args.minutes, args.steps, args.episodes)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mem1.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "mem1.md").write_text(markdown(result))
-    print(markdown(result))
+    common.budget_main(__doc__.splitlines()[0], "mem1", run, markdown, minutes=4.0, episodes=30)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,12 @@ falls 0.642 -> 0.525 -> 0.509. Writes ``benchmarks/results/recipes/mem_alpha.jso
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
 ENV_ID = "memgym/MemAlpha-v0"
 PAPER = {0.05: {"memory_tokens": 7900, "accuracy": 0.642},
          0.2: {"memory_tokens": 4700, "accuracy": 0.525},
@@ -52,38 +50,29 @@ def measure(agent: Any, beta: float, episodes: int, seed: int) -> dict[str, floa
         content.append(result["terms"].get("content", 0.0))
     env.close()
     return {"accuracy": float(np.mean(qa)),
-            "accuracy_ci95": float(1.96 * np.std(qa, ddof=1) / np.sqrt(len(qa))),
+            "accuracy_ci95": common.ci95(qa),
             "return": float(np.mean(ret)), "memory_tokens": float(np.mean(tokens)),
             "memory_entries": float(np.mean(entries)), "content_term": float(np.mean(content))}
 
 
 def train(beta: float, out: Path, minutes: float, steps: int, seed: int) -> tuple[Any, dict]:
     from memgym.agents.loaders import load_policy_agent
-    from memgym.training import load_config, train_from_config
-    from memgym.training.run import RunFolder
 
-    config = load_config(ROOT / "configs" / "recipes" / "mem_alpha.yaml", [
+    _, run, seconds = common.train_timed(common.ROOT / "configs" / "recipes" / "mem_alpha.yaml", [
         f"output_dir={out}", f"name=mem_alpha-beta{beta:g}", f"env.kwargs.beta={beta}",
         f"max_minutes={minutes}", f"total_timesteps={steps}", "progress=false", f"seed={seed}",
         "eval.episodes=50"])
-    started = time.perf_counter()
-    train_from_config(config, overwrite=True)
-    curve = RunFolder.for_config(config).read_curve()
-    return load_policy_agent(str(RunFolder.for_config(config).path)), {
-        "trained_steps": (RunFolder.for_config(config).latest_checkpoint() or (None, None))[1],
-        "wall_minutes": round((time.perf_counter() - started) / 60, 2),
-        "curve": [{"steps": p["steps"], "accuracy": round(p["qa_score"], 3)} for p in curve]}
+    return load_policy_agent(str(run.path)), {
+        "trained_steps": (run.latest_checkpoint() or (None, None))[1],
+        "wall_minutes": round(seconds / 60, 2),
+        "curve": [{"steps": p["steps"], "accuracy": round(p["qa_score"], 3)}
+                  for p in run.read_curve()]}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.trainer_parser(__doc__.splitlines()[0], per="beta", minutes=2.5,
+                                   steps=100_000)
     parser.add_argument("--betas", type=float, nargs="+", default=[0.05, 0.2, 0.4, 1.0, 2.5])
-    parser.add_argument("--minutes", type=float, default=2.5, help="wall clock per beta")
-    parser.add_argument("--steps", type=int, default=100_000, help="env steps per beta")
-    parser.add_argument("--episodes", type=int, default=200, help="held-out episodes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("runs/bench_recipes"))
-    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for .json / .md")
     args = parser.parse_args()
 
     import torch

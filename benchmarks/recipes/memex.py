@@ -16,17 +16,15 @@ Writes ``benchmarks/results/recipes/memex.json`` and ``memex.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
-CONFIG = ROOT / "configs" / "recipes" / "memex.yaml"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
+CONFIG = common.ROOT / "configs" / "recipes" / "memex.yaml"
 PAPER = ("Memex: an indexed archive (summaries + stable indices in context, full content "
          "dereferenced on demand) keeps a much smaller working context at equal or better "
          "task success than keeping everything in context.")
@@ -36,15 +34,12 @@ def train_policy(out: Path, name: str, overrides: list[str]) -> tuple[Any, float
     import torch
 
     from memgym.agents.loaders import load_policy_agent
-    from memgym.training import load_config, train_from_config
 
     torch.set_num_threads(1)
-    config = load_config(CONFIG, [f"output_dir={out}", f"name={name}", "progress=false",
-                                  "eval.baselines=[]", "eval.episodes=5", "max_minutes=15",
-                                  *overrides])  # same step count for both agents
-    start = time.perf_counter()
-    train_from_config(config, overwrite=True)
-    return load_policy_agent(str(out / name)), time.perf_counter() - start
+    _, _, seconds = common.train_timed(CONFIG, [
+        f"output_dir={out}", f"name={name}", "progress=false", "eval.baselines=[]",
+        "eval.episodes=5", "max_minutes=15", *overrides])  # same step count for both agents
+    return load_policy_agent(str(out / name)), seconds
 
 
 def evaluate(agent: Any, env_id: str, episodes: int) -> dict[str, Any]:
@@ -63,7 +58,7 @@ def evaluate(agent: Any, env_id: str, episodes: int) -> dict[str, Any]:
         for op, count in result["ops"].items():
             ops[op] = ops.get(op, 0.0) + count / episodes
     env.close()
-    return {"qa": float(np.mean(qa)), "qa_ci95": float(1.96 * np.std(qa, ddof=1) / np.sqrt(len(qa))),
+    return {"qa": float(np.mean(qa)), "qa_ci95": common.ci95(qa),
             "working_tokens": float(np.mean(working)), "return": float(np.mean(returns)),
             "ops": ops}
 
@@ -120,14 +115,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=80000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--episodes", type=int, default=40)
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=common.RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args.steps, args.seeds, args.episodes, Path(tmp))
     result["paper_claim"] = PAPER
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "memex.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.results / "memex.md").write_text(markdown(result))
+    common.write_results(args.results, "memex", result, markdown(result))
     print(markdown(result))
 
 

@@ -17,14 +17,12 @@ Writes ``benchmarks/results/recipes/memory_r1.json`` and ``.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
 ENV_ID = "memgym/MemoryR1-v0"
 CLAIM = ("Memory-R1 (LoCoMo, LLaMA-3.1-8B / Qwen-2.5-7B managers): RL-trained ADD / UPDATE / "
          "DELETE / NOOP beats the heuristic (Mem0-style) manager, and GRPO beats PPO; the "
@@ -51,8 +49,7 @@ def policy_stats(agent: Any, episodes: int, seed: int) -> dict[str, Any]:
     ops["update (overwrite)"] = ops.pop("update", 0) - sum(merges)
     ops["update (merge)"] = sum(merges)
     all_scores = [s for v in scores.values() for s in v]
-    return {"qa": float(np.mean(all_scores)), "qa_ci95": float(
-        1.96 * np.std(all_scores, ddof=1) / np.sqrt(len(all_scores))),
+    return {"qa": float(np.mean(all_scores)), "qa_ci95": common.ci95(all_scores),
         "per_kind": {k: float(np.mean(v)) for k, v in sorted(scores.items())},
         "ops_per_episode": {k: v / episodes for k, v in sorted(ops.items())}}
 
@@ -60,32 +57,22 @@ def policy_stats(agent: Any, episodes: int, seed: int) -> dict[str, Any]:
 def train(config_name: str, out: Path, minutes: float, steps: int, seed: int
           ) -> tuple[Any, dict[str, Any]]:
     from memgym.agents.loaders import load_policy_agent
-    from memgym.training import load_config, train_from_config
-    from memgym.training.run import RunFolder
 
-    config = load_config(ROOT / "configs" / "recipes" / f"{config_name}.yaml", [
-        f"output_dir={out}", f"max_minutes={minutes}", f"total_timesteps={steps}",
-        "progress=false", f"seed={seed}"])
-    started = time.perf_counter()
-    train_from_config(config, overwrite=True)
-    run = RunFolder.for_config(config)
+    config, run, seconds = common.train_timed(
+        common.ROOT / "configs" / "recipes" / f"{config_name}.yaml", [
+            f"output_dir={out}", f"max_minutes={minutes}", f"total_timesteps={steps}",
+            "progress=false", f"seed={seed}"])
     curve = run.read_curve()
     return load_policy_agent(str(run.path)), {
         "config": f"configs/recipes/{config_name}.yaml", "backend": config.backend,
         "trained_steps": (run.latest_checkpoint() or (None, None))[1],
-        "wall_minutes": round((time.perf_counter() - started) / 60, 2),
+        "wall_minutes": round(seconds / 60, 2),
         "curve": [{"steps": p["steps"], "qa": round(p["qa_score"], 3)} for p in curve]}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=4.0, help="wall clock per trainer")
-    parser.add_argument("--steps", type=int, default=150_000, help="env steps per trainer")
-    parser.add_argument("--episodes", type=int, default=200, help="held-out episodes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("runs/bench_recipes"))
-    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for .json / .md")
-    args = parser.parse_args()
+    args = common.trainer_parser(__doc__.splitlines()[0], per="trainer", minutes=4.0,
+                                 steps=150_000).parse_args()
 
     import torch
 

@@ -15,17 +15,15 @@ Writes ``benchmarks/results/recipes/rememr1.json`` and ``rememr1.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
-CONFIG = ROOT / "configs" / "recipes" / "rememr1.yaml"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
+CONFIG = common.ROOT / "configs" / "recipes" / "rememr1.yaml"
 LEVELS = ("Short", "Medium", "Long")
 PAPER = ("ReMemR1 (Shi et al. 2025) ablation: alpha = 0.8 beats outcome-only alpha = 1.0 and a "
          "small alpha; callbacks (rereads) matter most on long inputs where memory overwrites "
@@ -39,17 +37,11 @@ def train_policy(out: Path, name: str, overrides: list[str], curve_every: int
     import torch
 
     from memgym.agents.loaders import load_policy_agent
-    from memgym.training import load_config, train_from_config
-    from memgym.training.run import RunFolder
 
     torch.set_num_threads(1)
-    config = load_config(CONFIG, [f"output_dir={out}", f"name={name}", "progress=false",
-                                  "eval.baselines=[]", "eval.lengths=[]", "eval.episodes=20",
-                                  f"eval.freq={curve_every}", *overrides])
-    start = time.perf_counter()
-    train_from_config(config, overwrite=True)
-    seconds = time.perf_counter() - start
-    run = RunFolder(out / name)
+    _, run, seconds = common.train_timed(CONFIG, [
+        f"output_dir={out}", f"name={name}", "progress=false", "eval.baselines=[]",
+        "eval.lengths=[]", "eval.episodes=20", f"eval.freq={curve_every}", *overrides])
     final = run.latest_checkpoint()  # the final policy, not the best-on-eval one
     return load_policy_agent(str(final[0])), run.read_curve(), seconds
 
@@ -184,16 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stale-rate", type=float, default=0.0,
                         help="streams with stale values (the recall proxy no longer implies a "
                              "right answer); writes rememr1_stale.*, skips the length study")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=common.RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args.steps, args.seeds, args.alphas, args.episodes, Path(tmp),
                      args.stale_rate, length_study=not args.stale_rate)
     result["paper_claim"] = PAPER
-    args.results.mkdir(parents=True, exist_ok=True)
     stem = "rememr1_stale" if args.stale_rate else "rememr1"
-    (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.results / f"{stem}.md").write_text(markdown(result))
+    common.write_results(args.results, stem, result, markdown(result))
     print(markdown(result))
 
 

@@ -16,16 +16,14 @@ Writes ``benchmarks/results/recipes/trim_kv.json`` and ``trim_kv.md``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "recipes"
-CONFIG = ROOT / "configs" / "recipes" / "trim_kv.yaml"
+import common  # this folder's shared helpers (the script's folder is on sys.path)
+
+CONFIG = common.ROOT / "configs" / "recipes" / "trim_kv.yaml"
 ENV_ID = "memgym/TrimKV-Eviction-v0"
 BUDGETS = (2, 4, 8, 16, 32)
 HEURISTICS = ("fifo_write", "lru", "recency")
@@ -55,19 +53,10 @@ def curve(agents: list[Any], budgets: tuple[int, ...], episodes: int,
 def run(minutes: float, steps: int, episodes: int) -> dict[str, Any]:
     import torch
 
-    from memgym.training import load_config, train_from_config
-    from memgym.training.run import RunFolder
-    from memgym.training.sb3 import load_agent
-
     torch.set_num_threads(1)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(CONFIG, [f"output_dir={tmp}", f"max_minutes={minutes}",
-                                      f"total_timesteps={steps}", "eval.episodes=20",
-                                      "eval.baselines=[]", "progress=false"])
-        train_from_config(config, overwrite=True)
-        folder = RunFolder.for_config(config)
-        policy, learning = load_agent(folder, config), folder.read_curve()
+        policy, learning = common.train_within_budget(CONFIG, Path(tmp), minutes, steps)
         policy.name = "learned"
         train_minutes = (time.perf_counter() - started) / 60
         table = curve([policy, *HEURISTICS, *REFERENCES], BUDGETS, episodes)
@@ -118,17 +107,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--steps", type=int, default=400_000)
-    parser.add_argument("--episodes", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    result = run(args.minutes, args.steps, args.episodes)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "trim_kv.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "trim_kv.md").write_text(markdown(result))
-    print(markdown(result))
+    common.budget_main(__doc__.splitlines()[0], "trim_kv", run, markdown, minutes=5.0,
+                       episodes=30)
 
 
 if __name__ == "__main__":

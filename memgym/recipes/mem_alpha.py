@@ -77,12 +77,26 @@ def content_validity(core: MemoryCore) -> float:
 
 
 class _MemAlphaRewards:
-    """The end-of-episode terms, shared by both interfaces (mixed into the env classes)."""
+    """The end-of-episode terms, shared by both interfaces (mixed in before the env class,
+    so these methods wrap the env's own ``__init__``, ``start_episode`` and ``step``)."""
+
+    def __init__(self, *args: Any, tool_weight: float = 1.0, content_weight: float = 0.1,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_mem_alpha(tool_weight, content_weight)
 
     def _init_mem_alpha(self, tool_weight: float, content_weight: float) -> None:
         self.core.__class__ = MemAlphaCore  # same state, Mem-alpha's rules (see MemAlphaCore)
         self.tool_weight, self.content_weight = float(tool_weight), float(content_weight)
         self._ops = self._ops_ok = 0
+
+    def start_episode(self, episode: Any) -> None:
+        self._ops = self._ops_ok = 0
+        super().start_episode(episode)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, self._add_terms(reward, terminated, info), terminated, truncated, info
 
     def _add_terms(self, reward: float, terminated: bool, info: dict[str, Any]
                    ) -> float:
@@ -101,22 +115,12 @@ class _MemAlphaRewards:
 class MemAlphaEnv(_MemAlphaRewards, MemoryEnv):
     """Structured env (see :mod:`memgym.tasks.mem_alpha` for the Gymnasium sections)."""
 
-    def __init__(self, *args: Any, tool_weight: float = 1.0, content_weight: float = 0.1,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_mem_alpha(tool_weight, content_weight)
-
     def start_episode(self, episode: Any) -> None:
-        self._ops = self._ops_ok = 0
         super().start_episode(episode)
         store = self.core.store
         for entry in store.entries.values():  # the core placeholder: mirror it into a slot
             self.slots.apply("add", OpResult("add", True, entry.id), store, False,
                              self._features.features_of)
-
-    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
-        obs, reward, terminated, truncated, info = super().step(action)
-        return obs, self._add_terms(reward, terminated, info), terminated, truncated, info
 
     def _compute_mask(self) -> np.ndarray:
         mask = super()._compute_mask()
@@ -131,19 +135,6 @@ class MemAlphaEnv(_MemAlphaRewards, MemoryEnv):
 
 class MemAlphaTextEnv(_MemAlphaRewards, TextMemoryEnv):
     """Text env: the same rules and reward terms, reported in words."""
-
-    def __init__(self, *args: Any, tool_weight: float = 1.0, content_weight: float = 0.1,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_mem_alpha(tool_weight, content_weight)
-
-    def start_episode(self, episode: Any) -> None:
-        self._ops = self._ops_ok = 0
-        super().start_episode(episode)
-
-    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = super().step(action)
-        return obs, self._add_terms(reward, terminated, info), terminated, truncated, info
 
 
 def make_env(interface: str = "structured", beta: float = 0.05, tool_weight: float = 1.0,

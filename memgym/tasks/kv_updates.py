@@ -279,20 +279,25 @@ def draw_people(rng: np.random.Generator, pools: dict[str, Any], n_entities: int
     return people[:-1], people[-1]
 
 
+def fact_pools(split: str, *, first_min: int, **templates: list[str]) -> dict[str, Any]:
+    """The split's first names (at least ``first_min``), last names and attribute values, then
+    each named template list (at least 3 each): what the fact-stream tasks built on these
+    pools draw from. Callers cache it per split (split_pool hashes every item)."""
+    pools: dict[str, Any] = {
+        "first": split_pool(FIRST_NAMES, split, min_size=first_min),
+        "last": split_pool(LAST_NAMES, split, min_size=4),
+        "values": {a: split_pool(v, split, min_size=4) for a, v in VALUES.items()},
+    }
+    pools.update({name: split_pool(pool, split, min_size=3) for name, pool in templates.items()})
+    return pools
+
+
 @lru_cache(maxsize=None)
 def _pools(split: str) -> dict[str, Any]:
     # Cached: split_pool hashes every item, far too slow to redo per episode.
-    return {
-        "first": split_pool(FIRST_NAMES, split, min_size=6),
-        "last": split_pool(LAST_NAMES, split, min_size=4),
-        "values": {a: split_pool(v, split, min_size=4) for a, v in VALUES.items()},
-        "state": split_pool(STATE_TEMPLATES, split, min_size=3),
-        "update": split_pool(UPDATE_TEMPLATES, split, min_size=3),
-        "confirm": split_pool(CONFIRM_TEMPLATES, split, min_size=3),
-        "rumour": split_pool(RUMOUR_TEMPLATES, split, min_size=3),
-        "question": split_pool(QUESTION_TEMPLATES, split, min_size=3),
-        "filler": split_pool(FILLER_TEMPLATES, split, min_size=3),
-    }
+    return fact_pools(split, first_min=6, state=STATE_TEMPLATES, update=UPDATE_TEMPLATES,
+                      confirm=CONFIRM_TEMPLATES, rumour=RUMOUR_TEMPLATES,
+                      question=QUESTION_TEMPLATES, filler=FILLER_TEMPLATES)
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,10 @@ import gymnasium as gym
 
 from memgym.envs.registration import REGISTRY, RegisteredTask, task_path
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_pool, split_rng
+from memgym.tasks.base import split_rng
 from memgym.tasks.kv_updates import (
-    FILLER_TEMPLATES, FIRST_NAMES, LAST_NAMES, QUESTION_TEMPLATES, UPDATE_TEMPLATES, VALUES,
-    check_rate, resolve_params,
+    FILLER_TEMPLATES, QUESTION_TEMPLATES, UPDATE_TEMPLATES, check_rate, fact_pools,
+    resolve_params,
 )
 
 #: Importance cues, shared by every split: the signal a policy can price a chunk by.
@@ -92,14 +92,8 @@ TIER_OF_KIND: dict[str, str] = {"profile": "core", "event": "episodic", "fact": 
 
 @lru_cache(maxsize=None)
 def _pools(split: str) -> dict[str, Any]:
-    return {
-        "first": split_pool(FIRST_NAMES, split, min_size=8),
-        "last": split_pool(LAST_NAMES, split, min_size=4),
-        "values": {a: split_pool(v, split, min_size=4) for a, v in VALUES.items()},
-        "update": split_pool(UPDATE_TEMPLATES, split, min_size=3),
-        "question": split_pool(QUESTION_TEMPLATES, split, min_size=3),
-        "filler": split_pool(FILLER_TEMPLATES, split, min_size=3),
-    }
+    return fact_pools(split, first_min=8, update=UPDATE_TEMPLATES, question=QUESTION_TEMPLATES,
+                      filler=FILLER_TEMPLATES)
 
 
 @dataclass(frozen=True)

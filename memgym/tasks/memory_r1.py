@@ -71,10 +71,10 @@ import numpy as np
 
 from memgym.envs.registration import REGISTRY, RegisteredTask, task_path
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_pool, split_rng
+from memgym.tasks.base import split_rng
 from memgym.tasks.kv_updates import (
-    FILLER_TEMPLATES, FIRST_NAMES, LAST_NAMES, QUESTION_TEMPLATES, STATE_TEMPLATES, VALUES,
-    check_rate, draw_people, resolve_params,
+    FILLER_TEMPLATES, QUESTION_TEMPLATES, STATE_TEMPLATES, VALUES, check_rate, draw_people,
+    fact_pools, resolve_params,
 )
 
 #: Attributes a person can hold several values of at once (merge stories use these).
@@ -101,16 +101,10 @@ FOLLOW_BODIES: tuple[str, ...] = ("{s}'s {a} is {v}.", "the {a} of {s} is {v}.")
 
 @lru_cache(maxsize=None)
 def _pools(split: str) -> dict[str, Any]:
-    return {
-        "first": split_pool(FIRST_NAMES, split, min_size=6),
-        "last": split_pool(LAST_NAMES, split, min_size=4),
-        "values": {a: split_pool(v, split, min_size=4) for a, v in VALUES.items()},
-        # "{s}: My {a} is {v}." templates are left out: the reader keys them by the speaker,
-        # and a merge of a first-person entry would name the speaker twice.
-        "state": split_pool([t for t in STATE_TEMPLATES if "My" not in t], split, min_size=3),
-        "question": split_pool(QUESTION_TEMPLATES, split, min_size=3),
-        "filler": split_pool(FILLER_TEMPLATES, split, min_size=3),
-    }
+    # "{s}: My {a} is {v}." templates are left out: the reader keys them by the speaker,
+    # and a merge of a first-person entry would name the speaker twice.
+    return fact_pools(split, first_min=6, state=[t for t in STATE_TEMPLATES if "My" not in t],
+                      question=QUESTION_TEMPLATES, filler=FILLER_TEMPLATES)
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,8 @@ from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import split_pool, split_rng
 from memgym.tasks.kv_updates import (
-    ATTRIBUTES, FILLER_TEMPLATES, FIRST_NAMES, LAST_NAMES, QUESTION_TEMPLATES, STATE_TEMPLATES,
-    UPDATE_TEMPLATES, VALUES, check_rate, rate_count, resolve_params,
+    ATTRIBUTES, FILLER_TEMPLATES, QUESTION_TEMPLATES, STATE_TEMPLATES, UPDATE_TEMPLATES,
+    check_rate, fact_pools, rate_count, resolve_params,
 )
 
 #: Cue markers: one content word each (so two cues share at most that word), shared by all
@@ -86,16 +86,10 @@ MENTION_TEMPLATES: list[str] = [
 
 @lru_cache(maxsize=None)
 def _pools(split: str) -> dict[str, Any]:
-    return {
-        "first": split_pool(FIRST_NAMES, split, min_size=8),
-        "last": split_pool(LAST_NAMES, split, min_size=4),
-        "values": {a: split_pool(v, split, min_size=4) for a, v in VALUES.items()},
-        "state": split_pool(STATE_TEMPLATES, split, min_size=3),
-        "update": split_pool(UPDATE_TEMPLATES, split, min_size=3),
-        "question": split_pool(QUESTION_TEMPLATES, split, min_size=3),
-        "filler": split_pool(FILLER_TEMPLATES, split, min_size=3),
-        "mention": split_pool(MENTION_TEMPLATES, split, min_size=2),
-    }
+    pools = fact_pools(split, first_min=8, state=STATE_TEMPLATES, update=UPDATE_TEMPLATES,
+                       question=QUESTION_TEMPLATES, filler=FILLER_TEMPLATES)
+    pools["mention"] = split_pool(MENTION_TEMPLATES, split, min_size=2)
+    return pools
 
 
 @dataclass(frozen=True)
