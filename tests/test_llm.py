@@ -393,13 +393,13 @@ def test_llm_tiny_evaluation_writes_a_report(cache: Path, tmp_path: Path) -> Non
     assert report["env_id"] == TEXT_ID
 
 
-def test_one_grpo_step_with_the_tiny_model_writes_a_run_folder(cache: Path, tmp_path: Path) -> None:
+def test_two_grpo_steps_with_the_tiny_model_write_a_run_folder(cache: Path, tmp_path: Path) -> None:
     from memgym.agents.evaluate import evaluate_agents
     from memgym.training import load_config, train_from_config
     from memgym.training.run import RunFolder
 
     cfg = Path(__file__).resolve().parents[1] / "configs" / "grpo_tiny_kv.yaml"
-    config = load_config(cfg, [f"output_dir={tmp_path / 'runs'}", "total_timesteps=1",
+    config = load_config(cfg, [f"output_dir={tmp_path / 'runs'}", "total_timesteps=2",
                                "eval.episodes=1", "progress=false", "trl.episodes=2",
                                "trl.max_completion_length=48", "eval.baselines=[fifo]",
                                "trl.log_completions=true"])
@@ -407,20 +407,22 @@ def test_one_grpo_step_with_the_tiny_model_writes_a_run_folder(cache: Path, tmp_
     run = RunFolder.for_config(config)
     assert set(report["agents"]) == {"grpo-tiny-kv", "fifo"}
     assert report["baseline_env_id"] == "memgym/KVUpdates-Easy-v0"
-    assert run.config.is_file() and run.latest_checkpoint()[1] == 1
+    assert run.config.is_file() and run.latest_checkpoint()[1] == 2
     assert (run.path / "final" / "config.json").is_file()
     assert json.loads((run.path / "final" / "memgym_model.json").read_text()) == {"spec": "tiny"}
     for name in ("report.json", "report.md", "report.png", "learning_curve.png"):
         assert (run.eval / name).is_file(), name
     summary = json.loads(run.summary.read_text())
-    assert summary["training"]["steps"] == 1 and set(summary["scores"]) == {"grpo-tiny-kv", "fifo"}
+    assert summary["training"]["steps"] == 2 and set(summary["scores"]) == {"grpo-tiny-kv", "fifo"}
     logs = [json.loads(line) for line in (run.path / "train_log.jsonl").read_text().splitlines()]
     assert any("memgym/qa" in entry for entry in logs)
     assert list(run.tensorboard.rglob("events.out.tfevents.*"))
     lines = (run.path / "completions.jsonl").read_text().splitlines()
     rollouts = [json.loads(line) for line in lines]
-    # one GRPO group: both completions played the same episode
-    assert len(rollouts) == 2 and len({r["episode_seed"] for r in rollouts}) == 1
+    # two GRPO groups of two completions; each group played one episode
+    assert len(rollouts) == 4
+    for group in (rollouts[:2], rollouts[2:]):
+        assert len({r["episode_seed"] for r in group}) == 1
     keys = {"qa", "tool_success", "compression", "format", "completion"}
     assert all(keys <= set(r) for r in rollouts)
     again = evaluate_agents([str(run.path)], TEXT_ID, split="heldout", episodes=1, seed=0,
