@@ -212,3 +212,29 @@ def check_env_ids(config: TrainConfig, source: str) -> None:
 
 def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def validate_block(model: type[BaseModel], data: Any, prefix: str) -> Any:
+    """Validate a backend's free-form block (``trl:``, ``rllib:``) against its pydantic model;
+    every error names its key path under ``prefix`` (with the closest valid name for an
+    unknown key, nested models included). Raises :class:`ConfigError`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = f"{prefix}." + ".".join(str(p) for p in err["loc"])
+            if err["type"] != "extra_forbidden":
+                lines.append(f"{path}: {err['msg']} (got {err.get('input')!r:.60})")
+                continue
+            owner: type[BaseModel] = model  # the (nested) model the unknown key is in
+            for part in err["loc"][:-1]:
+                field = owner.model_fields.get(str(part))
+                annotation = field.annotation if field else None
+                args = getattr(annotation, "__args__", ()) or (annotation,)
+                owner = next((a for a in args if isinstance(a, type)
+                              and issubclass(a, BaseModel)), owner)
+            close = difflib.get_close_matches(str(err["loc"][-1]), list(owner.model_fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{path}: unknown key{hint}")
+        raise ConfigError("\n".join(lines)) from exc

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from ray.util import log_once
 from ray.tune.registry import ENV_CREATOR, _global_registry, register_env
 
@@ -47,7 +47,7 @@ from ray.rllib.examples.rl_modules.classes.action_masking_rlm import (  # noqa: 
 logging.getLogger("ray._common.deprecation").setLevel(logging.NOTSET)
 log_once("PPO_on_new_api_stack")
 
-from memgym.training.config import ConfigError, TrainConfig  # noqa: E402
+from memgym.training.config import ConfigError, TrainConfig, validate_block  # noqa: E402
 from memgym.training.rllib_agent import (  # noqa: F401  (re-exported)
     RLlibPolicyAgent, load_module, logdir_under, ray_session, save_dir_atomic)
 from memgym.training.run import RunFolder, final_report
@@ -102,17 +102,7 @@ def _hint(key: str, choices: list[str]) -> str:
 
 
 def rllib_spec(config: TrainConfig) -> RLlibSpec:
-    try:
-        return RLlibSpec.model_validate(config.rllib)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            path = "rllib." + ".".join(str(p) for p in err["loc"])
-            if err["type"] == "extra_forbidden":
-                lines.append(f"{path}: unknown key{_hint(str(err['loc'][-1]), list(RLlibSpec.model_fields))}")
-            else:
-                lines.append(f"{path}: {err['msg']} (got {err.get('input')!r:.60})")
-        raise ConfigError("\n".join(lines)) from exc
+    return validate_block(RLlibSpec, config.rllib, "rllib")
 
 
 def training_kwargs(config: TrainConfig) -> dict[str, Any]:

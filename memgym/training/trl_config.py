@@ -3,13 +3,12 @@ with a suggestion) and the GRPOConfig fields memgym manages itself."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from memgym.llm.sft import SFTSpec
-from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.config import TrainConfig, validate_block
 
 #: GRPOConfig fields memgym sets itself -> the config key that sets them.
 MANAGED: dict[str, str] = {
@@ -102,26 +101,7 @@ class TRLSpec(_Strict):
 
 
 def trl_spec(config: TrainConfig) -> TRLSpec:
-    try:
-        return TRLSpec.model_validate(config.trl)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            path = "trl." + ".".join(str(p) for p in err["loc"])
-            if err["type"] == "extra_forbidden":
-                model: type[BaseModel] = TRLSpec
-                for part in err["loc"][:-1]:
-                    field = model.model_fields.get(str(part))
-                    ann = field.annotation if field else None
-                    args = getattr(ann, "__args__", ()) or (ann,)
-                    model = next((a for a in args if isinstance(a, type)
-                                  and issubclass(a, BaseModel)), model)
-                close = difflib.get_close_matches(str(err["loc"][-1]), list(model.model_fields), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                lines.append(f"{path}: unknown key{hint}")
-            else:
-                lines.append(f"{path}: {err['msg']} (got {err.get('input')!r:.60})")
-        raise ConfigError("\n".join(lines)) from exc
+    return validate_block(TRLSpec, config.trl, "trl")
 
 
 def max_steps(config: TrainConfig, spec: TRLSpec) -> int:
