@@ -39,15 +39,14 @@ def _stage(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 def evaluate_model(spec: str, config: Any, spec_trl: Any, label: str) -> tuple[dict, float]:
     from memgym.agents.evaluate import evaluate_agents
-    from memgym.llm.agent import LLMAgent
     from memgym.llm.models import load_model
     from memgym.llm.tool_env import text_twin
+    from memgym.training.trl import make_agent
 
     started = time.perf_counter()
     model, tokenizer = load_model(spec, force_tool_calls=spec_trl.force_tool_calls)
-    agent = LLMAgent(model, tokenizer, name=label, max_new_tokens=spec_trl.eval_max_new_tokens,
-                     force_tool_calls=spec_trl.force_tool_calls,
-                     demonstration=spec_trl.demonstration)
+    agent = make_agent(model, tokenizer, config, spec_trl)  # prompted exactly as in training
+    agent.name = label
     report = evaluate_agents([agent], text_twin(config.eval_id), split=config.eval.split,
                              episodes=config.eval.episodes, seed=config.eval.seed,
                              env_kwargs=config.eval_kwargs, options=config.eval.options)

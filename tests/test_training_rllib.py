@@ -22,7 +22,7 @@ pytest.importorskip("ray.rllib")
 from memgym.agents.evaluate import evaluate_agents  # noqa: E402
 from memgym.cli import app  # noqa: E402
 from memgym.training import ConfigError, load_config, resume_run, train_from_config  # noqa: E402
-from memgym.training.config import validate_config  # noqa: E402
+from memgym.training.config import set_path, validate_config  # noqa: E402
 from memgym.training.run import RunFolder  # noqa: E402
 
 runner = CliRunner()
@@ -47,11 +47,7 @@ def tiny(tmp_path: Path, **changes) -> dict:
         "progress": False,
     }
     for key, value in changes.items():
-        node = config
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
+        set_path(config, key, value)
     return config
 
 

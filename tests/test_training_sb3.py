@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from memgym.agents.evaluate import evaluate_agents
 from memgym.cli import app
 from memgym.training import ConfigError, load_config, resume_run, train_from_config
-from memgym.training.config import DEFAULT_CONFIG, validate_config
+from memgym.training.config import DEFAULT_CONFIG, set_path, validate_config
 from memgym.training.run import RunFolder
 
 from conftest import ROOT
@@ -35,11 +35,7 @@ def tiny(tmp_path: Path, **changes) -> dict:
         "progress": False,
     }
     for key, value in changes.items():
-        node = config
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
+        set_path(config, key, value)
     return config
 
 

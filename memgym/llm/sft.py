@@ -20,7 +20,6 @@ through the text environment and the model is fine-tuned on its calls:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +165,3 @@ def warm_start(model: Any, tokenizer: Any, rows: list[dict[str, list[int]]], spe
     log = [entry for entry in trainer.state.log_history if "loss" in entry]
     return trained, log
 
-
-def write_stats(path: Path, stats: dict[str, Any]) -> None:
-    path.write_text(json.dumps(stats, indent=2, default=float) + "\n")

@@ -154,15 +154,23 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
             value = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
-        node = data
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is not a mapping")
-            node = child
-        node[parts[-1]] = value
+        try:
+            set_path(data, key.strip(), value)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {item!r}: {exc}") from exc
     return data
+
+
+def set_path(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``key`` ``"a.b.c"``, creating missing mappings."""
+    node = data
+    *parents, last = key.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{part!r} is not a mapping")
+        node = child
+    node[last] = value
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
