@@ -5,6 +5,9 @@ For each env id, measured one after the other in this process:
 - single env: ``gym.make(id)`` steps/s vs ``gym.make("CartPole-v1")`` (target ratio >= 0.5);
 - vector env: ``gym.make_vec(id, num_envs=64, vectorization_mode="vector_entry_point")``
   (:class:`memgym.envs.vector.MemoryVectorEnv`) vs ``CartPoleVectorEnv`` x64 (target >= 0.5);
+- the same two with resets left out of the time (``--ceiling-length``-chunk streams, steps
+  that reset not timed): what the step alone allows, i.e. the ratio a free episode pipeline
+  (stream generation, text features) would reach;
 - memory per env: bytes traced (``tracemalloc``, numpy included) by building, resetting
   and stepping 8 single envs or one 64-env vector env, divided by the number of envs.
 
@@ -57,11 +60,32 @@ def memory_per_env(env_id: str, num_envs: int, vector: bool, steps: int = 50) ->
     return current / num_envs
 
 
+def ceiling(env_id: str, length: int, seconds: float, num_envs: int, cartpole: float,
+            cartpole_vec: float) -> dict[str, float | None]:
+    """Steps/s and CartPole ratios on ``length``-chunk streams (resets amortised away), or
+    ``None`` where the task has no ``length`` option (or ``length`` is 0)."""
+    if not length:
+        return {"ceiling_ratio": None, "ceiling_vector_ratio": None}
+    options = {"length": length}
+    try:
+        single = env_steps_per_second(gym.make(env_id), seconds, options=options,
+                                      time_resets=False)
+        venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                            episode_options=options)
+        vector = vector_steps_per_second(venv, seconds, time_resets=False)
+    except (TypeError, ValueError):  # no such task option
+        return {"ceiling_ratio": None, "ceiling_vector_ratio": None}
+    return {"ceiling_steps_per_s": single, "ceiling_ratio": single / cartpole,
+            "ceiling_vector_steps_per_s": vector, "ceiling_vector_ratio": vector / cartpole_vec}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--env", action="append", default=None)
+    parser.add_argument("--ceiling-length", type=int, default=1_000,
+                        help="chunks per stream for the resets-amortised ceiling (0: skip)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rows = []
@@ -76,7 +100,9 @@ def main(argv: list[str] | None = None) -> dict:
                "cartpole_vector_steps_per_s": cartpole_vec, "vector_ratio": vector / cartpole_vec,
                "vector_over_single": vector / single,
                "bytes_per_env_single": memory_per_env(env_id, 8, vector=False),
-               "bytes_per_env_vector": memory_per_env(env_id, args.num_envs, vector=True)}
+               "bytes_per_env_vector": memory_per_env(env_id, args.num_envs, vector=True),
+               **ceiling(env_id, args.ceiling_length, args.seconds, args.num_envs,
+                         cartpole, cartpole_vec)}
         rows.append(row)
         print(f"{env_id}: single {single:,.0f} steps/s (CartPole {cartpole:,.0f}, ratio "
               f"{row['ratio']:.2f}); vector x{args.num_envs} {vector:,.0f} (CartPoleVectorEnv "
@@ -89,15 +115,27 @@ def main(argv: list[str] | None = None) -> dict:
     n = args.num_envs
     lines = [
         f"| env | single steps/s | CartPole-v1 | ratio (>= 0.5) | vector x{n} steps/s | "
-        f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector / single | KiB per env single | "
-        f"KiB per env vector |", "|---|---|---|---|---|---|---|---|---|---|"]
+        f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector / single | ceiling single / vector "
+        f"(no resets) | KiB per env single | KiB per env vector |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['env_id']} | {r['steps_per_s']:,.0f} | {r['cartpole_steps_per_s']:,.0f} | "
               f"{r['ratio']:.3f} | {r['vector_steps_per_s']:,.0f} | "
               f"{r['cartpole_vector_steps_per_s']:,.0f} | {r['vector_ratio']:.3f} | "
-              f"{r['vector_over_single']:.1f}x | {r['bytes_per_env_single'] / 1024:,.0f} | "
+              f"{r['vector_over_single']:.1f}x | {_ceiling_cell(r)} | "
+              f"{r['bytes_per_env_single'] / 1024:,.0f} | "
               f"{r['bytes_per_env_vector'] / 1024:,.0f} |" for r in rows]
+    if args.ceiling_length:
+        lines += ["", f"Ceiling: the same measurement on {args.ceiling_length:,}-chunk streams "
+                  "with the resets (stream generation, text features) left out of the time: "
+                  "it bounds what a faster episode pipeline alone could give."]
     (args.results / "env_throughput.md").write_text("\n".join(lines) + "\n")
     return result
+
+
+def _ceiling_cell(row: dict) -> str:
+    if row.get("ceiling_ratio") is None:
+        return "-"
+    return f"{row['ceiling_ratio']:.3f} / {row['ceiling_vector_ratio']:.3f}"
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def hashed_bow(text: str, dim: int) -> np.ndarray:
 def is_hedged(text: str) -> bool:
     """Whether ``text`` uses a hedge word (or "not sure"): a cue of unreliable content."""
     tokens = tokenize(text)
-    return any(t in HEDGE_WORDS for t in tokens) or "not sure" in " ".join(tokens)
+    return not HEDGE_WORDS.isdisjoint(tokens) or "not sure" in " ".join(tokens)
 
 
 @lru_cache(maxsize=65536)

@@ -36,9 +36,10 @@ def test_make_bench_runs_every_script_then_the_summary() -> None:
 def test_env_throughput_tiny(tmp_path: Path) -> None:
     result = load("env_throughput").main(["--seconds", "0.05", "--num-envs", "4",
                                           "--env", "memgym/KVUpdates-Easy-v0",
-                                          "--results", str(tmp_path)])
+                                          "--ceiling-length", "60", "--results", str(tmp_path)])
     row = result["rows"][0]
     assert row["steps_per_s"] > 0 and row["vector_steps_per_s"] > 0
+    assert row["ceiling_ratio"] > 0 and row["ceiling_vector_ratio"] > 0
     assert row["bytes_per_env_single"] > 0 and row["bytes_per_env_vector"] > 0
     assert json.loads((tmp_path / "env_throughput.json").read_text())["rows"][0] == row
     assert "CartPoleVectorEnv x4" in (tmp_path / "env_throughput.md").read_text()

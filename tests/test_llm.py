@@ -16,16 +16,14 @@ from typing import Any
 import pytest
 
 from memgym.envs.text_view import TOOLS
+from memgym.llm.format_term import format_reward, make_format_reward, turn_format
 from memgym.llm.tool_env import (
     DEFAULT_WEIGHTS,
     STREAM_OVER,
     MemoryToolEnv,
     demonstration,
-    format_reward,
-    make_format_reward,
     structured_twin,
     text_twin,
-    turn_format,
 )
 
 TEXT_ID = "memgym/KVUpdates-Easy-Text-v0"

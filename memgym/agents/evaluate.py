@@ -83,6 +83,7 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
         "steps": core.step_count,
         "memory_mean": float(np.mean(trace)) if trace else 0.0,
         "memory_trace": list(trace),
+        "memory_tokens": core.store.total_tokens(),  # at the end (Mem-alpha's memory size)
         "diagnostics": {
             "extraction_recall": len(evidence & core.ever_stored) / len(evidence) if evidence else None,
             "removals": core.removals,
@@ -119,6 +120,7 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         "invalid_per_episode": float(np.mean([e["invalid"] for e in episodes])) if n else 0.0,
         **action_rates(episodes),
         "memory_mean": float(np.mean([e["memory_mean"] for e in episodes])) if n else 0.0,
+        "memory_tokens": float(np.mean([e["memory_tokens"] for e in episodes])) if n else 0.0,
         "steps_per_episode": float(np.mean([e["steps"] for e in episodes])) if n else 0.0,
         "diagnostics": diagnostics(episodes, records),
         "episode_scores": [float(s) for s in scores],

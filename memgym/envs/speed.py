@@ -27,12 +27,15 @@ def random_valid(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def env_steps_per_second(env: gym.Env, seconds: float = 3.0, masked: bool = True,
-                         seed: int = 0, chunk: int = 1000) -> float:
-    """Steps/s of a single env (reset on episode end), measured for at least ``seconds``."""
+                         seed: int = 0, chunk: int = 1000,
+                         options: dict[str, Any] | None = None, time_resets: bool = True
+                         ) -> float:
+    """Steps/s of a single env (reset with ``options`` on episode end), measured for at least
+    ``seconds`` after the first reset; ``time_resets=False`` leaves the resets' time out."""
     rng = np.random.default_rng(seed)
-    _, info = env.reset(seed=seed)
+    _, info = env.reset(seed=seed, options=options)
     n_actions = int(env.action_space.n)
-    steps, start = 0, time.process_time()
+    steps, untimed, start = 0, 0.0, time.process_time()
     while True:
         for _ in range(chunk):
             if masked:
@@ -42,29 +45,38 @@ def env_steps_per_second(env: gym.Env, seconds: float = 3.0, masked: bool = True
                 action = rng.integers(n_actions)
             _, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
-                _, info = env.reset()
+                reset_start = time.process_time()
+                _, info = env.reset(options=options)
+                if not time_resets:
+                    untimed += time.process_time() - reset_start
         steps += chunk
-        elapsed = time.process_time() - start
+        elapsed = time.process_time() - start - untimed
         if elapsed >= seconds:
             return steps / elapsed
 
 
 def vector_steps_per_second(venv: gym.vector.VectorEnv, seconds: float = 3.0,
-                            masked: bool = True, seed: int = 0, chunk: int = 100) -> float:
-    """Env steps/s of a vector env (``num_envs`` per call; it autoresets by itself)."""
+                            masked: bool = True, seed: int = 0, chunk: int = 100,
+                            time_resets: bool = True) -> float:
+    """Env steps/s of a vector env (``num_envs`` per call; it autoresets by itself).
+    ``time_resets=False`` (memgym's batched env only) leaves out the steps that autoreset."""
     rng = np.random.default_rng(seed)
     _, info = venv.reset(seed=seed)
     n, n_actions = venv.num_envs, int(venv.single_action_space.n)
-    steps, start = 0, time.process_time()
+    state = venv.unwrapped
+    steps, elapsed = 0, 0.0
     while True:
         for _ in range(chunk):
             if masked:
                 actions = random_valid(info["action_mask"], rng)
             else:
                 actions = rng.integers(n_actions, size=n)
+            resetting = not time_resets and bool(state.prev_done.any())
+            start = time.process_time()
             _, _, _, _, info = venv.step(actions)
-        steps += chunk * n
-        elapsed = time.process_time() - start
+            if not resetting:
+                elapsed += time.process_time() - start
+                steps += n
         if elapsed >= seconds:
             return steps / elapsed
 

@@ -220,7 +220,7 @@ class MemoryVectorEnv(VectorEnv):
         op = np.where(in_range, self.action_op[a_safe], INVALID)
         cur = np.minimum(self.cursor, np.maximum(self.buffers.length - 1, 0))
         valid = active & in_range & self._mask[self.rows, a_safe]
-        valid &= ~np.isin(op, (ADD, UPDATE)) | self.buffers.nonempty[self.rows, cur]
+        valid &= ((op != ADD) & (op != UPDATE)) | self.buffers.nonempty[self.rows, cur]
         terms = np.zeros((self.num_envs, len(TERMS)))
         self.step_count[active] += 1
         self.steps[active] += 1
@@ -263,7 +263,7 @@ class MemoryVectorEnv(VectorEnv):
         if add.any():  # first free slot of the chosen tier (as SlotTable.free_slot)
             free = (self.slot_src < 0) & (self.slot_tier[None, :] == self.action_tier[a][:, None])
             slot = np.where(add, np.argmax(free, axis=1), slot)
-        removed = valid & np.isin(op, (UPDATE, DELETE, EVICT))
+        removed = valid & ((op == UPDATE) | (op == DELETE) | (op == EVICT))  # np.isin: 30 us
         if removed.any():
             e = np.flatnonzero(removed)
             self._move_source(e, self.slot_src[e, slot[e]], -1)

@@ -16,7 +16,7 @@ from typing import Any
 
 _EXPORTS = {
     "MemoryToolEnv": "memgym.llm.tool_env",
-    "format_reward": "memgym.llm.tool_env",
+    "format_reward": "memgym.llm.format_term",
     "load_model": "memgym.llm.models",
     "LLMReader": "memgym.llm.answerer",
     "LLMAgent": "memgym.llm.agent",

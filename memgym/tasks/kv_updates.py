@@ -54,6 +54,7 @@ Task parameters (:class:`KVUpdatesParams`; constructor defaults, overridable per
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
@@ -389,6 +390,7 @@ class KVUpdatesTask:
             texts[pos] = tmpl.format(s=entity, a=attr, v=value)
 
         # Rumours: each abstain pair gets one first, then mostly keys, sometimes other pairs.
+        stated_at = [[c for c, _ in hist] for hist in history]  # bisect: linear in length
         rumour_of: dict[tuple[str, str], list[int]] = {}
         for j, pos in enumerate(rumours):
             if j < len(abstain):
@@ -400,9 +402,11 @@ class KVUpdatesTask:
             values = pools["values"][target[1]]
             exclude = set()
             if target in key_set:  # wrong now (if stated yet) and wrong at the end
-                hist = history[keys.index(target)]
-                now = [v for c, v in hist if c < pos]
-                exclude = {values.index(hist[-1][1])} | ({values.index(now[-1])} if now else set())
+                k = keys.index(target)
+                hist = history[k]
+                stated = bisect.bisect_left(stated_at[k], pos)  # statements before pos (sorted)
+                exclude = {values.index(hist[-1][1])} | (
+                    {values.index(hist[stated - 1][1])} if stated else set())
             value = values[other_index(rng, len(values), exclude)]
             marker = HEDGE_MARKERS[int(rng.integers(len(HEDGE_MARKERS)))]
             body = pools["rumour"][int(u[pos, 0] * len(pools["rumour"]))]

@@ -6,7 +6,7 @@ TRL's ``GRPOTrainer`` on the text twin of ``env.id``. Each dataset row names one
 :class:`memgym.llm.tool_env.MemoryToolEnv` (``environment_factory``), one instance per
 completion, so the ``num_generations`` completions of a group see the same stream. The reward
 is ``get_reward()`` of the environment (QA, tool success, compression, weighted by
-``trl.rewards``) plus the ``format`` term (:func:`memgym.llm.tool_env.make_format_reward`).
+``trl.rewards``) plus the ``format`` term (:func:`memgym.llm.format_term.make_format_reward`).
 By default (``trl.force_tool_calls``, ``trl.demonstration``) the chat template opens a tool
 call every turn and a three-call worked example precedes the stream: SmolLM2-135M emits
 almost no parsable tool call without them, which leaves GRPO no signal.
@@ -276,8 +276,9 @@ def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec,
     from datasets import Dataset
     from trl import GRPOTrainer
 
+    from memgym.llm.format_term import make_format_reward
     from memgym.llm.models import load_model
-    from memgym.llm.tool_env import MemoryToolEnv, make_format_reward, text_twin
+    from memgym.llm.tool_env import MemoryToolEnv, text_twin
 
     tools = _check_env(config)
     base = base or spec.model
