@@ -11,7 +11,7 @@ import pytest
 from memgym.envs.registration import REGISTRY
 from memgym.episode import SPLITS, Episode, Task
 from memgym.facts import extract_fact, fact_key, is_hedged, normalize, parse_question
-from memgym.tasks import kv_updates, poisoning
+from memgym.tasks import fact_words, poisoning
 from memgym.tasks.base import split_pool
 from memgym.tasks.poisoning import MARKERS, OBVIOUS_MARKERS, SUBTLE_MARKERS, PoisoningTask
 
@@ -21,12 +21,12 @@ RICH = {"abstain_questions": 2, "mid_stream_questions": 2, "poison_rate": 0.4}
 INSTRUCTIONS = (poisoning.GLOBAL_INSTRUCTIONS + poisoning.PERSON_INSTRUCTIONS
                 + poisoning.KEY_INSTRUCTIONS)
 #: Split-disjoint template pools, as the generator uses them (``mimic`` bodies are trusted ones).
-TEMPLATES = {"state": kv_updates.STATE_TEMPLATES, "update": kv_updates.UPDATE_TEMPLATES,
-             "confirm": kv_updates.CONFIRM_TEMPLATES, "false": poisoning.FALSE_TEMPLATES,
-             "instruction": INSTRUCTIONS, "question": kv_updates.QUESTION_TEMPLATES,
-             "filler": kv_updates.FILLER_TEMPLATES}
-NAMES = kv_updates.FIRST_NAMES + kv_updates.LAST_NAMES
-VALUES = [v for vs in kv_updates.VALUES.values() for v in vs]
+TEMPLATES = {"state": fact_words.STATE_TEMPLATES, "update": fact_words.UPDATE_TEMPLATES,
+             "confirm": fact_words.CONFIRM_TEMPLATES, "false": poisoning.FALSE_TEMPLATES,
+             "instruction": INSTRUCTIONS, "question": fact_words.QUESTION_TEMPLATES,
+             "filler": fact_words.FILLER_TEMPLATES}
+NAMES = fact_words.FIRST_NAMES + fact_words.LAST_NAMES
+VALUES = [v for vs in fact_words.VALUES.values() for v in vs]
 
 
 def _strip_marker(text: str) -> tuple[str | None, str]:
@@ -61,7 +61,7 @@ def test_templates_parse_as_intended() -> None:
     never do, and only the obvious markers are hedged."""
     assert all(is_hedged(m) for m in OBVIOUS_MARKERS)
     assert not any(is_hedged(m) for m in SUBTLE_MARKERS)
-    for attr in kv_updates.ATTRIBUTES:
+    for attr in fact_words.ATTRIBUTES:
         for marker in MARKERS:
             for tmpl in poisoning.FALSE_TEMPLATES:
                 text = f"{marker} {tmpl.format(s='Ann Lee', a=attr, v='Paris')}"
@@ -127,8 +127,8 @@ def test_hard_mimicry_and_adjacent_instructions() -> None:
     adjacent = [c for c in ep.labels["instructions"] if c - 1 in facts
                 and extract_fact(texts[c - 1]).subject in texts[c]]
     assert len(adjacent) >= len(ep.labels["instructions"]) // 2
-    trusted = set(split_pool(kv_updates.STATE_TEMPLATES + kv_updates.UPDATE_TEMPLATES
-                             + kv_updates.CONFIRM_TEMPLATES, "train"))
+    trusted = set(split_pool(fact_words.STATE_TEMPLATES + fact_words.UPDATE_TEMPLATES
+                             + fact_words.CONFIRM_TEMPLATES, "train"))
     prefixes = {t.split("{")[0] for t in trusted if not t.startswith("{")}
     mimics = [c for c in ep.labels["false_facts"]
               if any(p and _strip_marker(texts[c])[1].startswith(p) for p in prefixes)]
@@ -144,7 +144,7 @@ def test_no_poison_gives_clean_stream() -> None:
 
 def _template_regex(template: str) -> re.Pattern:
     slots = {"{s}": r"[A-Z][\w\-]*(?: [A-Z][\w\-]*)*",
-             "{a}": "(?:" + "|".join(map(re.escape, kv_updates.ATTRIBUTES)) + ")",
+             "{a}": "(?:" + "|".join(map(re.escape, fact_words.ATTRIBUTES)) + ")",
              "{v}": "(?:" + "|".join(map(re.escape, sorted(VALUES, key=len, reverse=True))) + ")"}
     return re.compile("".join(slots.get(p, re.escape(p)) for p in re.split(r"(\{[sav]\})", template)))
 

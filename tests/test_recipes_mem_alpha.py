@@ -146,3 +146,39 @@ def test_benchmark_script_runs_small(tmp_path: Path) -> None:
         "--betas", "0.05", "2.0", "--minutes", "0.2", "--steps", "2000", "--episodes", "6",
         "--out", str(tmp_path / "runs"), "--results", str(tmp_path)], tmp_path, timeout=600)
     assert [r["beta"] for r in data["rows"]] == [0.05, 2.0]
+
+
+def test_reports_give_the_final_memory_size_in_tokens() -> None:
+    report = evaluate_agents([FilingAgent("all"), FilingAgent("core")], "memgym/MemAlpha-v0",
+                             split="heldout", episodes=4, seed=0)
+    tokens = {name: agent["memory_tokens"] for name, agent in report["agents"].items()}
+    assert tokens["filing-all"] > tokens["filing-core"] > 0  # the core entry is always there
+    details = report["details"]["filing-core"]
+    assert all(d["memory_tokens"] <= 32 for d in details)  # the core tier's token cap
+
+
+def test_llm_config_validates_and_beta_is_the_compression_weight(tmp_path: Path) -> None:
+    from memgym.training.trl import trl_spec
+
+    config = validated_recipe_config("mem_alpha_llm", ["trl.rewards.compression=1.0"])
+    spec = trl_spec(config)
+    assert config.env.id == "memgym/MemAlpha-Text-v0" and spec.rewards.compression == 1.0
+    assert spec.sft is not None and spec.lora is not None
+    shared = validated_recipe_config("mem_alpha_llm", [f"trl.model={tmp_path}", "trl.sft=null"])
+    assert trl_spec(shared).sft is None  # later betas start from the first run's warm start
+
+
+@pytest.mark.slow
+def test_llm_benchmark_script_runs_with_a_tiny_model(tmp_path: Path) -> None:
+    data = run_benchmark_script("mem_alpha_llm", [
+        "--betas", "0.05", "1.0", "--grpo-minutes", "0.5", "--episodes", "2",
+        "--runs", str(tmp_path / "runs"), "--results", str(tmp_path),
+        "--set", "trl.model=tiny", "--set", "trl.num_generations=2",
+        "--set", "trl.gradient_accumulation_steps=2", "--set", "trl.max_completion_length=128",
+        "--set", "total_timesteps=1", "--set", "trl.sft.episodes=2",
+        "--set", "trl.eval_max_new_tokens=16"], tmp_path, timeout=600)
+    assert [r["beta"] for r in data["rows"]] == [0.05, 1.0]
+    assert all(r["grpo_steps"] == 1 and r["grpo"]["memory_tokens"] >= 4 for r in data["rows"])
+    assert data["sft"]["conversations"] == 2 and data["sft"]["model"]["accuracy"] >= 0.0
+    second = (tmp_path / "runs" / "mem_alpha-llm-beta1" / "config.yaml").read_text()
+    assert "mem_alpha-llm-beta0.05/sft" in second  # GRPO at beta 1 started from that warm start

@@ -12,9 +12,10 @@ import pytest
 from memgym.episode import SPLITS, Episode, Task, read_jsonl, write_jsonl
 from memgym.envs.registration import REGISTRY
 from memgym.facts import extract_fact, fact_key, normalize, parse_question
-from memgym.tasks import kv_updates, needle
+from memgym.tasks import fact_words, kv_updates, needle
 from memgym.tasks.base import split_pool
-from memgym.tasks.kv_updates import HEDGE_MARKERS, KVUpdatesTask
+from memgym.tasks.fact_words import HEDGE_MARKERS
+from memgym.tasks.kv_updates import KVUpdatesTask
 from memgym.tasks.needle import NeedleTask
 
 TASKS = {"kv_updates": KVUpdatesTask, "needle": NeedleTask}
@@ -161,28 +162,30 @@ def _template_regex(template: str, attrs, values) -> re.Pattern:
 
 
 def _surface(module):
-    if module is kv_updates:
-        names = module.FIRST_NAMES + module.LAST_NAMES
-        pools = {k: getattr(module, f"{k.upper()}_TEMPLATES")
+    if module is kv_updates:  # its words live in the fact-stream tasks' shared pools
+        names = fact_words.FIRST_NAMES + fact_words.LAST_NAMES
+        pools = {k: getattr(fact_words, f"{k.upper()}_TEMPLATES")
                  for k in ("state", "update", "confirm", "rumour", "question", "filler")}
+        values = [v for vs in fact_words.VALUES.values() for v in vs]
     else:
         names = module.CODENAMES
         pools = {k: getattr(module, f"{k.upper()}_TEMPLATES")
                  for k in ("needle", "rumour", "question", "filler")}
-    values = [v for vs in module.VALUES.values() for v in vs]
+        values = [v for vs in module.VALUES.values() for v in vs]
     return names, values, pools
 
 
 @pytest.mark.parametrize("module", [kv_updates, needle], ids=["kv_updates", "needle"])
 def test_splits_are_disjoint(module) -> None:
     names, values, pools = _surface(module)
+    attributes = (fact_words if module is kv_updates else module).VALUES
     task = TASKS[module.__name__.rsplit(".", 1)[1]]()
     markers = "(?:" + "|".join(map(re.escape, HEDGE_MARKERS)) + ") "
     regexes = []  # (split of the template, compiled full-text pattern)
     for kind, pool in pools.items():
         for split in SPLITS:
             for tmpl in split_pool(pool, split):
-                rx = _template_regex(tmpl, module.VALUES, values)
+                rx = _template_regex(tmpl, attributes, values)
                 if kind == "rumour":
                     rx = re.compile(markers + rx.pattern)
                 regexes.append((split, rx))

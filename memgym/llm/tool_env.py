@@ -26,7 +26,8 @@ retrieval tier) and the questions are answered from whatever memory holds at tha
 Reward (Mem-alpha style; weights from the ``trl.rewards`` config block):
 ``get_reward() = qa * QA + tool_success * (valid calls / calls) + compression *
 (1 - memory tokens / stream tokens)``; the ``format`` term needs the model's raw turns and
-is computed by :func:`memgym.llm.format_term.make_format_reward` (a TRL reward function, weight ``format``).
+is computed by :func:`memgym.llm.format_term.make_format_reward` (a TRL reward function,
+weight ``format``).
 """
 
 from __future__ import annotations

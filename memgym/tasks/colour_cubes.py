@@ -64,8 +64,7 @@ import gymnasium as gym
 
 from memgym.envs.registration import REGISTRY, RegisteredTask, register_task, task_path
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import WRITE_OPS, split_pool, split_rng
-from memgym.tasks.kv_updates import check_rate, resolve_params
+from memgym.tasks.base import WRITE_OPS, check_rate, resolve_params, split_pool, split_rng
 
 COLOURS: list[str] = (
     "Amber Azure Beige Cerise Coral Crimson Cyan Ebony Emerald Fuchsia Gold Indigo Ivory Jade "

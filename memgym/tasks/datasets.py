@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from memgym.episode import SPLITS, Chunk, Episode, Question
-from memgym.tasks.base import SPLIT_SHARES, check_split
-from memgym.tasks.kv_updates import resolve_params
+from memgym.tasks.base import SPLIT_SHARES, check_split, resolve_params
 
 #: Format name -> adapter class (``"module:Class"``), as ``memgym data --format`` names them.
 FORMATS: dict[str, str] = {

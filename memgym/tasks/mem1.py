@@ -61,8 +61,8 @@ from typing import Any
 
 from memgym.envs.registration import register_task
 from memgym.episode import Episode
-from memgym.tasks.base import WRITE_OPS, split_rng
-from memgym.tasks.kv_updates import KVUpdatesTask, check_rate, resolve_params
+from memgym.tasks.base import WRITE_OPS, check_rate, resolve_params, split_rng
+from memgym.tasks.kv_updates import KVUpdatesTask
 
 #: Capacity of the constant memory (one current value per objective at k = 16).
 CONST_SLOTS = 16

@@ -67,10 +67,9 @@ import gymnasium as gym
 
 from memgym.envs.registration import REGISTRY, RegisteredTask, task_path
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_rng
-from memgym.tasks.kv_updates import (
-    FILLER_TEMPLATES, QUESTION_TEMPLATES, UPDATE_TEMPLATES, check_rate, fact_pools,
-    resolve_params,
+from memgym.tasks.base import check_rate, resolve_params, split_rng
+from memgym.tasks.fact_words import (
+    FILLER_TEMPLATES, QUESTION_TEMPLATES, UPDATE_TEMPLATES, fact_pools,
 )
 
 #: Importance cues, shared by every split: the signal a policy can price a chunk by.

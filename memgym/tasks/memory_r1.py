@@ -71,10 +71,9 @@ import numpy as np
 
 from memgym.envs.registration import REGISTRY, RegisteredTask, task_path
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_rng
-from memgym.tasks.kv_updates import (
-    FILLER_TEMPLATES, QUESTION_TEMPLATES, STATE_TEMPLATES, VALUES, check_rate, draw_people,
-    fact_pools, resolve_params,
+from memgym.tasks.base import check_rate, resolve_params, split_rng
+from memgym.tasks.fact_words import (
+    FILLER_TEMPLATES, QUESTION_TEMPLATES, STATE_TEMPLATES, VALUES, draw_people, fact_pools,
 )
 
 #: Attributes a person can hold several values of at once (merge stories use these).

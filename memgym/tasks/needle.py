@@ -60,11 +60,11 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import WRITE_DELETE_OPS, WRITE_OPS, split_pool, split_rng
-from memgym.tasks.kv_updates import (
-    HEDGE_MARKERS, QUESTION_TEMPLATES, RUMOUR_TEMPLATES, check_rate, mid_stream_times,
-    other_index, rate_count, resolve_params,
+from memgym.tasks.base import (
+    WRITE_DELETE_OPS, WRITE_OPS, check_rate, mid_stream_times, other_index, rate_count,
+    resolve_params, split_pool, split_rng,
 )
+from memgym.tasks.fact_words import HEDGE_MARKERS, QUESTION_TEMPLATES, RUMOUR_TEMPLATES
 
 # -- schema (shared by all splits): kind of thing -> its attribute and value pool ---------------
 VALUES: dict[str, list[str]] = {

@@ -63,11 +63,14 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import WRITE_DELETE_OPS, WRITE_OPS, split_pool, split_rng
-from memgym.tasks.kv_updates import (
-    ATTRIBUTES, CONFIRM_TEMPLATES, FILLER_TEMPLATES, FIRST_NAMES, LAST_NAMES, QUESTION_TEMPLATES,
-    STATE_TEMPLATES, UPDATE_TEMPLATES, VALUES, check_key_stream, check_rate, draw_people,
-    mid_stream_times, other_index, rate_count, resolve_params,
+from memgym.tasks.base import (
+    WRITE_DELETE_OPS, WRITE_OPS, check_rate, mid_stream_times, other_index, rate_count,
+    resolve_params, split_pool, split_rng,
+)
+from memgym.tasks.fact_words import (
+    ATTRIBUTES, CONFIRM_TEMPLATES, FILLER_TEMPLATES, FIRST_NAMES, LAST_NAMES,
+    QUESTION_TEMPLATES, STATE_TEMPLATES, UPDATE_TEMPLATES, VALUES, check_key_stream,
+    draw_people,
 )
 
 # -- untrusted-source markers (shared by all splits: the signal to learn) --------------------

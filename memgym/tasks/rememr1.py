@@ -62,10 +62,9 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import split_pool, split_rng
-from memgym.tasks.kv_updates import (
-    ATTRIBUTES, FILLER_TEMPLATES, QUESTION_TEMPLATES, STATE_TEMPLATES, UPDATE_TEMPLATES,
-    check_rate, fact_pools, rate_count, resolve_params,
+from memgym.tasks.base import check_rate, rate_count, resolve_params, split_pool, split_rng
+from memgym.tasks.fact_words import (
+    ATTRIBUTES, FILLER_TEMPLATES, QUESTION_TEMPLATES, STATE_TEMPLATES, UPDATE_TEMPLATES, fact_pools,
 )
 
 #: Cue markers: one content word each (so two cues share at most that word), shared by all

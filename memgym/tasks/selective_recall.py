@@ -69,8 +69,8 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import WRITE_OPS, split_pool, split_rng
-from memgym.tasks.kv_updates import HEDGE_MARKERS, check_rate, resolve_params
+from memgym.tasks.base import WRITE_OPS, check_rate, resolve_params, split_pool, split_rng
+from memgym.tasks.fact_words import HEDGE_MARKERS
 
 GAPS: tuple[str, ...] = ("fixed", "uniform", "geometric")
 #: Markers of writes that were NOT stored (shared by all splits: the signal to learn).

@@ -69,8 +69,7 @@ import gymnasium as gym
 
 from memgym.envs.registration import REGISTRY, RegisteredTask, register_task, task_path
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import WRITE_OPS, split_pool, split_rng
-from memgym.tasks.kv_updates import resolve_params
+from memgym.tasks.base import WRITE_OPS, resolve_params, split_pool, split_rng
 
 #: The answers of every junction (the schema, shared by all splits).
 DIRECTIONS: tuple[str, ...] = ("left", "right")
