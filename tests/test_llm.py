@@ -471,3 +471,37 @@ def test_one_grpo_step_with_smollm2(cache: Path, tmp_path: Path) -> None:
     rollouts = [json.loads(line) for line in (run / "completions.jsonl").read_text().splitlines()]
     # with the forced call opening and the demonstration, SmolLM2 does call tools
     assert any(m.get("tool_calls") for r in rollouts for m in r["completion"])
+
+
+def test_sampling_agent_draws_differ_and_repeat_with_the_seeds(cache: Path) -> None:
+    import gymnasium as gym
+
+    from memgym.agents.evaluate import run_episode
+    from memgym.llm.agent import LLMAgent
+    from memgym.llm.models import load_model
+
+    model, tokenizer = load_model("tiny")
+    env = gym.make(TEXT_ID, ops_per_chunk=1)
+
+    class Recording(LLMAgent):  # what the model wrote, turn by turn
+        def generate(self) -> str:
+            text = super().generate()
+            self.outputs.append(text)
+            return text
+
+    def texts(agent: Recording) -> list[str]:
+        agent.outputs = []
+        run_episode(env, agent, split="train", episode_seed=5, options=SHORT)
+        return agent.outputs
+
+    def draws(temperature: float) -> list[list[str]]:
+        agent = Recording(model, tokenizer, max_new_tokens=12, temperature=temperature)
+        return [texts(agent), texts(agent)]  # two episodes of one stream
+
+    first, second = draws(1.0)
+    assert first != second  # a group's rollouts are different samples
+    assert draws(1.0) == [first, second]  # and the run is reproducible
+    greedy = draws(0.0)
+    assert greedy[0] == greedy[1]
+    with pytest.raises(ValueError, match="temperature"):
+        LLMAgent(model, tokenizer, temperature=-1.0)

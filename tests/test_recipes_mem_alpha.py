@@ -182,3 +182,33 @@ def test_llm_benchmark_script_runs_with_a_tiny_model(tmp_path: Path) -> None:
     assert data["sft"]["conversations"] == 2 and data["sft"]["model"]["accuracy"] >= 0.0
     second = (tmp_path / "runs" / "mem_alpha-llm-beta1" / "config.yaml").read_text()
     assert "mem_alpha-llm-beta0.05/sft" in second  # GRPO at beta 1 started from that warm start
+
+
+def test_grpo_direction_follows_beta() -> None:
+    """In a group where the bigger memory answers more, GRPO favours it at a small beta and
+    the smaller memory at a large one; groups with one reward for all are left out."""
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes"
+    sys.path.insert(0, str(folder))  # the script imports its folder's `common`
+    try:
+        spec = importlib.util.spec_from_file_location("mem_alpha_llm_bench",
+                                                      folder / "mem_alpha_llm.py")
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+    finally:
+        sys.path.remove(str(folder))
+    config = validated_recipe_config("mem_alpha_llm")
+
+    def rollout(qa: float, tokens: int) -> dict:
+        return {"qa": qa, "memory_tokens": tokens, "tool_success": 1.0, "format": 1.0,
+                "compression": 1.0 - tokens / 100}
+
+    informative = [rollout(1.0, 60), rollout(0.5, 30), rollout(0.5, 30), rollout(0.0, 4)]
+    flat = [rollout(0.5, 30)] * 4
+    low = script.grpo_direction([informative, flat], config, 0.05)
+    high = script.grpo_direction([informative, flat], config, 3.0)
+    assert low["informative_groups"] == high["informative_groups"] == 1
+    assert low["advantage_x_tokens"] > 0 and low["best_minus_mean_tokens"] > 0
+    assert high["advantage_x_tokens"] < 0 and high["best_minus_mean_tokens"] < 0

@@ -10,7 +10,15 @@
 
 Reported per model: QA accuracy (exact match), memory tokens at the end of the stream (the
 core's 4-token placeholder included), entries added, tool success and format validity, and
-the GRPO steps the wall clock allowed. The paper: beta 0.05 -> 0.2 -> 0.4 shrinks memory
+the GRPO steps the wall clock allowed.
+
+A CPU affords only a step or two of GRPO per beta, too few to move the memory size, so the
+script also measures the *direction* GRPO pushes it at each beta (``--signal-streams``,
+written to ``mem_alpha_llm_signal.{json,md}``; ``--signal-only --sft FOLDER`` runs just this):
+the warm-started model samples ``--signal-group`` rollouts per training stream at the training
+temperature, every rollout is scored with each beta's reward, and within each group the
+group-normalised advantages (as GRPO computes them) are correlated with the rollouts' memory
+tokens. Positive: the update favours the larger memories of the group; negative: the smaller. The paper: beta 0.05 -> 0.2 -> 0.4 shrinks memory
 7.9K -> 4.7K -> 3.6K tokens while accuracy falls 0.642 -> 0.525 -> 0.509. Writes
 ``benchmarks/results/recipes/mem_alpha_llm.json`` and ``.md``.
 
@@ -69,8 +77,21 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=common.RESULTS)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="config override for every run")
+    parser.add_argument("--signal-streams", type=int, default=8,
+                        help="training streams for the GRPO-direction measurement (0: skip)")
+    parser.add_argument("--signal-group", type=int, default=4, help="rollouts per stream")
+    parser.add_argument("--signal-only", action="store_true",
+                        help="only the GRPO-direction measurement, from --sft")
+    parser.add_argument("--sft", type=Path, help="a warm-started model folder (<run>/sft)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.signal_only:
+        if args.sft is None or not args.sft.is_dir():
+            parser.error("--signal-only needs --sft <run>/sft (an existing folder)")
+        from memgym.training import load_config
+
+        write_signal(args, args.sft, load_config(CONFIG, args.overrides))
+        return
 
     import json
 
@@ -112,6 +133,110 @@ def main() -> None:
               "rows": rows, "total_minutes": round((time.perf_counter() - started) / 60, 1)}
     common.write_results(args.results, "mem_alpha_llm", result, markdown(result))
     print(markdown(result))
+    if args.signal_streams:
+        write_signal(args, sft_folder, config)
+
+
+def write_signal(args: argparse.Namespace, sft_folder: Path, config: Any) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    groups = sample_groups(sft_folder, config, args.signal_streams, args.signal_group)
+    result = {"benchmark": "recipes/mem_alpha_llm_signal", "model": str(sft_folder),
+              "env_id": config.env.id, "options": config.env.options, "split": "train",
+              "streams": args.signal_streams, "group": args.signal_group, "groups": groups,
+              "betas": {f"{b:g}": grpo_direction(groups, config, b) for b in args.betas},
+              "minutes": round((time.perf_counter() - started) / 60, 1)}
+    common.write_results(args.results, "mem_alpha_llm_signal", result, signal_markdown(result))
+    print(signal_markdown(result))
+
+
+def sample_groups(folder: Path, config: Any, streams: int, group: int) -> list[list[dict]]:
+    """``group`` sampled rollouts of the model on each of the first ``streams`` training rows
+    (GRPO's own streams and temperature), with the reward terms of each."""
+    import gymnasium as gym
+
+    from memgym.agents.evaluate import run_episode
+    from memgym.llm.agent import LLMAgent
+    from memgym.llm.models import load_model
+    from memgym.llm.tool_env import text_twin
+    from memgym.training.trl import trl_spec
+
+    spec = trl_spec(config)
+    model, tokenizer = load_model(str(folder), force_tool_calls=spec.force_tool_calls)
+    agent = LLMAgent(model, tokenizer, name="sft-sampled", max_new_tokens=spec.eval_max_new_tokens,
+                     force_tool_calls=spec.force_tool_calls, demonstration=spec.demonstration,
+                     temperature=spec.temperature)
+    env = gym.make(text_twin(config.env.id), **config.env.kwargs)
+    groups = []
+    for stream in range(streams):
+        rollouts = []
+        for _ in range(group):
+            result = run_episode(env, agent, split="train", episode_seed=spec.episode_seed + stream,
+                                 options=config.env.options)
+            calls = result["actions"]
+            stream_tokens = env.unwrapped.core.stream_tokens
+            rollouts.append({
+                "qa": result["qa_score"], "memory_tokens": result["memory_tokens"],
+                "tool_success": calls["succeeded"] / calls["total"] if calls["total"] else 0.0,
+                "format": 1.0 - calls["malformed"] / calls["total"] if calls["total"] else 0.0,
+                "compression": min(max(1.0 - result["memory_tokens"] / stream_tokens, 0.0), 1.0)
+                if stream_tokens else 0.0})
+        groups.append(rollouts)
+    env.close()
+    return groups
+
+
+def grpo_direction(groups: list[list[dict]], config: Any, beta: float) -> dict[str, Any]:
+    """Per group: the training reward of each rollout at ``beta`` (the config's other weights),
+    GRPO's advantages ``(r - mean) / (std + 1e-4)`` and their mean product with the centred
+    memory tokens; groups whose rollouts all score alike teach nothing and are left out."""
+    import numpy as np
+
+    from memgym.training.trl import trl_spec
+
+    weights = trl_spec(config).rewards
+    products, best_minus_mean = [], []
+    for rollouts in groups:
+        reward = np.array([weights.qa * x["qa"] + weights.tool_success * x["tool_success"]
+                           + beta * x["compression"] + weights.format * x["format"]
+                           for x in rollouts])
+        tokens = np.array([x["memory_tokens"] for x in rollouts], dtype=float)
+        if np.ptp(reward) < 1e-9:
+            continue
+        advantage = (reward - reward.mean()) / (reward.std(ddof=1) + 1e-4)
+        products.append(float(np.mean(advantage * (tokens - tokens.mean()))))
+        best_minus_mean.append(float(tokens[reward.argmax()] - tokens.mean()))
+    return {"informative_groups": len(products),
+            "advantage_x_tokens": float(np.mean(products)) if products else None,
+            "advantage_x_tokens_ci95": common.ci95(products) if len(products) > 1 else None,
+            "best_minus_mean_tokens": float(np.mean(best_minus_mean)) if products else None}
+
+
+def signal_markdown(result: dict[str, Any]) -> str:
+    groups = result["groups"]
+    flat = [x for g in groups for x in g]
+    lines = [f"# Direction of GRPO's update on memory size, per beta ({result['env_id']})", "",
+             f"{result['group']} sampled rollouts of the warm-started model on each of "
+             f"{result['streams']} training streams ({result['minutes']} min): QA "
+             f"{sum(x['qa'] for x in flat) / len(flat):.3f}, memory tokens "
+             f"{min(x['memory_tokens'] for x in flat)}-{max(x['memory_tokens'] for x in flat)} "
+             f"(mean {sum(x['memory_tokens'] for x in flat) / len(flat):.1f}).", "",
+             "| beta | groups with a reward spread | mean advantage x centred memory tokens "
+             "(±95%) | best rollout's tokens - group mean | GRPO pushes memory |",
+             "|---|---|---|---|---|"]
+    for beta, d in result["betas"].items():
+        product = d["advantage_x_tokens"]
+        if product is None:
+            lines.append(f"| {beta} | 0 | - | - | - |")
+            continue
+        ci = d["advantage_x_tokens_ci95"]
+        lines.append(f"| {beta} | {d['informative_groups']} | {product:+.2f}"
+                     f"{f' ± {ci:.2f}' if ci is not None else ''} | "
+                     f"{d['best_minus_mean_tokens']:+.1f} | "
+                     f"{'larger' if product > 0 else 'smaller'} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -4,11 +4,12 @@ The agent plays a ``memgym/<Task>-<Level>-Text-v0`` environment exactly as a GRP
 plays :class:`memgym.llm.tool_env.MemoryToolEnv`: the same system prompt, the same tool
 schemas (only the tools the environment enables), the same chat template, one growing
 conversation (assistant tool calls, then the environment's view as the tool response). Each
-turn is decoded greedily with at most ``max_new_tokens`` tokens; every ``<tool_call>`` block of
-a turn is stepped in order (parsed by :func:`memgym.envs.text_view.parse_action`). When a turn
-holds no tool call the model has stopped, and, as in training, the rest of the stream is
-skipped (``next_chunk`` until the end); a turn that looks like a broken call is first passed to
-the environment, which charges the ``format`` penalty.
+turn is decoded greedily (or sampled: ``temperature``) with at most ``max_new_tokens`` tokens;
+every ``<tool_call>`` block of a turn is stepped in order (parsed by
+:func:`memgym.envs.text_view.parse_action`). When a turn holds no tool call the model has
+stopped, and, as in training, the rest of the stream is skipped (``next_chunk`` until the
+end); a turn that looks like a broken call is first passed to the environment, which charges
+the ``format`` penalty.
 
 With ``force_tool_calls`` (on for ``llm:`` specs, as by default in ``trl:`` configs) the chat
 template opens a tool call at every turn and the model writes only the tool name and
@@ -36,7 +37,7 @@ NEXT = json.dumps({"name": "next_chunk", "arguments": {}})
 
 
 class LLMAgent:
-    """Greedy tool-calling LLM policy for a text environment.
+    """Tool-calling LLM policy for a text environment (greedy, or sampled with a temperature).
 
     Args:
         model: A loaded causal LM (:func:`memgym.llm.models.load_model`).
@@ -49,11 +50,16 @@ class LLMAgent:
             :func:`memgym.llm.models.chat_template`); the agent then prepends that opening to
             what the model writes.
         demonstration: Worked-example turns shown before the stream (0: none).
+        temperature: 0 decodes greedily; above 0 samples at that temperature (as GRPO's
+            rollouts do), seeded by the episode seed and a count of the agent's episodes, so
+            repeated episodes of one stream are different draws and a run is reproducible.
     """
 
     def __init__(self, model: Any, tokenizer: Any, name: str = "llm", max_new_tokens: int = 64,
                  max_context_tokens: int = 4096, force_tool_calls: bool = False,
-                 demonstration: int = 0) -> None:
+                 demonstration: int = 0, temperature: float = 0.0) -> None:
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
         self.model, self.tokenizer, self.name = model, tokenizer, name
         self.max_new_tokens = max_new_tokens
         self.max_context_tokens = max_context_tokens
@@ -61,8 +67,15 @@ class LLMAgent:
         self.demonstration = demonstration
         self.system_prompt = SYSTEM_PROMPT
         self.turns = 0
+        self.temperature = temperature
+        self.episodes = 0
 
     def reset(self, env: Any, seed: int | None = None) -> None:
+        if self.temperature > 0:
+            import torch
+
+            torch.manual_seed(((seed or 0) * 1_000_003 + self.episodes) % 2**63)
+        self.episodes += 1
         self.messages: list[dict[str, Any]] | None = None
         self.queue: list[str] = []
         self.pending: list[str] = []  # tool names whose responses are still to record
@@ -145,8 +158,10 @@ class LLMAgent:
         self.model.eval()
         try:
             with torch.no_grad():
+                sampling = ({"do_sample": True, "temperature": self.temperature, "top_k": 0,
+                             "top_p": 1.0} if self.temperature > 0 else {"do_sample": False})
                 out = self.model.generate(**batch, max_new_tokens=self.max_new_tokens,
-                                          do_sample=False,
+                                          **sampling,
                                           pad_token_id=self.tokenizer.pad_token_id,
                                           eos_token_id=self.tokenizer.eos_token_id)
         finally:
