@@ -28,6 +28,7 @@ tokens. Positive: the update favours the larger memories of the group; negative:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -83,8 +84,20 @@ def main() -> None:
     parser.add_argument("--signal-only", action="store_true",
                         help="only the GRPO-direction measurement, from --sft")
     parser.add_argument("--sft", type=Path, help="a warm-started model folder (<run>/sft)")
+    parser.add_argument("--signal-betas", type=float, nargs="+",
+                        default=[0.05, 0.2, 0.4, 1.0, 2.5, 5.0],
+                        help="betas the sampled rollouts are scored with (scoring is free)")
+    parser.add_argument("--rescore", action="store_true", help="score the rollouts saved in "
+                        "<results>/mem_alpha_llm_signal.json again (no sampling)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.rescore:
+        from memgym.training import load_config
+
+        saved = json.loads((args.results / "mem_alpha_llm_signal.json").read_text())
+        write_signal(args, Path(saved["model"]), load_config(CONFIG, args.overrides),
+                     saved=saved)
+        return
     if args.signal_only:
         if args.sft is None or not args.sft.is_dir():
             parser.error("--signal-only needs --sft <run>/sft (an existing folder)")
@@ -92,8 +105,6 @@ def main() -> None:
 
         write_signal(args, args.sft, load_config(CONFIG, args.overrides))
         return
-
-    import json
 
     import torch
 
@@ -137,17 +148,26 @@ def main() -> None:
         write_signal(args, sft_folder, config)
 
 
-def write_signal(args: argparse.Namespace, sft_folder: Path, config: Any) -> None:
+def write_signal(args: argparse.Namespace, sft_folder: Path, config: Any,
+                 saved: dict[str, Any] | None = None) -> None:
+    """Sample the groups (or take ``saved`` ones) and write their direction per beta."""
     import torch
 
     torch.set_num_threads(1)
     started = time.perf_counter()
-    groups = sample_groups(sft_folder, config, args.signal_streams, args.signal_group)
+    if saved is None:
+        groups = sample_groups(sft_folder, config, args.signal_streams, args.signal_group)
+        minutes = round((time.perf_counter() - started) / 60, 1)
+        streams, group = args.signal_streams, args.signal_group
+    else:
+        groups, minutes, streams, group = (saved[k] for k in ("groups", "minutes", "streams",
+                                                              "group"))
+    betas = sorted(set(args.signal_betas) | set(args.betas))
     result = {"benchmark": "recipes/mem_alpha_llm_signal", "model": str(sft_folder),
               "env_id": config.env.id, "options": config.env.options, "split": "train",
-              "streams": args.signal_streams, "group": args.signal_group, "groups": groups,
-              "betas": {f"{b:g}": grpo_direction(groups, config, b) for b in args.betas},
-              "minutes": round((time.perf_counter() - started) / 60, 1)}
+              "streams": streams, "group": group, "groups": groups,
+              "betas": {f"{b:g}": grpo_direction(groups, config, b) for b in betas},
+              "minutes": minutes}
     common.write_results(args.results, "mem_alpha_llm_signal", result, signal_markdown(result))
     print(signal_markdown(result))
 
@@ -214,6 +234,12 @@ def grpo_direction(groups: list[list[dict]], config: Any, beta: float) -> dict[s
             "best_minus_mean_tokens": float(np.mean(best_minus_mean)) if products else None}
 
 
+def direction(product: float, ci95: float | None) -> str:
+    if ci95 is not None and abs(product) <= ci95:
+        return "no clear direction (0 within ±95%)"
+    return "larger" if product > 0 else "smaller"
+
+
 def signal_markdown(result: dict[str, Any]) -> str:
     groups = result["groups"]
     flat = [x for g in groups for x in g]
@@ -235,7 +261,7 @@ def signal_markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {beta} | {d['informative_groups']} | {product:+.2f}"
                      f"{f' ± {ci:.2f}' if ci is not None else ''} | "
                      f"{d['best_minus_mean_tokens']:+.1f} | "
-                     f"{'larger' if product > 0 else 'smaller'} |")
+                     f"{direction(product, ci)} |")
     return "\n".join(lines) + "\n"
 
 
