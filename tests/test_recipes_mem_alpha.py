@@ -176,8 +176,12 @@ def test_llm_benchmark_script_runs_with_a_tiny_model(tmp_path: Path) -> None:
         "--set", "trl.model=tiny", "--set", "trl.num_generations=2",
         "--set", "trl.gradient_accumulation_steps=2", "--set", "trl.max_completion_length=128",
         "--set", "total_timesteps=1", "--set", "trl.sft.episodes=2",
-        "--set", "trl.eval_max_new_tokens=16"], tmp_path, timeout=600)
+        "--set", "trl.eval_max_new_tokens=16", "--signal-streams", "2", "--signal-group", "2"],
+        tmp_path, timeout=600)
     assert [r["beta"] for r in data["rows"]] == [0.05, 1.0]
+    signal = json.loads((tmp_path / "mem_alpha_llm_signal.json").read_text())
+    assert len(signal["groups"]) == 2 and all(len(g) == 2 for g in signal["groups"])
+    assert {"0.05", "1", "2.5"} <= set(signal["betas"])  # scored on the beta grid too
     assert all(r["grpo_steps"] == 1 and r["grpo"]["memory_tokens"] >= 4 for r in data["rows"])
     assert data["sft"]["conversations"] == 2 and data["sft"]["model"]["accuracy"] >= 0.0
     second = (tmp_path / "runs" / "mem_alpha-llm-beta1" / "config.yaml").read_text()
