@@ -37,19 +37,13 @@ def _stage(report: dict[str, Any], name: str) -> dict[str, Any]:
             "format_valid": agent.get("format_valid_rate")}
 
 
-def evaluate_model(spec: str, config: Any, spec_trl: Any, label: str) -> tuple[dict, float]:
-    from memgym.agents.evaluate import evaluate_agents
-    from memgym.llm.models import load_model
-    from memgym.llm.tool_env import text_twin
-    from memgym.training.trl import make_agent
+def evaluate_model(model: str, config: Any, label: str) -> tuple[dict, float]:
+    """``model`` (a spec or folder), prompted as in training, on the held-out streams."""
+    from memgym.training.trl import evaluate_policy, model_agent
 
     started = time.perf_counter()
-    model, tokenizer = load_model(spec, force_tool_calls=spec_trl.force_tool_calls)
-    agent = make_agent(model, tokenizer, config, spec_trl)  # prompted exactly as in training
-    agent.name = label
-    report = evaluate_agents([agent], text_twin(config.eval_id), split=config.eval.split,
-                             episodes=config.eval.episodes, seed=config.eval.seed,
-                             env_kwargs=config.eval_kwargs, options=config.eval.options)
+    agent = model_agent(model, config, label)
+    report = evaluate_policy(config, agent, baselines=False)
     return _stage(report, label), time.perf_counter() - started
 
 
@@ -79,11 +73,11 @@ def main() -> None:
     config = load_config(CONFIG, overrides)
     spec = trl_spec(config)
     started = time.perf_counter()
-    before, before_s = evaluate_model(spec.model, config, spec, "untrained")
+    before, before_s = evaluate_model(spec.model, config, "untrained")
     report = train_from_config(config, overwrite=True)
     run = RunFolder.for_config(config)
     summary = json.loads(run.summary.read_text())
-    after_sft, _ = evaluate_model(str(run.path / "sft"), config, spec, "sft")
+    after_sft, _ = evaluate_model(str(run.path / "sft"), config, "sft")
     training = summary["training"]
     sft = training.get("sft", {})
     sft_steps = len(sft.get("losses", []))

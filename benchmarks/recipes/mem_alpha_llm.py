@@ -12,15 +12,18 @@ Reported per model: QA accuracy (exact match), memory tokens at the end of the s
 core's 4-token placeholder included), entries added, tool success and format validity, and
 the GRPO steps the wall clock allowed.
 
-A CPU affords only a step or two of GRPO per beta, too few to move the memory size, so the
-script also measures the *direction* GRPO pushes it at each beta (``--signal-streams``,
-written to ``mem_alpha_llm_signal.{json,md}``; ``--signal-only --sft FOLDER`` runs just this):
-the warm-started model samples ``--signal-group`` rollouts per training stream at the training
-temperature, every rollout is scored with each beta's reward, and within each group the
-group-normalised advantages (as GRPO computes them) are correlated with the rollouts' memory
-tokens. Positive: the update favours the larger memories of the group; negative: the smaller. The paper: beta 0.05 -> 0.2 -> 0.4 shrinks memory
-7.9K -> 4.7K -> 3.6K tokens while accuracy falls 0.642 -> 0.525 -> 0.509. Writes
-``benchmarks/results/recipes/mem_alpha_llm.json`` and ``.md``.
+A CPU affords only a step or two of GRPO per beta, so the script also measures the
+*direction* GRPO pushes the memory size at each beta, without training (``--signal-streams``,
+written to ``mem_alpha_llm_signal.{json,md}``; ``--signal-only --sft FOLDER`` runs just this,
+``--rescore`` scores the saved rollouts at other betas): the warm-started model samples
+``--signal-group`` rollouts per training stream at the training temperature, every rollout is
+scored with each beta's reward, and within each group the group-normalised advantages (as
+GRPO computes them) are correlated with the rollouts' memory tokens. Positive: the update
+favours the larger memories of the group; negative: the smaller.
+
+The paper: beta 0.05 -> 0.2 -> 0.4 shrinks memory 7.9K -> 4.7K -> 3.6K tokens while accuracy
+falls 0.642 -> 0.525 -> 0.509. Writes ``benchmarks/results/recipes/mem_alpha_llm.json`` and
+``.md``.
 
     nice -n 10 python benchmarks/recipes/mem_alpha_llm.py [--betas 0.05 1.0] [--grpo-minutes 20]
 """
@@ -54,18 +57,9 @@ def stage(agent_report: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_sft(folder: Path, config: Any) -> dict[str, Any]:
     """The warm-started model alone, on the runs' held-out streams and prompt."""
-    from memgym.agents.evaluate import evaluate_agents
-    from memgym.llm.models import load_model
-    from memgym.llm.tool_env import text_twin
-    from memgym.training.trl import make_agent, trl_spec
+    from memgym.training.trl import evaluate_policy, model_agent
 
-    spec = trl_spec(config)
-    model, tokenizer = load_model(str(folder), force_tool_calls=spec.force_tool_calls)
-    agent = make_agent(model, tokenizer, config, spec)  # prompted exactly as in training
-    agent.name = "sft"
-    report = evaluate_agents([agent], text_twin(config.eval_id), split=config.eval.split,
-                             episodes=config.eval.episodes, seed=config.eval.seed,
-                             env_kwargs=config.eval_kwargs, options=config.eval.options)
+    report = evaluate_policy(config, model_agent(folder, config, "sft"), baselines=False)
     return stage(report["agents"]["sft"])
 
 
@@ -91,24 +85,20 @@ def main() -> None:
                         "<results>/mem_alpha_llm_signal.json again (no sampling)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.rescore:
+    if args.signal_only and (args.sft is None or not args.sft.is_dir()):
+        parser.error("--signal-only needs --sft <run>/sft (an existing folder)")
+    if args.rescore or args.signal_only:
         from memgym.training import load_config
 
-        saved = json.loads((args.results / "mem_alpha_llm_signal.json").read_text())
-        write_signal(args, Path(saved["model"]), load_config(CONFIG, args.overrides),
-                     saved=saved)
-        return
-    if args.signal_only:
-        if args.sft is None or not args.sft.is_dir():
-            parser.error("--signal-only needs --sft <run>/sft (an existing folder)")
-        from memgym.training import load_config
-
-        write_signal(args, args.sft, load_config(CONFIG, args.overrides))
+        config = load_config(CONFIG, args.overrides)
+        if args.rescore:
+            saved = json.loads((args.results / "mem_alpha_llm_signal.json").read_text())
+            write_signal(args, Path(saved["model"]), config, saved=saved)
+        else:
+            write_signal(args, args.sft, config)
         return
 
     import torch
-
-    from memgym.training.run import RunFolder
 
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -120,7 +110,7 @@ def main() -> None:
         if sft_folder is not None:  # the warm start does not depend on beta: reuse it
             overrides += [f"trl.model={sft_folder}", "trl.sft=null"]
         config, run, seconds = common.train_timed(CONFIG, overrides)
-        summary = json.loads(RunFolder.for_config(config).summary.read_text())
+        summary = json.loads(run.summary.read_text())
         report = json.loads((run.eval / "report.json").read_text())
         training = summary["training"]
         if sft_folder is None:
@@ -174,20 +164,16 @@ def write_signal(args: argparse.Namespace, sft_folder: Path, config: Any,
 
 def sample_groups(folder: Path, config: Any, streams: int, group: int) -> list[list[dict]]:
     """``group`` sampled rollouts of the model on each of the first ``streams`` training rows
-    (GRPO's own streams and temperature), with the reward terms of each."""
+    (GRPO's own streams and temperature), with the reward terms of each (``format`` here: the
+    share of well-formed calls)."""
     import gymnasium as gym
 
     from memgym.agents.evaluate import run_episode
-    from memgym.llm.agent import LLMAgent
-    from memgym.llm.models import load_model
-    from memgym.llm.tool_env import text_twin
-    from memgym.training.trl import trl_spec
+    from memgym.llm.tool_env import compression, text_twin
+    from memgym.training.trl import model_agent, trl_spec
 
     spec = trl_spec(config)
-    model, tokenizer = load_model(str(folder), force_tool_calls=spec.force_tool_calls)
-    agent = LLMAgent(model, tokenizer, name="sft-sampled", max_new_tokens=spec.eval_max_new_tokens,
-                     force_tool_calls=spec.force_tool_calls, demonstration=spec.demonstration,
-                     temperature=spec.temperature)
+    agent = model_agent(folder, config, "sft-sampled", temperature=spec.temperature)
     env = gym.make(text_twin(config.env.id), **config.env.kwargs)
     groups = []
     for stream in range(streams):
@@ -196,13 +182,11 @@ def sample_groups(folder: Path, config: Any, streams: int, group: int) -> list[l
             result = run_episode(env, agent, split="train", episode_seed=spec.episode_seed + stream,
                                  options=config.env.options)
             calls = result["actions"]
-            stream_tokens = env.unwrapped.core.stream_tokens
             rollouts.append({
                 "qa": result["qa_score"], "memory_tokens": result["memory_tokens"],
                 "tool_success": calls["succeeded"] / calls["total"] if calls["total"] else 0.0,
                 "format": 1.0 - calls["malformed"] / calls["total"] if calls["total"] else 0.0,
-                "compression": min(max(1.0 - result["memory_tokens"] / stream_tokens, 0.0), 1.0)
-                if stream_tokens else 0.0})
+                "compression": compression(env.unwrapped.core)})
         groups.append(rollouts)
     env.close()
     return groups

@@ -388,18 +388,24 @@ class MemoryToolEnv:
         core = self.env.core
         n_questions = max(len(core.episode.questions), 1)
         qa = sum(r.score for r in core.records) / n_questions
-        stream = core.stream_tokens
-        compression = 1.0 - core.store.total_tokens() / stream if stream else 0.0
         return {
             "qa": float(qa),
             "tool_success": self._ok_calls / self._calls if self._calls else 0.0,
-            "compression": float(min(max(compression, 0.0), 1.0)),
+            "compression": compression(core),
             "calls": float(self._calls),
         }
 
     @property
     def weights(self) -> dict[str, float]:
         return dict(self._weights)
+
+
+def compression(core: Any) -> float:
+    """The ``compression`` term of ``core``'s episode: 1 - memory tokens / stream tokens,
+    clipped to [0, 1] (0 for an empty stream)."""
+    stream = core.stream_tokens
+    ratio = 1.0 - core.store.total_tokens() / stream if stream else 0.0
+    return float(min(max(ratio, 0.0), 1.0))
 
 
 def _as_dict(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:

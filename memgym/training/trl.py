@@ -151,22 +151,33 @@ def model_folder(run: RunFolder, checkpoint: Path | None = None) -> Path | None:
 
 
 def load_agent(run: RunFolder, config: TrainConfig, checkpoint: Path | None = None) -> Any:
-    from memgym.llm.models import load_model
-
     folder = model_folder(run, checkpoint)
     if folder is None or not _has_model(folder):
         raise ConfigError(f"{run.path}: no trained model to load yet")
+    return model_agent(folder, config)
+
+
+def model_agent(model: str | Path, config: TrainConfig, name: str | None = None,
+                temperature: float = 0.0) -> Any:
+    """The agent of a model spec or folder, prompted as the run's training prompts it."""
+    from memgym.llm.models import load_model
+
     spec = trl_spec(config)
-    model, tokenizer = load_model(folder, force_tool_calls=spec.force_tool_calls)
-    return make_agent(model, tokenizer, config, spec)
+    loaded, tokenizer = load_model(model, force_tool_calls=spec.force_tool_calls)
+    agent = make_agent(loaded, tokenizer, config, spec, temperature=temperature)
+    agent.name = name or agent.name
+    return agent
 
 
-def make_agent(model: Any, tokenizer: Any, config: TrainConfig, spec: TRLSpec) -> Any:
-    """The evaluation agent for a (possibly training) model, prompted as in training."""
+def make_agent(model: Any, tokenizer: Any, config: TrainConfig, spec: TRLSpec,
+               temperature: float = 0.0) -> Any:
+    """The evaluation agent for a (possibly training) model, prompted as in training
+    (greedy; ``temperature`` > 0 samples, as GRPO's rollouts do)."""
     from memgym.llm.agent import LLMAgent
 
     return LLMAgent(model, tokenizer, name=config.name, max_new_tokens=spec.eval_max_new_tokens,
-                    force_tool_calls=spec.force_tool_calls, demonstration=spec.demonstration)
+                    force_tool_calls=spec.force_tool_calls, demonstration=spec.demonstration,
+                    temperature=temperature)
 
 
 # -- training ------------------------------------------------------------------------------
@@ -347,17 +358,21 @@ def final_report(config: TrainConfig, run: RunFolder, policy: Any,
     """As :func:`memgym.training.run.final_report`, with the LLM on the text env and the
     baselines on its structured twin (same episodes)."""
     return run_final_report(config, run, policy, training=training,
-                            evaluate=functools.partial(_evaluate, config, policy))
+                            evaluate=functools.partial(evaluate_policy, config, policy))
 
 
-def _evaluate(config: TrainConfig, policy: Any, options: dict[str, Any]) -> dict[str, Any]:
+def evaluate_policy(config: TrainConfig, policy: Any, options: dict[str, Any] | None = None,
+                    *, baselines: bool = True) -> dict[str, Any]:
+    """The LLM ``policy`` on the run's held-out streams (text env; ``options`` default to
+    ``eval.options``) and, with ``baselines``, ``eval.baselines`` on the structured twin."""
     from memgym.agents.evaluate import evaluate_agents
     from memgym.llm.tool_env import structured_twin, text_twin
 
     common = {"split": config.eval.split, "episodes": config.eval.episodes,
-              "seed": config.eval.seed, "env_kwargs": config.eval_kwargs, "options": options}
+              "seed": config.eval.seed, "env_kwargs": config.eval_kwargs,
+              "options": config.eval.options if options is None else options}
     report = evaluate_agents([policy], text_twin(config.eval_id), **common)
-    if config.eval.baselines:
+    if baselines and config.eval.baselines:
         struct_id = structured_twin(config.eval_id)
         base = evaluate_agents(list(config.eval.baselines), struct_id, **common)
         report["baseline_env_id"] = struct_id
