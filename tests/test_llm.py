@@ -462,7 +462,8 @@ def test_one_grpo_step_with_smollm2(cache: Path, tmp_path: Path) -> None:
                                "trl.episodes=1", "trl.num_generations=2",
                                "trl.gradient_accumulation_steps=2",
                                "trl.max_completion_length=256", "eval.baselines=[fifo]",
-                               "trl.log_completions=true"])
+                               "trl.log_completions=true",
+                               "trl.sft=null"])  # GRPO alone (the warm start: test_llm_sft)
     report = train_from_config(config)
     assert 0.0 <= report["agents"]["grpo-smollm2-kv"]["qa_score"] <= 1.0
     run = tmp_path / "runs" / "grpo-smollm2-kv"
