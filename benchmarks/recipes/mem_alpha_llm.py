@@ -87,12 +87,15 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.signal_only and (args.sft is None or not args.sft.is_dir()):
         parser.error("--signal-only needs --sft <run>/sft (an existing folder)")
+    saved_signal = args.results / "mem_alpha_llm_signal.json"
+    if args.rescore and not saved_signal.is_file():
+        parser.error(f"--rescore needs {saved_signal} (run with --signal-only first)")
     if args.rescore or args.signal_only:
         from memgym.training import load_config
 
         config = load_config(CONFIG, args.overrides)
         if args.rescore:
-            saved = json.loads((args.results / "mem_alpha_llm_signal.json").read_text())
+            saved = json.loads(saved_signal.read_text())
             write_signal(args, Path(saved["model"]), config, saved=saved)
         else:
             write_signal(args, args.sft, config)
