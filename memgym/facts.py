@@ -77,6 +77,7 @@ class Fact:
         return f"{normalize(self.subject)}|{self.attribute}"
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """Lower-case, strip punctuation and articles, squeeze spaces (SQuAD-style)."""
     tokens = _TOKEN.findall(text.lower())

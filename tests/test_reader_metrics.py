@@ -193,3 +193,33 @@ def test_importing_reader_does_not_import_torch() -> None:
     code = "import sys, memgym.rewards.reader; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _bm25s_matrix(docs: list[list[int]], n_vocab: int) -> "np.ndarray":
+    """The dense score matrix bm25s builds (the reference the reader reproduces)."""
+    import bm25s
+    import numpy as np
+
+    index = bm25s.BM25(k1=1.5, b=0.75)
+    index.index((docs, {str(j): j for j in range(n_vocab)}), show_progress=False)
+    data, rows, indptr = (index.scores[k] for k in ("data", "indices", "indptr"))
+    dense = np.zeros((len(docs), n_vocab), dtype=np.float64)
+    dense[rows, np.repeat(np.arange(n_vocab), np.diff(indptr))] = data
+    return dense
+
+
+def test_lucene_matrix_equals_bm25s_bit_for_bit() -> None:
+    import numpy as np
+
+    from memgym.rewards.reader import lucene_bm25_matrix
+
+    rng = random.Random(0)
+    cases = [[[0]], [[1, 1, 1], []], [[], [2]]]  # one doc, an empty doc, repeated terms
+    for _ in range(300):
+        n_vocab = rng.randint(1, 40)
+        cases.append([[rng.randrange(n_vocab) for _ in range(rng.randint(0, 25))]
+                      for _ in range(rng.randint(1, 60))])
+    for docs in cases:
+        n_vocab = max((t for d in docs for t in d), default=0) + 1
+        ours = lucene_bm25_matrix(docs, n_vocab)
+        assert np.array_equal(ours, _bm25s_matrix(docs, n_vocab)), docs

@@ -16,18 +16,19 @@ Answering (shared by every backend, see :class:`RankingReader`):
 2. A ``When ...`` question: the first date in the best-ranked entry read that has one.
 3. Anything else: the best-ranked entry's text (mode ``"context"``, scored with ``contains``).
 
-Backends: :class:`BM25Reader` (``bm25s``, the default) and
+Backends: :class:`BM25Reader` (BM25 as ``bm25s`` computes it, the default) and
 :class:`memgym.rewards.embedding.EmbeddingReader` (all-MiniLM-L6-v2; imports torch lazily).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
-import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
@@ -66,8 +67,8 @@ class Reader(Protocol):
 
 def order_by_score(scores: np.ndarray, entries: Sequence[str], keep: np.ndarray) -> list[int]:
     """Indices with ``keep`` true, best score first; ties broken by text, never by position."""
-    idx = np.flatnonzero(keep)
-    return sorted(idx.tolist(), key=lambda i: (-float(scores[i]), entries[i], i))
+    values = scores.tolist()  # Python floats: cheaper to compare than numpy scalars
+    return sorted(np.flatnonzero(keep).tolist(), key=lambda i: (-values[i], entries[i], i))
 
 
 @dataclass
@@ -191,16 +192,51 @@ class RankingReader:
         return ReaderAnswer(ABSTAIN_TEXT, "abstain", used)
 
 
-def bm25_tokens(text: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def bm25_tokens(text: str) -> tuple[str, ...]:
     """BM25 terms: lower-case alphanumeric tokens of 2+ characters minus English stopwords.
 
     The 2-character floor matches ``bm25s.tokenize`` and drops the ``s`` of possessives.
     """
-    return [t for t in tokenize(text) if len(t) > 1 and t not in _STOPWORDS]
+    return tuple(t for t in tokenize(text) if len(t) > 1 and t not in _STOPWORDS)
+
+
+@lru_cache(maxsize=1024)
+def _lucene_idf(n_docs: int) -> np.ndarray:
+    """float32 idf of a term in df = 0 .. n_docs of n_docs documents (0 for df = 0), with
+    ``math.log`` as bm25s's ``_score_idf_lucene`` (np.log may differ in the last bit)."""
+    return np.array([0.0] + [math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+                             for df in range(1, n_docs + 1)], dtype=np.float32)
+
+
+def lucene_bm25_matrix(docs: Sequence[Sequence[int]], n_vocab: int, k1: float = 1.5,
+                       b: float = 0.75) -> np.ndarray:
+    """Dense (docs x vocab) BM25 term scores, Lucene variant, equal bit for bit to the
+    ``scores`` matrix ``bm25s.BM25(k1, b).index`` builds (``tests/test_reader_metrics.py``).
+
+    Written out instead of calling bm25s because a memory is a corpus of 1-100 entries that
+    is re-indexed for every batch of questions: bm25s's index build (progress bars, a
+    Counter per document, the sparse layout) cost ~0.25 ms per call, 60% of the reader's time
+    and most of the batched env's step once episodes are pooled; this is a few array ops.
+    The dtypes follow bm25s (float32 tf and idf, float64 length norm, float32 result).
+    """
+    n_docs = len(docs)
+    lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n_docs)
+    terms = np.fromiter((t for d in docs for t in d), dtype=np.int64, count=int(lengths.sum()))
+    cells = np.repeat(np.arange(n_docs), lengths) * n_vocab + terms
+    tf = np.bincount(cells, minlength=n_docs * n_vocab).reshape(n_docs, n_vocab)
+    tf = tf.astype(np.float32)
+    present = tf > 0
+    idf = _lucene_idf(n_docs)[present.sum(axis=0)]
+    with np.errstate(divide="ignore", invalid="ignore"):  # all-empty memories: no terms at all
+        norm = k1 * ((1 - b) + b * lengths / lengths.mean())
+        scores = (idf * (tf / (norm[:, None] + tf))).astype(np.float32)
+    return np.where(present, scores, np.float32(0.0)).astype(np.float64)
 
 
 class BM25Reader(RankingReader):
-    """Ranks entries with BM25 (``bm25s``, Lucene variant); entries with score 0 are not read."""
+    """Ranks entries with BM25 (Lucene variant, as ``bm25s``); entries with score 0 are not
+    read."""
 
     def __init__(self, top_k: int = 3, k1: float = 1.5, b: float = 0.75) -> None:
         super().__init__(top_k)
@@ -211,12 +247,9 @@ class BM25Reader(RankingReader):
         # A sorted vocabulary (not bm25s's set order) makes scores bit-identical whatever the
         # entry order or hash seed, so tie-breaking by text is really order-free.
         vocab = {t: j for j, t in enumerate(sorted({t for d in docs for t in d} | {""}))}
-        index = bm25s.BM25(k1=self.k1, b=self.b)
-        index.index(([[vocab[t] for t in d] for d in docs], vocab), show_progress=False)
-        data, rows, indptr = (index.scores[k] for k in ("data", "indices", "indptr"))
         # Dense doc x term score matrix: memories are small, and one matmul scores all queries.
-        dense = np.zeros((len(entries), len(vocab)), dtype=np.float64)
-        dense[rows, np.repeat(np.arange(len(vocab)), np.diff(indptr))] = data
+        dense = lucene_bm25_matrix([[vocab[t] for t in d] for d in docs], len(vocab),
+                                   self.k1, self.b)
 
         def rank(queries: Sequence[str]) -> list[list[int]]:
             counts = np.zeros((len(queries), len(vocab)), dtype=np.float64)
