@@ -8,6 +8,9 @@ For each env id, measured one after the other in this process:
 - the same two with resets left out of the time (``--ceiling-length``-chunk streams, steps
   that reset not timed): what the step alone allows, i.e. the ratio a free episode pipeline
   (stream generation, text features) would reach;
+- pooled: the same two with ``episode_pool=--pool`` (resets draw from a fixed set of
+  streams, generated and encoded once; the pool is filled before timing): the rate of a
+  training run on a fixed stream set, the reader's work included;
 - memory per env: bytes traced (``tracemalloc``, numpy included) by building, resetting
   and stepping 8 single envs or one 64-env vector env, divided by the number of envs.
 
@@ -28,8 +31,8 @@ import gymnasium as gym
 import numpy as np
 
 import memgym
-from memgym.envs.speed import (cartpole_reference, env_steps_per_second, random_valid,
-                               vector_steps_per_second)
+from memgym.envs.speed import (cartpole_reference, env_steps_per_second, fill_pool,
+                               random_valid, vector_steps_per_second)
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_ENVS = ("memgym/KVUpdates-Medium-v0", "memgym/Needle-Medium-v0",
@@ -79,6 +82,22 @@ def ceiling(env_id: str, length: int, seconds: float, num_envs: int, cartpole: f
             "ceiling_vector_steps_per_s": vector, "ceiling_vector_ratio": vector / cartpole_vec}
 
 
+def pooled(env_id: str, pool: int, seconds: float, num_envs: int, cartpole: float,
+           cartpole_vec: float) -> dict[str, float | None]:
+    """Steps/s and CartPole ratios with ``episode_pool=pool`` (pool filled first)."""
+    if not pool:
+        return {"pool_ratio": None, "pool_vector_ratio": None}
+    env = gym.make(env_id, episode_pool=pool)
+    fill_pool(env, pool)
+    single = env_steps_per_second(env, seconds)
+    venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                        episode_pool=pool)
+    fill_pool(venv, pool)
+    vector = vector_steps_per_second(venv, seconds)
+    return {"pool": pool, "pool_steps_per_s": single, "pool_ratio": single / cartpole,
+            "pool_vector_steps_per_s": vector, "pool_vector_ratio": vector / cartpole_vec}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -86,6 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--env", action="append", default=None)
     parser.add_argument("--ceiling-length", type=int, default=1_000,
                         help="chunks per stream for the resets-amortised ceiling (0: skip)")
+    parser.add_argument("--pool", type=int, default=256,
+                        help="episode_pool of the pooled measurement (0: skip)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rows = []
@@ -101,12 +122,13 @@ def main(argv: list[str] | None = None) -> dict:
                "vector_over_single": vector / single,
                "bytes_per_env_single": memory_per_env(env_id, 8, vector=False),
                "bytes_per_env_vector": memory_per_env(env_id, args.num_envs, vector=True),
+               **pooled(env_id, args.pool, args.seconds, args.num_envs, cartpole, cartpole_vec),
                **ceiling(env_id, args.ceiling_length, args.seconds, args.num_envs,
                          cartpole, cartpole_vec)}
         rows.append(row)
         print(f"{env_id}: single {single:,.0f} steps/s (CartPole {cartpole:,.0f}, ratio "
               f"{row['ratio']:.2f}); vector x{args.num_envs} {vector:,.0f} (CartPoleVectorEnv "
-              f"{cartpole_vec:,.0f}, ratio {row['vector_ratio']:.3f})")
+              f"{cartpole_vec:,.0f}, ratio {row['vector_ratio']:.3f}); pooled {_pool_cell(row)}")
     result = {"benchmark": "env_throughput", "memgym_version": memgym.__version__,
               "seconds_per_measurement": args.seconds, "num_envs": args.num_envs,
               "target_ratio": 0.5, "rows": rows}
@@ -115,21 +137,31 @@ def main(argv: list[str] | None = None) -> dict:
     n = args.num_envs
     lines = [
         f"| env | single steps/s | CartPole-v1 | ratio (>= 0.5) | vector x{n} steps/s | "
-        f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector / single | ceiling single / vector "
-        f"(no resets) | KiB per env single | KiB per env vector |",
-        "|---|---|---|---|---|---|---|---|---|---|---|"]
+        f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector / single | pooled single / vector "
+        f"(ratios) | ceiling single / vector (no resets) | KiB per env single | "
+        f"KiB per env vector |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['env_id']} | {r['steps_per_s']:,.0f} | {r['cartpole_steps_per_s']:,.0f} | "
               f"{r['ratio']:.3f} | {r['vector_steps_per_s']:,.0f} | "
               f"{r['cartpole_vector_steps_per_s']:,.0f} | {r['vector_ratio']:.3f} | "
-              f"{r['vector_over_single']:.1f}x | {_ceiling_cell(r)} | "
+              f"{r['vector_over_single']:.1f}x | {_pool_cell(r)} | {_ceiling_cell(r)} | "
               f"{r['bytes_per_env_single'] / 1024:,.0f} | "
               f"{r['bytes_per_env_vector'] / 1024:,.0f} |" for r in rows]
+    if args.pool:
+        lines += ["", f"Pooled: ``episode_pool={args.pool}`` (a fixed set of {args.pool} training "
+                  "streams, each generated and encoded once per process; filled before timing)."]
     if args.ceiling_length:
         lines += ["", f"Ceiling: the same measurement on {args.ceiling_length:,}-chunk streams "
                   "with the resets (stream generation, text features) left out of the time: "
                   "it bounds what a faster episode pipeline alone could give."]
     (args.results / "env_throughput.md").write_text("\n".join(lines) + "\n")
     return result
+
+
+def _pool_cell(row: dict) -> str:
+    if row.get("pool_ratio") is None:
+        return "-"
+    return f"{row['pool_ratio']:.3f} / {row['pool_vector_ratio']:.3f}"
 
 
 def _ceiling_cell(row: dict) -> str:

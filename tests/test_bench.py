@@ -36,9 +36,11 @@ def test_make_bench_runs_every_script_then_the_summary() -> None:
 def test_env_throughput_tiny(tmp_path: Path) -> None:
     result = load("env_throughput").main(["--seconds", "0.05", "--num-envs", "4",
                                           "--env", "memgym/KVUpdates-Easy-v0",
-                                          "--ceiling-length", "60", "--results", str(tmp_path)])
+                                          "--ceiling-length", "60", "--pool", "3",
+                                          "--results", str(tmp_path)])
     row = result["rows"][0]
     assert row["steps_per_s"] > 0 and row["vector_steps_per_s"] > 0
+    assert row["pool"] == 3 and row["pool_ratio"] > 0 and row["pool_vector_ratio"] > 0
     assert row["ceiling_ratio"] > 0 and row["ceiling_vector_ratio"] > 0
     assert row["bytes_per_env_single"] > 0 and row["bytes_per_env_vector"] > 0
     assert json.loads((tmp_path / "env_throughput.json").read_text())["rows"][0] == row
@@ -64,11 +66,13 @@ def test_reader_cost_tiny(tmp_path: Path) -> None:
 def test_summary_reads_the_json_and_flags_targets(tmp_path: Path) -> None:
     (tmp_path / "sb3_fps.json").write_text(json.dumps({"rows": [
         {"vec_env": "dummy", "memgym_fps": 1.0, "ratio": 0.5},
-        {"vec_env": "vector_entry_point", "memgym_fps": 2.0, "ratio": 0.9}]}))
+        {"vec_env": "vector_entry_point", "memgym_fps": 2.0, "ratio": 0.9},
+        {"vec_env": "bound: zero-cost env", "memgym_fps": 3.0, "ratio": 0.95, "reference": True}]}))
     (tmp_path / "sb3_fps.md").write_text("| table |")
     text = load("summary").main(["--results", str(tmp_path)])
     assert "| SB3 PPO fps / CartPole, vec_env=dummy | 0.500 | >= 0.8 | NO |" in text
     assert "vec_env=vector_entry_point | 0.900 | >= 0.8 | yes |" in text
+    assert "zero-cost" not in text.split("## ")[0]  # a bound, not a target row
     assert "Not run" in text and "env_throughput" in text
     assert (tmp_path / "SUMMARY.md").read_text() == text
 
@@ -78,6 +82,7 @@ def test_sb3_fps_tiny(tmp_path: Path) -> None:
     result = load("sb3_fps").main(["--seconds", "0.2", "--warmup", "256",
                                    "--results", str(tmp_path)])
     assert result["cartpole_fps"] > 0 and all(r["memgym_fps"] > 0 for r in result["rows"])
+    assert [r.get("reference", False) for r in result["rows"]] == [False, False, False, True]
 
 
 @pytest.mark.slow

@@ -53,6 +53,7 @@ def play_both(env_id: str, kwargs: dict, n: int = 3, steps: int = 150, seed: int
     ("memgym/KVUpdates-Easy-v0", {}),
     ("memgym/MultiHop-Hard-v0", {}),  # mid-stream questions: the reader runs mid-episode
     ("memgym/Needle-Easy-v0", RICH),
+    ("memgym/KVUpdates-Easy-v0", {"episode_pool": 2}),  # replays from the encoding cache
 ])
 def test_same_results_as_single_env(env_id: str, kwargs: dict) -> None:
     assert play_both(env_id, kwargs) >= 3  # several episodes, so autoresets are compared too

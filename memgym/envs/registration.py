@@ -81,24 +81,6 @@ def load_task(task: Any, params: dict[str, Any] | None = None) -> Any:
     return task
 
 
-def episode_from_options(task: Any, default_split: str, np_random: Any,
-                         options: dict[str, Any] | None) -> Any:
-    """The episode a ``reset(options=...)`` asks for: ``episode`` (played as is), or the
-    task's episode for ``split`` / ``episode_seed`` (drawn from ``np_random`` when absent)
-    with the remaining options as task parameters."""
-    options = dict(options or {})
-    episode = options.pop("episode", None)
-    if episode is not None:
-        if options:
-            raise ValueError(f"reset options {sorted(options)} cannot be combined with 'episode'")
-        return episode
-    split = options.pop("split", default_split)
-    episode_seed = options.pop("episode_seed", None)
-    if episode_seed is None:
-        episode_seed = int(np_random.integers(2**31 - 1))
-    return task.episode(int(episode_seed), split, **options)
-
-
 def register_task(
     name: str,
     task: str | type,

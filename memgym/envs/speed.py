@@ -81,6 +81,17 @@ def vector_steps_per_second(venv: gym.vector.VectorEnv, seconds: float = 3.0,
             return steps / elapsed
 
 
+def fill_pool(env: Any, pool: int) -> None:
+    """Generate and encode every episode of an env made with ``episode_pool=pool`` (seeds
+    ``0 .. pool-1``), so a measurement times the steady state of a pooled run, not its first
+    ``pool`` resets. Works on a single env or a memgym vector env (one env at a time)."""
+    options: dict[str, Any] = {}
+    if hasattr(env, "num_envs"):
+        options["reset_mask"] = np.arange(env.num_envs) == 0
+    for seed in range(pool):
+        env.reset(options={**options, "episode_seed": seed})
+
+
 def cartpole_reference(seconds: float, num_envs: int | None = None) -> float:
     """CartPole-v1 steps/s in this process: ``gym.make`` or ``CartPoleVectorEnv`` x n."""
     if num_envs is None:
@@ -96,17 +107,25 @@ def main(vector: bool, argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description="Steps/s of a memgym environment vs CartPole.")
     parser.add_argument("env_id", nargs="?", default=DEFAULT_ENV)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--episode-pool", type=int, default=None,
+                        help="train on a pool of N streams (filled before timing)")
     if vector:
         parser.add_argument("--num-envs", type=int, default=64)
     args = parser.parse_args(argv)
+    kwargs = {} if args.episode_pool is None else {"episode_pool": args.episode_pool}
     if vector:
         venv = gym.make_vec(args.env_id, num_envs=args.num_envs,
-                            vectorization_mode="vector_entry_point")
+                            vectorization_mode="vector_entry_point", **kwargs)
+        if args.episode_pool:
+            fill_pool(venv, args.episode_pool)
         ours = vector_steps_per_second(venv, args.seconds)
         reference = cartpole_reference(args.seconds, args.num_envs)
         label = f"vector x{args.num_envs}"
     else:
-        ours = env_steps_per_second(gym.make(args.env_id), args.seconds)
+        env = gym.make(args.env_id, **kwargs)
+        if args.episode_pool:
+            fill_pool(env, args.episode_pool)
+        ours = env_steps_per_second(env, args.seconds)
         reference = cartpole_reference(args.seconds)
         label = "single env"
     print(f"{args.env_id} ({label}): {ours:,.0f} steps/s; CartPole-v1 {reference:,.0f} "

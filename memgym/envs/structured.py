@@ -13,7 +13,8 @@ from memgym.episode import Episode
 from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures
 from memgym.envs.features import RELATION_COLUMNS, TOKEN_SCALE, relation_columns
-from memgym.envs.registration import episode_from_options, load_task
+from memgym.envs.episode_pool import EpisodeSource, cached, task_token
+from memgym.envs.registration import load_task
 from memgym.envs.slots import SlotTable
 from memgym.envs.text_view import render_prompt
 
@@ -87,13 +88,16 @@ class MemoryEnv(gym.Env):
       (``em`` / ``f1`` / ``contains``), ``rewards`` (a :class:`RewardConfig` or dict).
     - ``ops_per_chunk``, ``max_rereads_per_chunk``, ``archive_capacity``, ``archive_view``,
       ``retrieval_tiers`` (``True`` for low / mid / high defaults), ``bow_dim``, ``slot_bow``.
+    - ``episode_pool``: ``None`` (a fresh stream every reset) or N: resets draw episode seeds
+      from ``range(N)``, a fixed training set as Procgen's ``num_levels``; each stream is
+      generated and encoded once per process (:mod:`memgym.envs.episode_pool`).
 
     ``reset(options=...)`` takes ``split``, ``episode_seed``, ``episode`` (an
     :class:`Episode` to play as is) and any task parameter (e.g. ``length``).
 
     ## Version History
 
-    - v0: initial release.
+    - v0: initial release (``episode_pool`` added later; the default keeps v0's episodes).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -118,12 +122,15 @@ class MemoryEnv(gym.Env):
         retrieval_tiers: dict[str, dict[str, Any]] | bool | None = None,
         bow_dim: int = 64,
         slot_bow: bool = False,
+        episode_pool: int | None = None,
         render_mode: str | None = None,
     ) -> None:
         if data_path is not None:  # dataset adapters: gym.make(id, data_path=...)
             task_params = {**(task_params or {}), "data_path": str(data_path)}
         self.task = load_task(task, task_params)
         self.split = split
+        self.episodes = EpisodeSource(self.task, episode_pool=episode_pool,
+                                      token=task_token(task, task_params))
         self.core = MemoryCore(
             tiers=tiers, ops=tuple(ops), reader=reader, reader_params=reader_params,
             metric=metric, rewards=rewards, ops_per_chunk=ops_per_chunk,
@@ -158,6 +165,7 @@ class MemoryEnv(gym.Env):
         self._features: EpisodeFeatures | None = None
         self._mask_step: tuple[int, int] | None = None
         self._episodes_started = 0
+        self._cache_key: Any = None  # of the episode reset() drew, for start_episode
 
     # -- action layout -------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -197,14 +205,19 @@ class MemoryEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        self.start_episode(episode_from_options(self.task, self.split, self.np_random, options))
+        episode, self._cache_key = self.episodes.draw(self.np_random, options, self.split)
+        self.start_episode(episode)
         return self._observation(), self._info(None)
 
     def start_episode(self, episode: Episode) -> None:
+        """Play ``episode`` (features cached when :meth:`reset` drew it from a pool)."""
+        key, self._cache_key = self._cache_key, None
         self._episodes_started += 1
         self.episode = episode
         self.core.start(episode)
-        self._features = EpisodeFeatures(episode, self.bow_dim)
+        dim = self.bow_dim
+        self._features = (EpisodeFeatures(episode, dim) if key is None else
+                          cached(("features", dim, key), lambda: EpisodeFeatures(episode, dim)))
         self.slots.reset()
         self._sync_view()
 

@@ -10,7 +10,8 @@ from gymnasium import spaces
 
 from memgym.episode import Episode
 from memgym.envs.core import MemoryCore
-from memgym.envs.registration import episode_from_options, load_task
+from memgym.envs.episode_pool import EpisodeSource, task_token
+from memgym.envs.registration import load_task
 from memgym.envs.text_view import MAX_ACTION_CHARS, TOOLS, core_arguments, parse_action, render_prompt
 
 MAX_PROMPT_CHARS = 200_000
@@ -66,7 +67,8 @@ class TextMemoryEnv(gym.Env):
 
     As :class:`memgym.envs.structured.MemoryEnv` (``task``, ``task_params``, ``data_path``, ``split``,
     ``tiers``, ``ops``, ``reader``, ``reader_params``, ``metric``, ``rewards``,
-    ``ops_per_chunk``, ``max_rereads_per_chunk``, ``archive_capacity``, ``retrieval_tiers``);
+    ``ops_per_chunk``, ``max_rereads_per_chunk``, ``archive_capacity``, ``retrieval_tiers``,
+    ``episode_pool``);
     structured-only arguments are accepted and ignored so one registration serves both.
 
     ## Version History
@@ -82,11 +84,13 @@ class TextMemoryEnv(gym.Env):
                  ops: tuple[str, ...] | list[str] = ("noop", "add", "update", "delete"),
                  ops_per_chunk: int = 4, render_mode: str | None = None,
                  archive_view: int = 0, bow_dim: int = 0, slot_bow: bool = False,
-                 **core_kwargs: Any) -> None:
+                 episode_pool: int | None = None, **core_kwargs: Any) -> None:
         if data_path is not None:  # dataset adapters: gym.make(id, data_path=...)
             task_params = {**(task_params or {}), "data_path": str(data_path)}
         self.task = load_task(task, task_params)
         self.split = split
+        self.episodes = EpisodeSource(self.task, episode_pool=episode_pool,
+                                      token=task_token(task, task_params))
         self.core = MemoryCore(ops=tuple(ops), ops_per_chunk=ops_per_chunk, **core_kwargs)
         self.render_mode = render_mode
         self.observation_space = UnicodeText(MAX_PROMPT_CHARS, charset=_CHARSET)
@@ -102,7 +106,7 @@ class TextMemoryEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        self.start_episode(episode_from_options(self.task, self.split, self.np_random, options))
+        self.start_episode(self.episodes.draw(self.np_random, options, self.split)[0])
         return self.prompt(), {"tools": self.tools}
 
     def start_episode(self, episode: Episode) -> None:

@@ -9,7 +9,8 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from memgym.envs.registration import VECTOR_OPS, episode_from_options
+from memgym.envs.episode_pool import cached
+from memgym.envs.registration import VECTOR_OPS
 from memgym.envs.structured import MemoryEnv
 from memgym.envs.vector_episodes import EpisodeBuffers
 from memgym.envs.vector_obs import batch_observation
@@ -173,11 +174,13 @@ class MemoryVectorEnv(VectorEnv):
         return self._observation(), {"action_mask": self._mask, "_action_mask": self._all}
 
     def _start(self, envs: np.ndarray, options: dict[str, Any]) -> None:
-        buffers = self.buffers
-        for i in envs:  # per-episode Python work: generation + text features, once
-            episode = episode_from_options(self.template.task, self.template.split,
-                                           self._rngs[i], options)
-            buffers.load(int(i), episode)
+        buffers, source, split = self.buffers, self.template.episodes, self.template.split
+        dim = self.template.bow_dim
+        for i in envs:  # per-episode Python work: generation + text features (cached in a pool)
+            episode, key = source.draw(self._rngs[i], options, split)
+            encoded = (buffers.encode(episode) if key is None else
+                       cached(("vector", dim, key), lambda: buffers.encode(episode)))
+            buffers.load(int(i), encoded)
         if self.sources_in.shape[1] < buffers.chunks:
             grown = np.zeros((self.num_envs, buffers.chunks), dtype=np.int32)
             grown[:, :self.sources_in.shape[1]] = self.sources_in

@@ -1,7 +1,8 @@
 """Per-episode arrays of the batched environment: one row of padded buffers per env.
 
 At (auto)reset an episode is generated and turned into arrays once (chunk features, token
-counts, which chunks have questions due, the evidence / conflict roles of every chunk), so
+counts, which chunks have questions due, the evidence / conflict roles of every chunk; with
+an ``episode_pool`` the encoding is cached, see :mod:`memgym.envs.episode_pool`), so
 a step of :class:`memgym.envs.vector.MemoryVectorEnv` only indexes these buffers with the
 cursor of each env: no Python work per env per step. Buffers grow to the longest episode
 seen; bags of words are stored as ``uint8`` (they are binary) to keep memory per env low.
@@ -24,6 +25,24 @@ class EpisodeRow:
     episode: Episode
     texts: list[str]
     due: dict[int, list[int]]
+
+
+@dataclass
+class EncodedEpisode:
+    """One episode as arrays (chunks x ...), ready to copy into a row of the buffers."""
+
+    row: EpisodeRow
+    bow: np.ndarray  # (chunks, dim) uint8
+    count: np.ndarray
+    tokens: np.ndarray
+    hedged: np.ndarray
+    ids: np.ndarray  # (chunks, 4): key, subject, attribute, value
+    has_due: np.ndarray
+    nonempty: np.ndarray
+    evidence: np.ndarray  # (chunks, questions) int8
+    conflict: np.ndarray
+    need: np.ndarray  # (questions,)
+    stream_tokens: float
 
 
 def due_questions(episode: Episode) -> dict[int, list[int]]:
@@ -70,39 +89,49 @@ class EpisodeBuffers:
             self.need[:, :q], self.qmask[:, :q] = old["need"], old["qmask"]
         self.chunks, self.questions = chunks, questions
 
-    def load(self, i: int, episode: Episode) -> EpisodeRow:
-        """Write ``episode`` into row ``i`` (growing the buffers if it is longer)."""
+    def encode(self, episode: Episode) -> EncodedEpisode:
+        """The arrays of ``episode`` (its own size); the Python work of a reset."""
+        feats = EpisodeFeatures(episode, self.dim)
         c, q = len(episode.chunks), len(episode.questions)
+        chunks = feats.chunks
+        due = due_questions(episode)
+        has_due = np.zeros(c, dtype=bool)
+        has_due[[k for k in due if 0 <= k < c]] = True
+        evidence = np.zeros((c, q), dtype=np.int8)
+        conflict = np.zeros((c, q), dtype=np.int8)
+        need = np.zeros(q, dtype=np.float64)
+        for j, question in enumerate(episode.questions):
+            wanted = set(question.evidence)
+            evidence[sorted(wanted), j] = 1
+            conflict[sorted(set(question.conflicting) - wanted), j] = 1
+            need[j] = len(wanted)
+        return EncodedEpisode(
+            row=EpisodeRow(episode, feats.texts, due), bow=chunks.bow.astype(np.uint8),
+            count=chunks.count, tokens=chunks.tokens, hedged=chunks.hedged,
+            ids=np.stack([chunks.key, chunks.subject, chunks.attribute, chunks.value], axis=1),
+            has_due=has_due, nonempty=np.array([bool(t.strip()) for t in feats.texts], dtype=bool),
+            evidence=evidence, conflict=conflict, need=need,
+            stream_tokens=float(chunks.tokens.sum()))
+
+    def load(self, i: int, encoded: EncodedEpisode) -> EpisodeRow:
+        """Write an encoded episode into row ``i`` (growing the buffers if it is longer)."""
+        c, q = encoded.evidence.shape
         if c > self.chunks or q > self.questions:
             self._allocate(max(c, self.chunks), max(q, self.questions))
-        feats = EpisodeFeatures(episode, self.dim)
-        self.bow[i, :c] = feats.chunks.bow
-        self.bow[i, c:] = 0
-        for name in ("count", "tokens", "hedged"):
+        for name in ("bow", "count", "tokens", "hedged", "has_due", "nonempty"):
             row = getattr(self, name)[i]
-            row[:c], row[c:] = getattr(feats.chunks, name), 0.0
-        ids = np.stack([feats.chunks.key, feats.chunks.subject, feats.chunks.attribute,
-                        feats.chunks.value], axis=1)
-        self.ids[i, :c], self.ids[i, c:] = ids, -1
-        due = due_questions(episode)
-        self.has_due[i] = False
-        self.has_due[i, [k for k in due if 0 <= k < c]] = True
-        self.nonempty[i] = False
-        self.nonempty[i, :c] = [bool(t.strip()) for t in feats.texts]
-        self.evidence[i], self.conflict[i] = 0, 0
-        self.need[i], self.qmask[i] = 0.0, False
-        for j, question in enumerate(episode.questions):
-            evidence = set(question.evidence)
-            self.evidence[i, sorted(evidence), j] = 1
-            self.conflict[i, sorted(set(question.conflicting) - evidence), j] = 1
-            self.need[i, j] = len(evidence)
-            self.qmask[i, j] = True
+            row[:c], row[c:] = getattr(encoded, name), 0
+        self.ids[i, :c], self.ids[i, c:] = encoded.ids, -1
+        for name in ("evidence", "conflict"):
+            row = getattr(self, name)[i]
+            row[:], row[:c, :q] = 0, getattr(encoded, name)
+        self.need[i], self.need[i, :q] = 0.0, encoded.need
+        self.qmask[i], self.qmask[i, :q] = False, True
         self.length[i] = c
-        self.stream_tokens[i] = float(feats.chunks.tokens.sum())
+        self.stream_tokens[i] = encoded.stream_tokens
         self.n_questions[i] = max(q, 1)
-        row = EpisodeRow(episode, feats.texts, due)
-        self.rows[i] = row
-        return row
+        self.rows[i] = encoded.row
+        return encoded.row
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (for the memory-per-env benchmark)."""
