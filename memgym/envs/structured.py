@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from memgym.episode import Episode
+from memgym.envs.action_layout import layout_rows, set_action_layout
 from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures
 from memgym.envs.features import RELATION_COLUMNS, TOKEN_SCALE, relation_columns
@@ -169,37 +170,9 @@ class MemoryEnv(gym.Env):
 
     # -- action layout -------------------------------------------------------------------
     def _build_actions(self) -> None:
-        ops, names, table = self.core.ops, [], []  # table rows: (op, slot or index, tier)
-        def emit(name: str, op: str, arg: int = -1, tier: int = -1) -> None:
-            names.append(name)
-            table.append((op, arg, tier))
-        emit("noop", "noop")
-        if "add" in ops:
-            for t, tier in enumerate(self.tier_names):
-                emit(f"add->{tier}", "add", tier=t)
-        for op in ("update", "delete", "evict"):
-            if op in ops:
-                for k in range(self.n_slots):
-                    emit(f"{op} slot {k}", op, k)
-        if "route" in ops and len(self.tier_names) > 1:
-            for k in range(self.n_slots):
-                for t, tier in enumerate(self.tier_names):
-                    emit(f"route slot {k}->{tier}", "route", k, t)
-        if "reread" in ops:
-            for j in range(self.archive_view):
-                emit(f"reread archive {j}", "reread", j)
-            emit("reread similar", "reread_similar")
-        for r, name in enumerate(self.core.retrieval_tiers):
-            emit(f"answer via {name}", "answer", r)
-        self.action_names: list[str] = names
-        self.action_table = table
-        self.action_ops = np.array([row[0] for row in table])
-        self.action_args = np.array([row[1] for row in table])
-        self.action_tiers = np.array([row[2] for row in table])
-        self._op_index = {op: np.flatnonzero(self.action_ops == op) for op in set(self.action_ops)}
-        #: ``(op, slot or index, tier index) -> action``, for agents that act by name.
-        self.action_index = {row: i for i, row in enumerate(table)}
         self.retrieval_names = list(self.core.retrieval_tiers)
+        set_action_layout(self, *layout_rows(self.core.ops, self.tier_names, self.n_slots,
+                                             self.archive_view, self.retrieval_names))
 
     # -- gymnasium API -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from memgym.envs.action_layout import set_action_layout
 from memgym.envs.memory import count_tokens
 from memgym.envs.structured import MemoryEnv
 from memgym.envs.text import TextMemoryEnv
@@ -54,17 +55,10 @@ class MemoryR1Env(MemoryEnv):
         super().__init__(*args, **kwargs)
         self.merge_enabled = merge and "update" in self.core.ops
         if self.merge_enabled:
-            rows = [(f"merge slot {k}", ("merge", k, -1)) for k in range(self.n_slots)]
-            self.action_names = [*self.action_names, *(name for name, _ in rows)]
-            self.action_table = [*self.action_table, *(row for _, row in rows)]
-            table = self.action_table
-            self.action_ops = np.array([row[0] for row in table])
-            self.action_args = np.array([row[1] for row in table])
-            self.action_tiers = np.array([row[2] for row in table])
-            self._op_index = {op: np.flatnonzero(self.action_ops == op)
-                              for op in set(self.action_ops)}
-            self.action_index = {row: i for i, row in enumerate(table)}
-            self.action_space = spaces.Discrete(len(table))
+            set_action_layout(
+                self, [*self.action_names, *(f"merge slot {k}" for k in range(self.n_slots))],
+                [*self.action_table, *(("merge", k, -1) for k in range(self.n_slots))])
+            self.action_space = spaces.Discrete(len(self.action_table))
         self.merges = 0
 
     def start_episode(self, episode: Any) -> None:
