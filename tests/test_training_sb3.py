@@ -166,3 +166,17 @@ def test_overwrite_starts_a_fresh_run(tmp_path: Path) -> None:
     assert not (run.eval / "stale.txt").exists()
     assert [p["steps"] for p in run.read_curve()] == [128]
     assert run.latest_checkpoint()[1] == 128
+
+
+def test_episode_pool_from_the_config_reaches_the_training_envs(tmp_path: Path) -> None:
+    from memgym.envs import episode_pool
+
+    episode_pool.clear_cache()
+    config = validate_config(tiny(tmp_path, **{"env.kwargs.episode_pool": 3,
+                                               "algo.vec_env": "vector_entry_point",
+                                               "eval.lengths": []}))
+    train_from_config(config)
+    train_seeds = {key[3] for key in episode_pool._CACHE
+                   if key[0] == "episode" and key[2] == "train"}
+    assert train_seeds and train_seeds <= {0, 1, 2}  # 256 steps of resets, 3 streams at most
+    episode_pool.clear_cache()
