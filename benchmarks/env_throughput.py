@@ -10,7 +10,8 @@ For each env id, measured one after the other in this process:
   (stream generation, text features) would reach;
 - pooled: the same two with ``episode_pool=--pool`` (resets draw from a fixed set of
   streams, generated and encoded once; the pool is filled before timing): the rate of a
-  training run on a fixed stream set, the reader's work included;
+  training run on a fixed stream set, the reader's work included; and the pooled vector env
+  once more with the reader replaced by a no-op (the reader's share of the time);
 - memory per env: bytes traced (``tracemalloc``, numpy included) by building, resetting
   and stepping 8 single envs or one 64-env vector env, divided by the number of envs.
 
@@ -33,6 +34,7 @@ import numpy as np
 import memgym
 from memgym.envs.speed import (cartpole_reference, env_steps_per_second, fill_pool,
                                random_valid, vector_steps_per_second)
+from memgym.envs.vector import MemoryVectorEnv
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_ENVS = ("memgym/KVUpdates-Medium-v0", "memgym/Needle-Medium-v0",
@@ -82,6 +84,13 @@ def ceiling(env_id: str, length: int, seconds: float, num_envs: int, cartpole: f
             "ceiling_vector_steps_per_s": vector, "ceiling_vector_ratio": vector / cartpole_vec}
 
 
+class ReaderFreeVectorEnv(MemoryVectorEnv):
+    """The batched env with questions left unanswered: measures what the reader costs."""
+
+    def _answer(self, i: int, terms: np.ndarray) -> None:
+        return None
+
+
 def pooled(env_id: str, pool: int, seconds: float, num_envs: int, cartpole: float,
            cartpole_vec: float) -> dict[str, float | None]:
     """Steps/s and CartPole ratios with ``episode_pool=pool`` (pool filled first)."""
@@ -94,8 +103,12 @@ def pooled(env_id: str, pool: int, seconds: float, num_envs: int, cartpole: floa
                         episode_pool=pool)
     fill_pool(venv, pool)
     vector = vector_steps_per_second(venv, seconds)
+    free = ReaderFreeVectorEnv(num_envs, episode_pool=pool, **gym.spec(env_id).kwargs)
+    fill_pool(free, pool)
+    reader_free = vector_steps_per_second(free, seconds)
     return {"pool": pool, "pool_steps_per_s": single, "pool_ratio": single / cartpole,
-            "pool_vector_steps_per_s": vector, "pool_vector_ratio": vector / cartpole_vec}
+            "pool_vector_steps_per_s": vector, "pool_vector_ratio": vector / cartpole_vec,
+            "pool_reader_free_vector_ratio": reader_free / cartpole_vec}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -138,24 +151,30 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"| env | single steps/s | CartPole-v1 | ratio (>= 0.5) | vector x{n} steps/s | "
         f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector / single | pooled single / vector "
-        f"(ratios) | ceiling single / vector (no resets) | KiB per env single | "
-        f"KiB per env vector |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        f"(ratios) | pooled vector, reader free | ceiling single / vector (no resets) | "
+        f"KiB per env single | KiB per env vector |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['env_id']} | {r['steps_per_s']:,.0f} | {r['cartpole_steps_per_s']:,.0f} | "
               f"{r['ratio']:.3f} | {r['vector_steps_per_s']:,.0f} | "
               f"{r['cartpole_vector_steps_per_s']:,.0f} | {r['vector_ratio']:.3f} | "
-              f"{r['vector_over_single']:.1f}x | {_pool_cell(r)} | {_ceiling_cell(r)} | "
+              f"{r['vector_over_single']:.1f}x | {_pool_cell(r)} | "
+              f"{_ratio_cell(r.get('pool_reader_free_vector_ratio'))} | {_ceiling_cell(r)} | "
               f"{r['bytes_per_env_single'] / 1024:,.0f} | "
               f"{r['bytes_per_env_vector'] / 1024:,.0f} |" for r in rows]
     if args.pool:
         lines += ["", f"Pooled: ``episode_pool={args.pool}`` (a fixed set of {args.pool} training "
-                  "streams, each generated and encoded once per process; filled before timing)."]
+                  "streams, each generated and encoded once per process; filled before timing). "
+                  "Reader free: the pooled vector env with questions left unanswered."]
     if args.ceiling_length:
         lines += ["", f"Ceiling: the same measurement on {args.ceiling_length:,}-chunk streams "
                   "with the resets (stream generation, text features) left out of the time: "
                   "it bounds what a faster episode pipeline alone could give."]
     (args.results / "env_throughput.md").write_text("\n".join(lines) + "\n")
     return result
+
+
+def _ratio_cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _pool_cell(row: dict) -> str:

@@ -41,6 +41,7 @@ def test_env_throughput_tiny(tmp_path: Path) -> None:
     row = result["rows"][0]
     assert row["steps_per_s"] > 0 and row["vector_steps_per_s"] > 0
     assert row["pool"] == 3 and row["pool_ratio"] > 0 and row["pool_vector_ratio"] > 0
+    assert row["pool_reader_free_vector_ratio"] > 0
     assert row["ceiling_ratio"] > 0 and row["ceiling_vector_ratio"] > 0
     assert row["bytes_per_env_single"] > 0 and row["bytes_per_env_vector"] > 0
     assert json.loads((tmp_path / "env_throughput.json").read_text())["rows"][0] == row
