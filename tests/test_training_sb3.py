@@ -124,6 +124,11 @@ def test_cli_train_and_eval_a_run(tmp_path: Path) -> None:
     ({"eval.split": "test"}, "eval.split: Value error, must be one of"),
     ({"algo.policy_kwargs.features_extractor_class": "magic"}, "features_extractor_class"),
     ({"algo.policy_kwargs.activation_fn": "swish"}, "activation_fn: 'swish'"),
+    ({"env.kwargs.episode_pool": 0}, "env.kwargs: memgym/KVUpdates-Easy-v0 rejects them: "
+                                     "episode_pool must be a positive int or None, got 0"),
+    ({"env.kwargs.episode_pool": 0, "algo.vec_env": "vector_entry_point"},
+     "env.kwargs: memgym/KVUpdates-Easy-v0 rejects them: episode_pool"),
+    ({"env.kwargs.bow_dims": 8}, "env.kwargs: memgym/KVUpdates-Easy-v0 rejects them"),
 ])
 def test_config_errors_are_clear(tmp_path: Path, change: dict, message: str) -> None:
     path = tmp_path / "bad.yaml"

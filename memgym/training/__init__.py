@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from memgym.training.config import ConfigError, TrainConfig, load_config
+from memgym.training.config import ConfigError, TrainConfig, check_env_kwargs, load_config
 
 
 BACKENDS = ("sb3", "rllib", "trl", "grpo")
@@ -39,7 +39,8 @@ def train_from_config(config: TrainConfig, *, overwrite: bool = False) -> dict[s
 
     run = RunFolder.for_config(config)
     backend = backend_module(config.backend)
-    backend.validate(config)  # bad hyperparameters fail before the run folder is made
+    check_env_kwargs(config)  # bad env arguments and hyperparameters fail before the run
+    backend.validate(config)  # folder is made
     run.create(config, overwrite=overwrite)
     return backend.train(config, run)
 
@@ -56,6 +57,7 @@ def resume_run(path: str | Path, overrides: list[str] | None = None) -> dict[str
         raise ConfigError(f"{run.path}: not a run folder (no config.yaml)")
     config = validate_config(apply_overrides(read_yaml(run.config), overrides), str(run.config))
     backend = backend_module(config.backend)
+    check_env_kwargs(config)
     backend.validate(config)
     if overrides:
         atomic_write_text(run.config, dump_config(config))

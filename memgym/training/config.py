@@ -218,6 +218,18 @@ def check_env_ids(config: TrainConfig, source: str) -> None:
             raise ConfigError(f"{source}: {key}: unknown environment id {env_id!r}{hint}")
 
 
+def check_env_kwargs(config: TrainConfig) -> None:
+    """Build ``env.id`` with ``env.kwargs`` once, so a bad environment argument (an unknown
+    name, ``episode_pool: 0``, a malformed tier) fails as a :class:`ConfigError` naming
+    ``env.kwargs`` before a run folder is made, whatever the backend and vector mode."""
+    import gymnasium as gym
+
+    try:
+        gym.make(config.env.id, **config.env.kwargs).close()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"env.kwargs: {config.env.id} rejects them: {exc}") from exc
+
+
 def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
