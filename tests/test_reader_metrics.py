@@ -41,7 +41,7 @@ def test_contains_matches_whole_tokens_only() -> None:
 
 
 def test_score_answer_uses_contains_for_context_and_validates_metric() -> None:
-    assert set(METRICS) == {"em", "f1", "contains"}
+    assert set(METRICS) == {"em", "f1", "contains", "locomo_f1"}
     ctx = ReaderAnswer("Ann Lee's city is Oslo.", "context", (0,))
     for metric in METRICS:
         assert score_answer(ctx, ["Oslo"], metric) == 1.0

@@ -1,4 +1,4 @@
-"""QA metrics: exact match, SQuAD token F1 and answer containment.
+"""QA metrics: exact match, SQuAD token F1, answer containment and LoCoMo-style F1.
 
 All metrics compare :func:`memgym.facts.normalize`-d text (lower case, punctuation and
 articles removed) and take the best score over the gold answers, as SQuAD does. A question
@@ -8,10 +8,15 @@ with no gold answers scores 0 under every metric.
 ``"context"`` (the reader returned retrieved text instead of a span) are always scored with
 :func:`contains`, because EM/F1 of a whole memory entry against a short span would punish
 a reader for having the answer in front of it.
+
+:func:`locomo_f1` (``metric="locomo_f1"``) follows LoCoMo's evaluation script instead: its
+own normalisation (punctuation deleted, ``and`` dropped too) and comma-split multi-hop
+answers; it does not stem (no stemmer is a dependency), see its docstring.
 """
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -61,11 +66,52 @@ def contains(prediction: str, answers: Sequence[str]) -> float:
     return 0.0
 
 
+_LOCOMO_PUNCT = str.maketrans("", "", string.punctuation)
+_LOCOMO_DROP = frozenset({"a", "an", "the", "and"})
+
+
+def locomo_normalize(text: str) -> list[str]:
+    """LoCoMo's ``normalize_answer`` as tokens, less its Porter stemming (see
+    :func:`locomo_f1`): commas removed, lower case, ASCII punctuation deleted (``Ann's`` ->
+    ``anns``, unlike :func:`memgym.facts.normalize`), ``a`` / ``an`` / ``the`` / ``and``
+    dropped, split on whitespace."""
+    return [t for t in text.replace(",", "").lower().translate(_LOCOMO_PUNCT).split()
+            if t not in _LOCOMO_DROP]
+
+
+def locomo_f1(prediction: str, answers: Sequence[str], multi_hop: bool | None = None) -> float:
+    """LoCoMo-style token F1 against the best-matching gold answer.
+
+    As LoCoMo's ``task_eval/evaluation.py``, except that tokens are **not Porter-stemmed**
+    (LoCoMo uses nltk's stemmer; no light stemmer is a dependency here), so ``"hiking"``
+    does not match ``"hike"`` and scores can be a little lower than LoCoMo's.
+    Multi-hop answers (``multi_hop=True``, LoCoMo's category 1) are split on commas: each
+    gold part is scored against its best prediction part, and the scores are averaged. With
+    ``multi_hop=None`` (the registered ``"locomo_f1"``) a gold answer is split when it
+    contains a comma; ``False`` never splits. An answer that normalises to nothing scores 1
+    only against a gold that does too (the SQuAD convention of :func:`f1`; LoCoMo gives 0).
+    """
+    best = 0.0
+    for gold in answers:
+        split = multi_hop if multi_hop is not None else "," in gold
+        if split:
+            golds = [g for g in (p.strip() for p in gold.split(",")) if g] or [gold]
+            preds = [p for p in (q.strip() for q in prediction.split(",")) if p] or [prediction]
+            pred_tokens = [locomo_normalize(p) for p in preds]
+            score = sum(max(_token_f1(p, locomo_normalize(g)) for p in pred_tokens)
+                        for g in golds) / len(golds)
+        else:
+            score = _token_f1(locomo_normalize(prediction), locomo_normalize(gold))
+        best = max(best, score)
+    return best
+
+
 #: Metric name -> function(prediction, answers) -> score in [0, 1].
 METRICS: dict[str, Callable[[str, Sequence[str]], float]] = {
     "em": exact_match,
     "f1": f1,
     "contains": contains,
+    "locomo_f1": locomo_f1,
 }
 
 
