@@ -113,6 +113,7 @@ def test_tiny_config_writes_a_complete_run_folder(trained) -> None:
     curve = run.read_curve()
     assert len(curve) >= 2 and curve[-1]["steps"] == steps
     assert [p["steps"] for p in curve] == sorted({p["steps"] for p in curve})
+    assert {p["split"] for p in curve} == {"val"} and report["split"] == "heldout"  # honest
     for name in ("report.json", "report.md", "report.png", "learning_curve.png"):
         assert (run.eval / name).is_file(), name
     assert (run.eval / "length_60" / "report.json").is_file()

@@ -1,8 +1,11 @@
-"""One SB3 callback for a memgym run: held-out evaluation, checkpoints, progress bar.
+"""One SB3 callback for a memgym run: periodic evaluation on ``eval.select_split`` (``val``),
+``best/``, checkpoints, progress bar.
 
-Evaluation uses the same harness as ``memgym eval`` (same episodes, same score), so the
-learning curve and the final report are directly comparable. Every file is written
-atomically: a run killed at any moment leaves no truncated checkpoint or curve.
+Evaluation uses the same harness as ``memgym eval`` (same episodes, same score) through
+:class:`memgym.training.run.PeriodicEval`, on the selection split: the held-out split is
+scored only by the final report, so ``best/`` is not chosen on the streams it is scored on.
+Every file is written atomically: a run killed at any moment leaves no truncated checkpoint or
+curve.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from stable_baselines3.common.callbacks import BaseCallback
 
 from memgym.training.config import TrainConfig
-from memgym.training.run import RunFolder
+from memgym.training.run import PeriodicEval, RunFolder
 
 
 class TrainingCallback(BaseCallback):
@@ -24,10 +27,7 @@ class TrainingCallback(BaseCallback):
                  agent_factory: Callable[[Any], Any]) -> None:
         super().__init__()
         self.config, self.run, self.agent_factory = config, run, agent_factory
-        curve = run.read_curve()
-        self.best = max((p["qa_score"] for p in curve), default=-1.0)
-        self.last_score = curve[-1]["qa_score"] if curve else None
-        self.seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
+        self.periodic = PeriodicEval(config, run)
         self.progress: Progress | None = None
 
     # -- SB3 hooks -----------------------------------------------------------------------
@@ -40,11 +40,11 @@ class TrainingCallback(BaseCallback):
             self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                      TextColumn("{task.completed:,}/{task.total:,} steps"),
                                      TextColumn("{task.fields[fps]:>6} fps"),
-                                     TextColumn("held-out QA {task.fields[score]}"),
+                                     TextColumn(f"{self.periodic.label} {{task.fields[score]}}"),
                                      TimeElapsedColumn(), transient=False)
             self.progress.start()
             self.bar = self.progress.add_task(self.config.name, total=self.config.total_timesteps,
-                                              completed=steps, fps="-", score=self._score_text())
+                                              completed=steps, fps="-", score=self.periodic.text())
 
     def _on_step(self) -> bool:
         steps = self.model.num_timesteps
@@ -64,7 +64,7 @@ class TrainingCallback(BaseCallback):
             elapsed = max(time.perf_counter() - self.start_time, 1e-9)
             fps = int((self.model.num_timesteps - self.start_steps) / elapsed)
             self.progress.update(self.bar, completed=self.model.num_timesteps, fps=fps,
-                                 score=self._score_text())
+                                 score=self.periodic.text())
 
     def _on_training_end(self) -> None:
         if self.progress is not None:
@@ -72,38 +72,21 @@ class TrainingCallback(BaseCallback):
             self.progress.stop()
 
     # -- work ----------------------------------------------------------------------------
-    def _score_text(self) -> str:
-        return "-" if self.last_score is None else f"{self.last_score:.3f}"
-
     def save_checkpoint(self, model: Any) -> None:
         steps = model.num_timesteps
         final = self.run.checkpoint_path(steps)
         save_atomic(model, final)
         self.run.record_checkpoint(final, steps)
 
-    def evaluate_and_keep_best(self, model: Any) -> float:
-        from memgym.agents.evaluate import evaluate_agents
-
-        config = self.config
-        report = evaluate_agents([self.agent_factory(model)], config.eval_id,
-                                 split=config.eval.split, episodes=config.eval.episodes,
-                                 seed=config.eval.seed, env_kwargs=config.eval_kwargs,
-                                 options=config.eval.options)
-        summary = next(iter(report["agents"].values()))
-        score = summary["qa_score"]
-        seconds = self.seconds_before + time.perf_counter() - getattr(
-            self, "start_time", time.perf_counter())
-        self.run.append_curve({"steps": int(model.num_timesteps), "qa_score": score,
-                               "qa_ci95": summary["qa_ci95"], "return": summary["return"],
-                               "seconds": round(seconds, 1)})
+    def evaluate_and_keep_best(self, model: Any) -> dict[str, Any]:
+        """One periodic evaluation (selection split); saves ``best/`` when it is the best."""
+        summary, is_best = self.periodic(self.agent_factory(model), model.num_timesteps)
         if self.logger is not None:
-            self.logger.record("eval/heldout_qa_score", score)
-            self.logger.record("eval/heldout_return", summary["return"])
-        self.last_score = score
-        if score > self.best:
-            self.best = score
+            for tag, value in self.periodic.scalars(summary).items():
+                self.logger.record(tag, value)
+        if is_best:
             save_atomic(model, self.run.best / "model.zip")
-        return score
+        return summary
 
 
 def save_atomic(model: Any, final: Any) -> None:

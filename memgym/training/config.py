@@ -1,9 +1,10 @@
 """The training config file: one YAML schema for every backend, validated with pydantic.
 
 Shaped the way RL Baselines3 Zoo users expect (env id + kwargs, algorithm + hyperparameters
-incl. ``lin_<value>`` schedules, ``n_envs``, ``policy_kwargs``), plus a separate held-out
-evaluation block. Errors name the file, the key path and, for a misspelt key, the closest
-valid name. ``--set a.b=value`` overrides are applied before validation.
+incl. ``lin_<value>`` schedules, ``n_envs``, ``policy_kwargs``), plus an evaluation block:
+periodic evaluation and ``best/`` on ``eval.select_split`` (``val``), the final report on
+``eval.split`` (``heldout``). Errors name the file, the key path and, for a misspelt key,
+the closest valid name. ``--set a.b=value`` overrides are applied before validation.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
+                      field_validator)
 
 from memgym.episode import SPLITS
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+#: Keys of an evaluation summary (``memgym.agents.evaluate.summarise``) that may choose
+#: ``best/``; higher is better. The evidence ones are None for tasks without evidence labels.
+SELECT_METRICS: tuple[str, ...] = ("qa_score", "return", "evidence_retention", "evidence_recall")
 
 
 class ConfigError(ValueError):
@@ -51,11 +57,16 @@ class EvalSpec(Strict):
     kwargs: dict[str, Any] | None = None
     """Environment arguments for evaluation (default: the training env's)."""
     split: str = "heldout"
+    """Split of the final report, and only of it: nothing else scores these streams."""
+    select_split: str = "val"
+    """Split of the periodic evaluations that draw the curve and choose ``best/``."""
+    select_metric: str = "qa_score"
+    """Summary key that chooses ``best/`` (one of ``SELECT_METRICS``)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Reset options for evaluation episodes (e.g. a longer ``length``)."""
     episodes: int = Field(30, ge=1)
     freq: int = Field(10_000, ge=1)
-    """Evaluate every this many environment steps during training."""
+    """Evaluate (on ``select_split``) every this many environment steps during training."""
     seed: int = Field(0, ge=0)
     baselines: list[str] = Field(default_factory=lambda: ["random", "fifo", "lru", "oracle"])
     """Baselines evaluated on the same streams in the final report."""
@@ -66,6 +77,25 @@ class EvalSpec(Strict):
     @classmethod
     def _split(cls, value: str) -> str:
         return EnvSpec._split(value)
+
+    @field_validator("select_split")
+    @classmethod
+    def _select_split(cls, value: str, info: ValidationInfo) -> str:
+        value = EnvSpec._split(value)
+        # A best/ picked on the streams the final report then scores is an optimistic number.
+        if value == "heldout" and info.data.get("split") == "heldout":
+            raise ValueError("selecting best/ on the held-out split that the final report "
+                             "scores is optimistic; use val")
+        return value
+
+    @field_validator("select_metric")
+    @classmethod
+    def _select_metric(cls, value: str) -> str:
+        if value not in SELECT_METRICS:
+            close = difflib.get_close_matches(value, SELECT_METRICS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"must be one of {', '.join(SELECT_METRICS)}{hint}")
+        return value
 
 
 class AlgoSpec(Strict):

@@ -10,7 +10,8 @@ plus an optional KL penalty (k3 estimator) to the policy training started from.
 The policy is SB3's ``MultiInputPolicy`` actor: an MLP (``policy_kwargs.net_arch``, tanh) over
 the flattened observation, invalid actions masked out of the logits. Checkpoints are
 safetensors files in the :mod:`memgym.training.run` layout (``checkpoints/step_<n>.safetensors``,
-``best/model.safetensors``); Adam moments are not saved, so a resumed run restarts them.
+``best/model.safetensors``, chosen on ``eval.select_split`` by ``eval.select_metric``); Adam
+moments are not saved, so a resumed run restarts them.
 ``algo.n_envs`` is unused: a group's ``group_size`` envs step in lockstep.
 """
 
@@ -32,7 +33,7 @@ from gymnasium import spaces
 from torch import nn
 
 from memgym.training.config import ConfigError, TrainConfig
-from memgym.training.run import RunFolder, final_report
+from memgym.training.run import PeriodicEval, RunFolder, final_report
 
 SUFFIX = ".safetensors"
 STATS = ("loss", "policy_loss", "kl", "entropy", "clip_fraction")
@@ -260,21 +261,6 @@ def load_agent(run: RunFolder, config: TrainConfig, checkpoint: Path | None = No
 
 
 # -- the training loop ---------------------------------------------------------------------
-def evaluate(config: TrainConfig, run: RunFolder, policy: MaskedMLPPolicy, steps: int,
-             seconds: float) -> float:
-    from memgym.agents.evaluate import evaluate_agents
-
-    report = evaluate_agents([GRPOAgent(policy, config.name)], config.eval_id,
-                             split=config.eval.split, episodes=config.eval.episodes,
-                             seed=config.eval.seed, env_kwargs=config.eval_kwargs,
-                             options=config.eval.options)
-    summary = next(iter(report["agents"].values()))
-    run.append_curve({"steps": steps, "qa_score": summary["qa_score"],
-                      "qa_ci95": summary["qa_ci95"], "return": summary["return"],
-                      "seconds": round(seconds, 1)})
-    return summary["qa_score"]
-
-
 def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[str, Any]:
     """Train (or continue) the run; returns the final report. Logs go to ``tb/`` and
     ``train_log.jsonl`` (one line of losses and returns per update)."""
@@ -301,9 +287,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     optimizer = torch.optim.Adam(policy.parameters(), lr=p.learning_rate)
     seeds = np.random.default_rng([config.seed, steps])  # episode seeds of the groups
     generator = torch.Generator().manual_seed(config.seed)
-    curve = run.read_curve()
-    best = max((pt["qa_score"] for pt in curve), default=-1.0)
-    seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
+    periodic = PeriodicEval(config, run)
     next_eval = (steps // config.eval.freq + 1) * config.eval.freq
     next_ckpt = (steps // config.checkpoint_freq + 1) * config.checkpoint_freq
     writer = SummaryWriter(str(run.tensorboard / "grpo"))
@@ -333,10 +317,10 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
                 save_checkpoint(run, policy, steps)
                 next_ckpt += config.checkpoint_freq
             if steps >= next_eval:
-                score = evaluate(config, run, policy, steps,
-                                 seconds_before + time.perf_counter() - start)
-                if score > best:
-                    best = score
+                summary, is_best = periodic(GRPOAgent(policy, config.name), steps)
+                for tag, value in periodic.scalars(summary).items():
+                    writer.add_scalar(tag, value, steps)
+                if is_best:
                     save_policy(policy, run.best / f"model{SUFFIX}", steps)
                 next_eval += config.eval.freq
     finally:
@@ -345,7 +329,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
             env.close()
     save_checkpoint(run, policy, steps)
     if run.best_model(SUFFIX) is None:
-        evaluate(config, run, policy, steps, seconds_before + time.perf_counter() - start)
+        periodic(GRPOAgent(policy, config.name), steps)
         save_policy(policy, run.best / f"model{SUFFIX}", steps)
     return final_report(config, run, load_agent(run, config))
 

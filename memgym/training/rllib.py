@@ -14,10 +14,11 @@ The config maps onto ``PPOConfig`` as follows (``rllib:`` holds the Ray-only set
 - action masking: ``ActionMaskingTorchRLModule`` (``rllib.action_masking: false`` keeps the
   same observations but ignores the mask, like SB3's PPO).
 
-``train(config, run)`` starts (or joins) Ray, trains with memgym's own held-out evaluation
-every ``eval.freq`` steps (``eval/curve.json``, ``best/model`` = the best RLModule), saves
-Algorithm checkpoints atomically into ``checkpoints/step_<n>/`` and writes the same final
-report as the SB3 backend. ``resume=True`` restores the newest checkpoint.
+``train(config, run)`` starts (or joins) Ray, trains with memgym's own evaluation on
+``eval.select_split`` every ``eval.freq`` steps (:class:`memgym.training.run.PeriodicEval`:
+``eval/curve.json``, ``best/model`` = the best RLModule), saves Algorithm checkpoints
+atomically into ``checkpoints/step_<n>/`` and writes the same final report (on ``eval.split``)
+as the SB3 backend. ``resume=True`` restores the newest checkpoint.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ log_once("PPO_on_new_api_stack")
 from memgym.training.config import ConfigError, TrainConfig, validate_block  # noqa: E402
 from memgym.training.rllib_agent import (  # noqa: F401  (re-exported)
     RLlibPolicyAgent, load_module, logdir_under, ray_session, save_dir_atomic)
-from memgym.training.run import RunFolder, final_report
+from memgym.training.run import PeriodicEval, RunFolder, final_report
 
 ALGOS = ("PPO", "MaskablePPO")
 # Arguments of PPOConfig.training that a config file must not set (deprecated, old API stack,
@@ -266,13 +267,11 @@ def load_agent(run: RunFolder, config: TrainConfig,
 
 # -- training -------------------------------------------------------------------------------
 class Trainer:
-    """The training loop's bookkeeping: held-out curve, best module, checkpoints, progress."""
+    """The training loop's bookkeeping: selection curve, best module, checkpoints, progress."""
 
     def __init__(self, config: TrainConfig, run: RunFolder, algo: Any, storage: Path) -> None:
         self.config, self.run, self.algo = config, run, algo
-        curve = run.read_curve()
-        self.best = max((p["qa_score"] for p in curve), default=-1.0)
-        self.seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
+        self.periodic = PeriodicEval(config, run)
         self.log = storage / "progress.jsonl"
         self.start = time.perf_counter()
         try:  # the same tensorboard folder as SB3 runs, when tensorboard is installed
@@ -286,25 +285,15 @@ class Trainer:
         if self.writer is not None and value is not None:
             self.writer.add_scalar(tag, value, steps)
 
-    def evaluate(self, steps: int) -> float:
-        from memgym.agents.evaluate import evaluate_agents
-
-        config, module = self.config, self.algo.get_module()
-        report = evaluate_agents([RLlibPolicyAgent(module, name=config.name)], config.eval_id,
-                                 split=config.eval.split, episodes=config.eval.episodes,
-                                 seed=config.eval.seed, env_kwargs=config.eval_kwargs,
-                                 options=config.eval.options)
-        summary = next(iter(report["agents"].values()))
-        seconds = self.seconds_before + time.perf_counter() - self.start
-        self.run.append_curve({"steps": steps, "qa_score": summary["qa_score"],
-                               "qa_ci95": summary["qa_ci95"], "return": summary["return"],
-                               "seconds": round(seconds, 1)})
-        self.scalar("eval/heldout_qa_score", summary["qa_score"], steps)
-        self.scalar("eval/heldout_return", summary["return"], steps)
-        if summary["qa_score"] > self.best:
-            self.best = summary["qa_score"]
+    def evaluate(self, steps: int) -> dict[str, Any]:
+        """One periodic evaluation (selection split); saves ``best/model`` when it is the best."""
+        module = self.algo.get_module()
+        summary, is_best = self.periodic(RLlibPolicyAgent(module, name=self.config.name), steps)
+        for tag, value in self.periodic.scalars(summary).items():
+            self.scalar(tag, value, steps)
+        if is_best:
             save_dir_atomic(lambda tmp: module.save_to_path(str(tmp)), self.run.best / "model")
-        return summary["qa_score"]
+        return summary
 
     def record(self, result: dict[str, Any], steps: int) -> None:
         from ray.rllib.utils.metrics import (ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN,
@@ -325,15 +314,16 @@ class Trainer:
         config = self.config
         next_eval = (steps // config.eval.freq + 1) * config.eval.freq
         next_ckpt = (steps // config.checkpoint_freq + 1) * config.checkpoint_freq
-        start_steps, score = steps, "-"
+        start_steps = steps
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                             TextColumn("{task.completed:,}/{task.total:,} steps"),
                             TextColumn("{task.fields[fps]:>6} fps"),
-                            TextColumn("held-out QA {task.fields[score]}"), TimeElapsedColumn(),
+                            TextColumn(f"{self.periodic.label} {{task.fields[score]}}"),
+                            TimeElapsedColumn(),
                             disable=not config.progress)
         with progress:
             bar = progress.add_task(config.name, total=config.total_timesteps, completed=steps,
-                                    fps="-", score=score)
+                                    fps="-", score=self.periodic.text())
             while steps < config.total_timesteps:
                 if (config.max_minutes is not None
                         and time.perf_counter() - self.start > 60 * config.max_minutes):
@@ -345,10 +335,10 @@ class Trainer:
                     save_checkpoint(self.algo, self.run, steps)
                     next_ckpt = (steps // config.checkpoint_freq + 1) * config.checkpoint_freq
                 if steps >= next_eval:
-                    score = f"{self.evaluate(steps):.3f}"
+                    self.evaluate(steps)
                     next_eval = (steps // config.eval.freq + 1) * config.eval.freq
                 fps = int((steps - start_steps) / max(time.perf_counter() - self.start, 1e-9))
-                progress.update(bar, completed=steps, fps=fps, score=score)
+                progress.update(bar, completed=steps, fps=fps, score=self.periodic.text())
                 self.scalar("time/fps", fps, steps)
         return steps
 

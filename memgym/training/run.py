@@ -3,19 +3,25 @@
     runs/<name>/
       config.yaml          the resolved config (what was actually run)
       checkpoints/         step_<n>.zip (periodic, atomic) ; latest.json names the newest
-      best/model.zip       best policy on the held-out evaluation so far
+      best/model.zip       best policy so far on eval.select_split (val), by eval.select_metric
       tb/                  tensorboard logs
-      eval/curve.json      held-out QA score over training (learning curve)
-      eval/report.json     final comparison with the baselines (+ .md, .png), learning_curve.png
+      eval/curve.json      the periodic evaluations on eval.select_split (learning curve)
+      eval/report.json     final comparison with the baselines on eval.split (heldout; + .md,
+                           .png), learning_curve.png
       eval/length_<L>/     the same report at other stream lengths
       summary.json         headline numbers
+
+Honest measurement: model selection (the curve, ``best/``) never sees ``eval.split``; the
+final report is the one place that scores it, once, on the model selection chose.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -92,6 +98,70 @@ class RunFolder:
         return curve
 
 
+class PeriodicEval:
+    """The periodic evaluation every backend runs: the agent on ``eval.select_split`` (same
+    episodes, seed, kwargs and options as the final report), one curve point per call, and
+    whether it is the best so far by ``eval.select_metric``. The backend saves ``best/``.
+
+    State is read back from the curve, so ``--resume`` keeps the best value and the clock."""
+
+    def __init__(self, config: TrainConfig, run: RunFolder) -> None:
+        self.config, self.run = config, run
+        self.split, self.metric = config.eval.select_split, config.eval.select_metric
+        curve = run.read_curve()
+        self.best: float | None = max((self.rank(point_value(p, self.metric)) for p in curve),
+                                      default=None)
+        self.last = point_value(curve[-1], self.metric) if curve else None
+        self.seconds_before: float = curve[-1].get("seconds", 0.0) if curve else 0.0
+        self.start = time.perf_counter()
+
+    @property
+    def label(self) -> str:
+        """Progress-bar name of the value, e.g. ``val QA``."""
+        return f"{self.split} {'QA' if self.metric == 'qa_score' else self.metric}"
+
+    def text(self) -> str:
+        return "-" if self.last is None else f"{self.last:.3f}"
+
+    @staticmethod
+    def rank(value: float | None) -> float:
+        return -math.inf if value is None else float(value)  # no evidence labels: never best
+
+    def __call__(self, agent: Any, steps: int, *, env_id: str | None = None
+                 ) -> tuple[dict[str, Any], bool]:
+        """Evaluate ``agent`` (on ``env_id``, default ``eval_id``); returns its summary and
+        whether it beats every earlier point (the first point always does)."""
+        from memgym.agents.evaluate import evaluate_agents
+
+        config = self.config
+        report = evaluate_agents([agent], env_id or config.eval_id, split=self.split,
+                                 episodes=config.eval.episodes, seed=config.eval.seed,
+                                 env_kwargs=config.eval_kwargs, options=config.eval.options)
+        summary = next(iter(report["agents"].values()))
+        value = summary.get(self.metric)
+        seconds = self.seconds_before + time.perf_counter() - self.start
+        self.run.append_curve({"steps": int(steps), "split": self.split,
+                               "qa_score": summary["qa_score"], "qa_ci95": summary["qa_ci95"],
+                               "return": summary["return"], self.metric: value,
+                               "metric": self.metric, "seconds": round(seconds, 1)})
+        self.last = value
+        is_best = self.best is None or self.rank(value) > self.best
+        if is_best:
+            self.best = self.rank(value)
+        return summary, is_best
+
+    def scalars(self, summary: dict[str, Any]) -> dict[str, float]:
+        """TensorBoard scalars of a summary, tagged by split (``eval/val_qa_score``, ...)."""
+        keys = dict.fromkeys(("qa_score", "return", self.metric))
+        return {f"eval/{self.split}_{k}": summary[k] for k in keys if summary.get(k) is not None}
+
+
+def point_value(point: dict[str, Any], metric: str) -> float | None:
+    """A curve point's value of ``metric``; curves written before ``eval.select_metric``
+    existed hold only ``qa_score``."""
+    return point[metric] if metric in point else point["qa_score"]
+
+
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
@@ -102,7 +172,9 @@ def atomic_replace(tmp: Path, final: Path) -> None:
 
 
 def plot_learning_curve(curve: list[dict[str, Any]], baselines: dict[str, float], path: Path,
-                        title: str) -> None:
+                        title: str, split: str = "heldout") -> None:
+    """The curve's QA (on its selection split) beside the baselines' final-report QA (on
+    ``split``); the legend names each split, so val and held-out numbers are not confused."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,12 +182,13 @@ def plot_learning_curve(curve: list[dict[str, Any]], baselines: dict[str, float]
 
     fig, ax = plt.subplots(figsize=(7, 4))
     if curve:
+        splits = sorted({p.get("split", "heldout") for p in curve})  # old curves: heldout
         ax.plot([p["steps"] for p in curve], [p["qa_score"] for p in curve], marker="o",
-                label="policy (held-out)")
+                label=f"policy ({', '.join(splits)})")
     for i, (name, score) in enumerate(sorted(baselines.items(), key=lambda kv: -kv[1])):
-        ax.axhline(score, linestyle="--", color=f"C{i + 1}", label=name)
+        ax.axhline(score, linestyle="--", color=f"C{i + 1}", label=f"{name} ({split})")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("held-out QA score")
+    ax.set_ylabel("QA score")
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
     ax.legend(fontsize=8)
@@ -130,7 +203,8 @@ def final_report(config: TrainConfig, run: RunFolder, policy: Any, *,
                  training: dict[str, Any] | None = None,
                  evaluate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                  ) -> dict[str, Any]:
-    """Evaluate the trained ``policy`` agent beside the baselines; write reports and plots.
+    """Evaluate the trained ``policy`` agent beside the baselines on ``eval.split`` (the only
+    place that split is scored); write reports and plots.
 
     ``evaluate(options)`` returns the report for some task options (default: the policy and
     the baselines on ``eval.id``); ``training`` (steps, times, ...) goes into the summary."""
@@ -166,6 +240,6 @@ def final_report(config: TrainConfig, run: RunFolder, policy: Any, *,
         summary["training"] = training
     baselines = {k: v for k, v in summary["scores"].items() if k != policy.name}
     plot_learning_curve(run.read_curve(), baselines, run.eval / "learning_curve.png",
-                        f"{config.name} on {report['env_id']}")
+                        f"{config.name} on {report['env_id']}", split=config.eval.split)
     atomic_write_json(run.summary, summary)
     return report

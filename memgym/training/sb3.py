@@ -1,8 +1,9 @@
 """Stable-Baselines3 backend: PPO, MaskablePPO (sb3-contrib) and RecurrentPPO from a config.
 
 ``train(config, run)`` builds the vectorised training envs, the algorithm (hyperparameters
-checked against its constructor), trains with held-out evaluation, checkpoints and a progress
-bar, then writes the final report. ``resume(run)`` continues from the newest checkpoint.
+checked against its constructor), trains with periodic evaluation on ``eval.select_split``
+(``best/``), checkpoints and a progress bar, then writes the final report on ``eval.split``.
+``resume(run)`` continues from the newest checkpoint.
 """
 
 from __future__ import annotations

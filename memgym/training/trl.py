@@ -12,8 +12,9 @@ call every turn and a three-call worked example precedes the stream: SmolLM2-135
 almost no parsable tool call without them, which leaves GRPO no signal.
 
 The run folder has the SB3 backend's layout (``memgym/training/run.py``): ``config.yaml``,
-``checkpoints/checkpoint-<step>/`` (TRL's, with ``latest.json``), ``best/`` (best held-out
-model when ``eval.freq`` evaluations ran during training), ``final/`` (the model at the end:
+``checkpoints/checkpoint-<step>/`` (TRL's, with ``latest.json``), ``best/`` (best model on
+``eval.select_split`` by ``eval.select_metric``, when ``eval.freq`` evaluations ran during
+training), ``final/`` (the model at the end:
 full weights, or a LoRA adapter plus ``memgym_model.json`` naming its base), ``tb/``,
 ``train_log.jsonl`` (every logged metric, incl. ``memgym/qa`` ...), ``completions.jsonl``
 (with ``trl.log_completions``), ``eval/curve.json``, ``eval/report.{json,md,png}`` and
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from memgym.training.config import ConfigError, TrainConfig
-from memgym.training.run import RunFolder
+from memgym.training.run import PeriodicEval, RunFolder
 from memgym.training.run import final_report as run_final_report
 from memgym.training.trl_config import (  # noqa: F401  (the schema is part of this backend)
     MANAGED, LoRASpec, RewardWeights, TRLSpec, batch_size, max_steps, trl_spec)
@@ -185,15 +186,14 @@ def _callback_class() -> type:
     from transformers import TrainerCallback
 
     class MemgymCallback(TrainerCallback):
-        """Logs to train_log.jsonl, records checkpoints, held-out evaluation, time limit."""
+        """Logs to train_log.jsonl, records checkpoints, evaluation on ``eval.select_split``
+        (``best/``), time limit."""
 
         def __init__(self, config: TrainConfig, run: RunFolder, spec: TRLSpec,
                      tokenizer: Any, base: str) -> None:
             self.config, self.run, self.spec, self.tokenizer = config, run, spec, tokenizer
             self.base = base
-            curve = run.read_curve()
-            self.best = max((p["qa_score"] for p in curve), default=-1.0)
-            self.seconds_before = curve[-1].get("seconds", 0.0) if curve else 0.0
+            self.periodic = PeriodicEval(config, run)
             self.start = time.perf_counter()
             self.step_times: list[float] = []
             self._last = self.start
@@ -228,24 +228,14 @@ def _callback_class() -> type:
                 write_manifest(folder, base_spec(self.base, folder), adapter=adapter)
                 self.run.record_checkpoint(folder, state.global_step)
 
-        def evaluate(self, model: Any, step: int) -> float:
-            from memgym.agents.evaluate import evaluate_agents
+        def evaluate(self, model: Any, step: int) -> dict[str, Any]:
             from memgym.llm.tool_env import text_twin
 
-            config = self.config
-            agent = make_agent(model, self.tokenizer, config, self.spec)
-            report = evaluate_agents([agent], text_twin(config.eval_id), split=config.eval.split,
-                                     episodes=config.eval.episodes, seed=config.eval.seed,
-                                     env_kwargs=config.eval_kwargs, options=config.eval.options)
-            summary = report["agents"][config.name]
-            score = summary["qa_score"]
-            seconds = self.seconds_before + time.perf_counter() - self.start
-            self.run.append_curve({"steps": step, "qa_score": score, "qa_ci95": summary["qa_ci95"],
-                                   "return": summary["return"], "seconds": round(seconds, 1)})
-            if score > self.best:
-                self.best = score
+            agent = make_agent(model, self.tokenizer, self.config, self.spec)
+            summary, is_best = self.periodic(agent, step, env_id=text_twin(self.config.eval_id))
+            if is_best:
                 save_model(model, self.tokenizer, self.run.best, self.base)
-            return score
+            return summary
 
     return MemgymCallback
 
@@ -363,7 +353,7 @@ def final_report(config: TrainConfig, run: RunFolder, policy: Any,
 
 def evaluate_policy(config: TrainConfig, policy: Any, options: dict[str, Any] | None = None,
                     *, baselines: bool = True) -> dict[str, Any]:
-    """The LLM ``policy`` on the run's held-out streams (text env; ``options`` default to
+    """The LLM ``policy`` on the run's ``eval.split`` streams (text env; ``options`` default to
     ``eval.options``) and, with ``baselines``, ``eval.baselines`` on the structured twin."""
     from memgym.agents.evaluate import evaluate_agents
     from memgym.llm.tool_env import structured_twin, text_twin
