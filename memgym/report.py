@@ -40,8 +40,8 @@ def kinds_of(report: dict[str, Any]) -> list[str]:
 def markdown_table(report: dict[str, Any]) -> str:
     """One row per agent: QA ± 95% CI, ratio to the oracle, per-kind QA, memory, ops."""
     kinds = kinds_of(report)
-    head = ["agent", "QA", "± 95% CI", "/ oracle", *kinds, "mean memory", "invalid / ep",
-            "action success", "format valid"]
+    head = ["agent", "QA", "± 95% CI", "/ oracle", "evidence", "recall@k", *kinds,
+            "mean memory", "memory tokens", "invalid / ep", "action success", "format valid"]
     lines = [
         f"# {report['env_id']} — {report['split']}, {report['episodes']} episodes, "
         f"seed {report['seed']}",
@@ -54,8 +54,11 @@ def markdown_table(report: dict[str, Any]) -> str:
         per_kind = [f"{s['per_kind'][k]:.3f}" if k in s["per_kind"] else "-" for k in kinds]
         rates = ["-" if s.get(k) is None else f"{s[k]:.3f}"
                  for k in ("action_success_rate", "format_valid_rate")]
-        row = [name, f"{s['qa_score']:.3f}", f"{s['qa_ci95']:.3f}", ratio, *per_kind,
-               f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}", *rates]
+        evidence = ["-" if s.get(k) is None else f"{s[k]:.3f}"
+                    for k in ("evidence_retention", "evidence_recall")]
+        row = [name, f"{s['qa_score']:.3f}", f"{s['qa_ci95']:.3f}", ratio, *evidence, *per_kind,
+               f"{s['memory_mean']:.1f}", f"{s.get('memory_tokens', 0.0):.0f}",
+               f"{s['invalid_per_episode']:.2f}", *rates]
         lines.append("| " + " | ".join(row) + " |")
     names = ("extraction_recall", "final_retention", "stale_fact_rate", "wrong_delete_rate",
              "planted_stored_rate", "obey_rate")

@@ -19,7 +19,9 @@ import numpy as np
 import memgym
 from memgym.agents.baselines import BASELINES, Agent
 
-ALL_BASELINES: tuple[str, ...] = ("random", "keep", "fifo", "lru", "salience", "oracle")
+ALL_BASELINES: tuple[str, ...] = (
+    "random", "keep", "fifo", "lru", "salience", "longest", "novelty", "oracle",
+)
 
 
 def make_agent(spec: str | Agent) -> Agent:
@@ -112,6 +114,7 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         "qa_score": float(scores.mean()) if n else 0.0,
         "qa_std": std,
         "qa_ci95": 1.96 * std / math.sqrt(n) if n > 1 else 0.0,
+        **evidence_summary(episodes),
         "return": float(np.mean([e["return"] for e in episodes])) if n else 0.0,
         "per_kind": {k: float(np.mean(v)) for k, v in sorted(per_kind.items())},
         "questions_per_kind": {k: len(v) for k, v in sorted(per_kind.items())},
@@ -125,6 +128,21 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         "diagnostics": diagnostics(episodes, records),
         "episode_scores": [float(s) for s in scores],
     }
+
+
+def evidence_summary(episodes: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Evidence retention and recall@k (:mod:`memgym.rewards.evidence`): the mean over
+    episodes of each episode's mean over its questions with evidence ids (``None`` when no
+    question names evidence), with 95% intervals over episodes as for QA."""
+    out: dict[str, float | None] = {}
+    for name, key in (("evidence_retention", "evidence_kept"), ("evidence_recall", "evidence_recall")):
+        per_episode = [float(np.mean(v)) for e in episodes
+                       if (v := [r[key] for r in e["records"] if r.get(key) is not None])]
+        m = len(per_episode)
+        std = float(np.std(per_episode, ddof=1)) if m > 1 else 0.0
+        out[name] = float(np.mean(per_episode)) if m else None
+        out[f"{name}_ci95"] = 1.96 * std / math.sqrt(m) if m > 1 else (0.0 if m else None)
+    return out
 
 
 def action_rates(episodes: list[dict[str, Any]]) -> dict[str, float | None]:

@@ -20,6 +20,8 @@ from typing import Any
 
 from memgym.episode import Episode, Question
 from memgym.envs.memory import OPS, MemoryStore, OpResult, count_tokens, parse_tiers
+from memgym.envs.credit import credited_source
+from memgym.rewards.evidence import evidence_shares, recall_ranker
 from memgym.rewards.metrics import score_answer
 from memgym.rewards.reader import make_reader
 from memgym.rewards.terms import TERMS, RewardConfig, reward_config
@@ -55,6 +57,8 @@ class QARecord:
     #: evidence ids) and whether a conflicting (stale / planted) chunk was kept beside it.
     evidence_kept: float | None = None
     stale_kept: bool = False
+    #: Share of the evidence chunks among the reader's top ``evidence_k`` ranked entries.
+    evidence_recall: float | None = None
 
 
 @dataclass
@@ -106,6 +110,7 @@ class MemoryCore:
             name: make_reader(reader, **{**(reader_params or {}), "top_k": int(spec["top_k"])})
             for name, spec in self.retrieval_tiers.items()
         }
+        self.recall_ranker = recall_ranker(self.reader, self.rewards.evidence_k)
         self.default_tier = next((t.name for t in self.tiers if not t.always_shown),
                                  self.tiers[0].name)
         self.entry_capacity = sum(t.entries for t in self.tiers)
@@ -132,6 +137,7 @@ class MemoryCore:
             after = q.asked_after if q.asked_after is not None else len(episode.chunks) - 1
             self.due.setdefault(after, []).append(i)
         self._init_potential(episode.questions)
+        self.n_evidence_questions = max(sum(bool(q.evidence) for q in episode.questions), 1)
         self.view = self._chunk_view() if episode.chunks else View("none")
 
     def _chunk_view(self) -> View:
@@ -280,17 +286,18 @@ class MemoryCore:
         if op == "noop":
             result = OpResult("noop", True, message="moved on")
         elif op == "add":
+            source = self._source_of(text)
             result = store.add(view.text if text is None else text, tier or self.default_tier,
-                               source=view.source, step=step)
+                               source=source, step=step)
             if result.ok:
-                self._source_moved(view.source, +1)
+                self._source_moved(source, +1)
         elif op == "update":
-            old = store.entries[target].source
+            old, source = store.entries[target].source, self._source_of(text)
             result = store.update(target, view.text if text is None else text,
-                                  source=view.source, step=step)
+                                  source=source, step=step)
             if result.ok:
                 self._source_moved(old, -1)
-                self._source_moved(view.source, +1)
+                self._source_moved(source, +1)
         elif op in ("delete", "evict"):
             source = store.entries[target].source
             result = store.delete(target) if op == "delete" else store.evict(target)
@@ -310,6 +317,15 @@ class MemoryCore:
         if result.ok:
             terms["op_cost"] -= self.rewards.op_costs.get(op, 0.0)
         return result
+
+    def _source_of(self, text: str | None) -> int | None:
+        """The chunk an add / update of ``text`` is credited with (evidence ledger, evidence
+        terms, oracle diagnostics): the chunk in view when the text is the view's, else only
+        if the agent's text carries that chunk's content (:mod:`memgym.envs.credit`)."""
+        view = self.view
+        if text is None or view.source is None or text == view.text:
+            return view.source
+        return credited_source(text, view.text, view.source, self.episode)
 
     # -- moving through the stream and answering -----------------------------------------
     def _advance(self, terms: dict[str, float], answered: list[QARecord]) -> None:
@@ -376,18 +392,24 @@ class MemoryCore:
             replies = [_NO_ANSWER] * len(questions)
         else:
             replies = reader.answer_all([q.text for q in questions], texts, shown)
-        for i, q, reply in zip(due, questions, replies):
+        shares = evidence_shares([q.evidence for q in questions], [q.text for q in questions],
+                                 texts[:len(entries)], [e.source for e in entries],
+                                 self.recall_ranker, self.rewards.evidence_k)
+        for i, q, reply, (retention, recall) in zip(due, questions, replies, shares):
             for used in reply.used:
                 if used < len(entries):
                     entries[used].hits += 1
                     entries[used].last_used = self.step_count
             score = score_answer(reply, q.answers, self.metric)
             terms["qa"] += score / self.n_questions
+            if retention is not None:
+                terms["evidence"] += retention / self.n_evidence_questions
+                terms["evidence_recall"] += recall / self.n_evidence_questions
             self.ready_sum -= self._ready(i)
             self.answered[i] = True
             kept = self.evidence_in[i] / self.need[i] if self.need[i] else None
             record = QARecord(q.id or f"q{i}", q.kind, q.text, reply.text, q.answers, score,
-                              q.asked_after, route, kept, self.conflicts_in[i] > 0)
+                              q.asked_after, route, kept, self.conflicts_in[i] > 0, recall)
             self.records.append(record)
             answered.append(record)
 

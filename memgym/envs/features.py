@@ -64,8 +64,8 @@ class TextFeatures:
 class EpisodeFeatures:
     """Per-chunk features of one episode plus on-demand features of other texts."""
 
-    def __init__(self, episode: Episode, dim: int) -> None:
-        self.dim = dim
+    def __init__(self, episode: Episode, dim: int, parse: bool = True) -> None:
+        self.dim, self.parse = dim, parse
         self.vocab = {name: Vocabulary() for name in ("key", "subject", "attribute", "value")}
         self.texts = [c.render() for c in episode.chunks]
         self.chunks = self.encode(self.texts)
@@ -105,6 +105,8 @@ class EpisodeFeatures:
             rows.extend([i] * len(buckets))  # one fancy assignment for the batch, not per text
             cols.extend(buckets)
             tokens[i] = len(tokenize(text))
+            if not self.parse:  # features="embedding": no parser columns
+                continue
             fact = extract_fact(text)
             if fact is not None:
                 subject = normalize(fact.subject)

@@ -17,7 +17,25 @@ from memgym.envs.features import RELATION_COLUMNS, TOKEN_SCALE, relation_columns
 from memgym.envs.episode_pool import EpisodeSource, cached, task_token
 from memgym.envs.registration import load_task
 from memgym.envs.slots import SlotTable
+from memgym.envs.text_features import (
+    FEATURE_SETS, SLOT_COLUMNS, VIEW_COLUMNS, EpisodeText, TextSlots,
+)
 from memgym.envs.text_view import render_prompt
+
+def embedding_dim(model_path: str | None) -> int:
+    """The sentence-embedding width of the model (its config's ``hidden_size``), read
+    without loading the model."""
+    import json
+
+    from memgym.rewards.embedding import default_model_path
+
+    path = default_model_path() if model_path is None else model_path
+    try:
+        with open(f"{path}/config.json", encoding="utf-8") as f:
+            return int(json.load(f)["hidden_size"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"embedding_model: cannot read {path}/config.json ({exc})") from exc
+
 
 AGE_SCALE = math.log1p(1024)
 #: log1p(age) / log1p(1024), clipped to 1: ages of entries in steps, looked up not computed.
@@ -124,11 +142,20 @@ class MemoryEnv(gym.Env):
         bow_dim: int = 64,
         slot_bow: bool = False,
         episode_pool: int | None = None,
+        features: str | None = None,
+        embedding_model: str | None = None,
         render_mode: str | None = None,
     ) -> None:
         if data_path is not None:  # dataset adapters: gym.make(id, data_path=...)
             task_params = {**(task_params or {}), "data_path": str(data_path)}
         self.task = load_task(task, task_params)
+        self.features = features or getattr(self.task, "default_features", "parser")
+        if self.features not in FEATURE_SETS:
+            raise ValueError(f"features must be one of {', '.join(FEATURE_SETS)}, "
+                             f"got {self.features!r}")
+        self.parse_facts = self.features in ("parser", "both")
+        self.text_features = self.features in ("embedding", "both")
+        self.embedding_model = embedding_model
         self.split = split
         self.episodes = EpisodeSource(self.task, episode_pool=episode_pool,
                                       token=task_token(task, task_params))
@@ -161,6 +188,11 @@ class MemoryEnv(gym.Env):
             obs["archive"] = spaces.Box(0, 1, (self.archive_view, 4), np.float32)
         if slot_bow:
             obs["slot_bow"] = spaces.Box(0, 1, (self.n_slots, bow_dim), np.float32)
+        if self.text_features:
+            dim = embedding_dim(embedding_model)
+            obs["text_view"] = spaces.Box(-1, 1, (dim + len(VIEW_COLUMNS),), np.float32)
+            obs["text_slots"] = spaces.Box(-1, 1, (self.n_slots, len(SLOT_COLUMNS)), np.float32)
+            self.text_slots = TextSlots(self.n_slots, dim)
         self.observation_space = spaces.Dict(obs)
         self.action_space = spaces.Discrete(len(self.action_names))
         self._features: EpisodeFeatures | None = None
@@ -188,10 +220,19 @@ class MemoryEnv(gym.Env):
         self._episodes_started += 1
         self.episode = episode
         self.core.start(episode)
-        dim = self.bow_dim
-        self._features = (EpisodeFeatures(episode, dim) if key is None else
-                          cached(("features", dim, key), lambda: EpisodeFeatures(episode, dim)))
+        dim, parse = self.bow_dim, self.parse_facts
+        self._features = (EpisodeFeatures(episode, dim, parse) if key is None else cached(
+            ("features", dim, parse, key), lambda: EpisodeFeatures(episode, dim, parse)))
         self.slots.reset()
+        if self.text_features:
+            persist = bool(getattr(self.task, "cache_embeddings", False))
+            model = self.embedding_model
+
+            def build() -> EpisodeText:
+                return EpisodeText(episode, persist=persist, model_path=model)
+
+            self._text = build() if key is None else cached(("text", model, key), build)
+            self.text_slots.reset()
         self._sync_view()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
@@ -199,6 +240,8 @@ class MemoryEnv(gym.Env):
         outcome = self.core.apply(op, **kwargs)
         self.slots.apply(op, outcome.result, self.core.store, bool(outcome.answered),
                          self._features.features_of)
+        if self.text_features:
+            self.text_slots.sync(self.slot_entry, self.slot_num[1], self.core.store, self._text)
         self._sync_view()
         return self._observation(), outcome.reward, outcome.done, False, self._info(outcome)
 
@@ -343,7 +386,26 @@ class MemoryEnv(gym.Env):
             obs["archive"] = self._archive_features(step)
         if self.slot_bow:
             obs["slot_bow"] = table.bow.copy()
+        if self.text_features:
+            obs["text_view"], obs["text_slots"] = self._text_observation(occupied)
         return obs
+
+    def _text_observation(self, occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        view, text = self.core.view, self._text
+        dim = self.text_slots.dim
+        out = np.zeros(dim + len(VIEW_COLUMNS), dtype=np.float32)
+        if view.kind == "none":
+            return out, np.zeros((self.n_slots, len(SLOT_COLUMNS)), dtype=np.float32)
+        vec, surface, speaker, session = text.of(view.text, view.source)
+        slots, novelty, best = self.text_slots.columns(vec, speaker, session, occupied,
+                                                       int(text.session.max()) + 1)
+        out[:dim] = vec
+        n_surface = len(surface)
+        out[dim:dim + n_surface] = surface
+        if view.source is not None:
+            out[dim + n_surface:dim + n_surface + 4] = text.stream[view.source]
+        out[-2:] = novelty, best
+        return out, slots
 
     def _archive_features(self, step: int) -> np.ndarray:
         out = np.zeros((self.archive_view, 4), dtype=np.float32)

@@ -14,6 +14,7 @@ from memgym.envs.registration import VECTOR_OPS
 from memgym.envs.structured import MemoryEnv
 from memgym.envs.vector_episodes import EpisodeBuffers
 from memgym.envs.vector_obs import batch_observation
+from memgym.rewards.evidence import evidence_shares
 from memgym.rewards.metrics import score_answer
 from memgym.rewards.terms import TERMS
 
@@ -91,6 +92,9 @@ class MemoryVectorEnv(VectorEnv):
             key = f"ops {unsupported}" if unsupported else "retrieval_tiers"
             raise ValueError(f"{key}: not supported by the vector env (it supports "
                              f"{', '.join(VECTOR_OPS)}); use vectorization_mode='sync'")
+        if template.text_features:  # embedding columns live in the single env only (for now)
+            raise ValueError(f"features={template.features!r}: not supported by the vector "
+                             "env (it computes the parser columns); use vectorization_mode='sync'")
         self.template, self.core = template, core
         self.num_envs, self.render_mode = num_envs, None
         self.episode_options = dict(episode_options or {})
@@ -344,7 +348,16 @@ class MemoryVectorEnv(VectorEnv):
         questions = [row.episode.questions[q] for q in due]
         replies = core.reader.answer_all([q.text for q in questions], texts, shown)
         n_questions = self.buffers.n_questions[i]
-        for q, question, reply in zip(due, questions, replies):
+        # Recall ranks memory once more: skipped when its weight is 0 (its term is then 0).
+        ranker = core.recall_ranker if core.weights["evidence_recall"] else None
+        shares = evidence_shares([q.evidence for q in questions], [q.text for q in questions],
+                                 texts, self.slot_src[i, slots].tolist(), ranker,
+                                 core.rewards.evidence_k)
+        n_evidence = max(sum(bool(q.evidence) for q in row.episode.questions), 1)
+        for q, question, reply, (retention, recall) in zip(due, questions, replies, shares):
+            if retention is not None:
+                terms[i, _TERM["evidence"]] += retention / n_evidence
+                terms[i, _TERM["evidence_recall"]] += (recall or 0.0) / n_evidence
             for used in reply.used:
                 if used < len(slots):
                     self.slot_hits[i, slots[used]] += 1

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from memgym.rewards.embedding_store import EmbeddingStore, cache_dir, model_key
 from memgym.rewards.reader import RankingReader, Ranker, order_by_score
 
 #: Texts whose embeddings are kept per model (384 float32 each: 8192 texts ~ 12 MB).
@@ -55,6 +56,8 @@ class SentenceEncoder:
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
+        self._store: EmbeddingStore | None = None
+        self.encoded = 0  #: texts run through the model (not found in any cache)
 
     def _load(self) -> None:
         # Never reach for the network: the weights are local, and a hub lookup would hang
@@ -62,6 +65,9 @@ class SentenceEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
 
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars flood training logs
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         self._model = AutoModel.from_pretrained(self.model_path).eval()
 
@@ -78,18 +84,37 @@ class SentenceEncoder:
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled.float().numpy()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of ``texts`` as a ``(len(texts), dim)`` float32 array."""
+    @property
+    def store(self) -> EmbeddingStore:
+        """The on-disk cache of this model (:mod:`memgym.rewards.embedding_store`)."""
+        path = cache_dir() / "embeddings" / f"{model_key(self.model_path)}.sqlite"
+        if self._store is None or self._store.path != path:  # MEMGYM_CACHE_DIR may change
+            self._store = EmbeddingStore(path)
+        return self._store
+
+    def encode(self, texts: Sequence[str], persist: bool = False) -> np.ndarray:
+        """Embeddings of ``texts`` as a ``(len(texts), dim)`` float32 array.
+
+        ``persist``: also look the texts up in, and add new ones to, the on-disk cache (data
+        files, whose texts recur across runs; fresh generated streams would only fill it)."""
         with self._lock:
-            if self._model is None:
-                self._load()
             # Encode missing texts in sorted order: the batches (and so the float noise) then
             # depend on the set of texts, not on the order the caller gave them in.
             missing = sorted({t for t in texts if t not in self._cache})
+            if persist and missing:
+                stored = self.store.get(missing)
+                self._cache.update(stored)
+                missing = [t for t in missing if t not in stored]
+            if missing and self._model is None:
+                self._load()
+            new: dict[str, np.ndarray] = {}
             for start in range(0, len(missing), BATCH_SIZE):
                 chunk = missing[start : start + BATCH_SIZE]
                 for text, vec in zip(chunk, self._encode_batch(chunk)):
-                    self._cache[text] = vec
+                    self._cache[text] = new[text] = vec
+            self.encoded += len(new)
+            if persist:
+                self.store.put(new)
             out = [self._cache[t] for t in texts]
             for t in texts:
                 self._cache.move_to_end(t)

@@ -14,6 +14,14 @@ Terms (raw values; the weight of each is a field of :class:`RewardConfig`):
 - ``invalid``: -1 for an invalid action (masked in the structured interface, an error in the
   text one); memory is left unchanged.
 - ``format``: -1 for an unparsable text action.
+- ``evidence``: when a question is asked, the share of its evidence chunks held in memory,
+  divided by the number of questions that name evidence (sums to the mean evidence retention).
+  Needs evidence ids (every built-in task and LoCoMo-style data have them), no parser and no
+  reader: it is the signal that trains on real text, where extractive QA cannot tell a good
+  memory from a bad one (docs/real_text.md).
+- ``evidence_recall``: likewise, the share of its evidence chunks among the ``evidence_k``
+  entries the reader's retriever ranks highest for the question (BM25, or MiniLM with the
+  embedding reader): kept *and* findable.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TERMS: tuple[str, ...] = (
     "qa", "shaping", "memory_size", "compression", "op_cost", "retrieval", "invalid", "format",
+    "evidence", "evidence_recall",
 )
 
 
@@ -38,10 +47,14 @@ class RewardConfig(BaseModel):
     retrieval: float = 1.0
     invalid: float = 0.1
     format: float = 0.1
+    evidence: float = 0.0
+    evidence_recall: float = 0.0
     op_costs: dict[str, float] = Field(default_factory=dict)
     """Raw cost per executed op name (e.g. ``{"add": 0.01}``); ops not listed cost 0."""
     reread_cost: float = 0.02
     """Raw cost of one reread (of a past chunk or an archived entry)."""
+    evidence_k: int = Field(10, ge=1)
+    """``k`` of ``evidence_recall@k``: how many ranked entries count as retrieved."""
 
     def weight(self, term: str) -> float:
         return float(getattr(self, term))

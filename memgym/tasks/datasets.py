@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 from memgym.episode import SPLITS, Chunk, Episode, Question
 from memgym.tasks.base import SPLIT_SHARES, check_split, resolve_params
+from memgym.tasks.windows import check_window, cut_window, window_rng
 
 #: Format name -> adapter class (``"module:Class"``), as ``memgym data --format`` names them.
 FORMATS: dict[str, str] = {
@@ -229,8 +230,14 @@ class DatasetTask:
     env_id: ClassVar[str] = ""          #: the registered id, named in error messages
     example_file: ClassVar[str] = ""    #: the benchmark's usual file name
     params_cls: ClassVar[type]          #: frozen dataclass of the task parameters
+    #: Real text: the structured env's default ``features`` (the fact parser reads ~1 turn in
+    #: 370 of LoCoMo), with embeddings kept on disk (a file's texts recur across runs).
+    default_features: ClassVar[str] = "embedding"
+    cache_embeddings: ClassVar[bool] = True
 
-    def __init__(self, data_path: str | os.PathLike | None = None, **params: Any) -> None:
+    def __init__(self, data_path: str | os.PathLike | None = None, *,
+                 window_sessions: Any = None, **params: Any) -> None:
+        self.window = check_window(window_sessions)
         self.params = resolve_params(self.params_cls, None, params)
         self.path = data_file(data_path, self.env_id, self.example_file)
         self.records, self.record_ids = _parse_cached(type(self), *_stat_key(self.path))
@@ -261,9 +268,15 @@ class DatasetTask:
 
     def episode(self, seed: int, split: str = "train", **overrides: Any) -> Episode:
         """Record ``seed % n`` of the ``n`` records of ``split``; ``overrides`` are task
-        parameters for this episode only (e.g. ``chunking="session"``)."""
+        parameters for this episode only (e.g. ``chunking="session"``). With
+        ``window_sessions`` (here or at construction) the episode is a random window of
+        whole sessions of that record, drawn from ``seed`` (:mod:`memgym.tasks.windows`)."""
+        window = check_window(overrides.pop("window_sessions", self.window))
         params = resolve_params(self.params_cls, self.params, overrides)
-        return self.make_episode(self.index_of(seed, split), int(seed), split, params)
+        episode = self.make_episode(self.index_of(seed, split), int(seed), split, params)
+        if window is None:
+            return episode
+        return cut_window(episode, window, window_rng(self.name, split, int(seed)))
 
     def make_episode(self, index: int, seed: int, split: str, params: Any) -> Episode:
         chunks, questions, labels = self.build(self.records[index], params)

@@ -172,8 +172,9 @@ class JSONLStreamTask(DatasetTask):
     example_file = "episodes.jsonl"
     params_cls = JSONLStreamParams
 
-    def __init__(self, data_path: str | PathLike | None = None, split_by: str = "hash") -> None:
-        super().__init__(data_path, split_by=split_by)
+    def __init__(self, data_path: str | PathLike | None = None, split_by: str = "hash",
+                 window_sessions: Any = None) -> None:
+        super().__init__(data_path, window_sessions=window_sessions, split_by=split_by)
 
     @classmethod
     def parse(cls, path: Path) -> tuple[list[Episode], list[str]]:

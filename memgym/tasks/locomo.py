@@ -199,8 +199,9 @@ class LoCoMoTask(DatasetTask):
     params_cls = LoCoMoParams
 
     def __init__(self, data_path: str | PathLike | None = None, chunking: str = "turn",
-                 include_adversarial: bool = False, image_captions: bool = True) -> None:
-        super().__init__(data_path, chunking=chunking, include_adversarial=include_adversarial,
+                 include_adversarial: bool = False, image_captions: bool = True,
+                 window_sessions: Any = None) -> None:
+        super().__init__(data_path, window_sessions=window_sessions, chunking=chunking, include_adversarial=include_adversarial,
                          image_captions=image_captions)
 
     @classmethod

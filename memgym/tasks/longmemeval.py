@@ -167,8 +167,9 @@ class LongMemEvalTask(DatasetTask):
     example_file = "longmemeval_s.json"
     params_cls = LongMemEvalParams
 
-    def __init__(self, data_path: str | PathLike | None = None, chunking: str = "turn") -> None:
-        super().__init__(data_path, chunking=chunking)
+    def __init__(self, data_path: str | PathLike | None = None, chunking: str = "turn",
+                 window_sessions: Any = None) -> None:
+        super().__init__(data_path, window_sessions=window_sessions, chunking=chunking)
 
     @classmethod
     def parse(cls, path: Path) -> tuple[list[Record], list[str]]:

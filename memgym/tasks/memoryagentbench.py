@@ -216,8 +216,9 @@ class MemoryAgentBenchTask(DatasetTask):
     params_cls = MemoryAgentBenchParams
 
     def __init__(self, data_path: str | PathLike | None = None, chunk_chars: int = 2000,
-                 chunk_tokens: int | None = None) -> None:
-        super().__init__(data_path, chunk_chars=chunk_chars, chunk_tokens=chunk_tokens)
+                 chunk_tokens: int | None = None,
+                 window_sessions: Any = None) -> None:
+        super().__init__(data_path, window_sessions=window_sessions, chunk_chars=chunk_chars, chunk_tokens=chunk_tokens)
 
     @classmethod
     def parse(cls, path: Path) -> tuple[list[Row], list[str]]:
