@@ -271,6 +271,7 @@ READERS: dict[str, str] = {
     "bm25": "memgym.rewards.reader:BM25Reader",
     "embedding": "memgym.rewards.embedding:EmbeddingReader",
     "llm": "memgym.llm.answerer:LLMReader",  # a local LM answering from memory (transformers)
+    "llm_endpoint": "memgym.llm.answerer:endpoint_reader",  # an OpenAI-compatible server
 }
 
 
