@@ -397,14 +397,17 @@ class MemoryEnv(gym.Env):
         if view.kind == "none":
             return out, np.zeros((self.n_slots, len(SLOT_COLUMNS)), dtype=np.float32)
         vec, surface, speaker, session = text.of(view.text, view.source)
-        slots, novelty, best = self.text_slots.columns(vec, speaker, session, occupied,
-                                                       int(text.session.max()) + 1)
+        slots, novelty, best, longer = self.text_slots.columns(
+            vec, surface, speaker, session, occupied, int(text.session.max()) + 1)
         out[:dim] = vec
-        n_surface = len(surface)
+        n_surface, n_stream = len(surface), text.stream.shape[1]
         out[dim:dim + n_surface] = surface
         if view.source is not None:
-            out[dim + n_surface:dim + n_surface + 4] = text.stream[view.source]
-        out[-2:] = novelty, best
+            out[dim + n_surface:dim + n_surface + n_stream] = text.stream[view.source]
+        core = self.core
+        free = self.n_slots - len(occupied)
+        remaining = max(len(self.episode.chunks) - core.cursor, 1)
+        out[-4:] = min(free / remaining, 1.0), longer, novelty, best
         return out, slots
 
     def _archive_features(self, step: int) -> np.ndarray:

@@ -11,7 +11,10 @@ a policy has nothing to decide with. These features need no parser:
   cosine to another slot), and the view's novelty (1 - its highest cosine to a slot);
 - surface cues of every text: numbers, date / time expressions, capitalised names, a question
   mark, length; and of stream chunks: the speaker, the session's place in the stream, the
-  first turn of a session, and the time gap to the previous session.
+  first turn of a session, and the time gap to the previous session;
+- budget context for admission: free entries per chunk still to come (``room_per_chunk``,
+  1 when memory can hold the rest of the stream) and the share of held entries shorter than
+  the view (``longer_than``): a ratio and a rank an MLP would otherwise have to learn.
 
 A static linear probe on MiniLM + length keeps ~0.57 of LoCoMo's evidence at 128 entries
 (DESIGN.md §4b); redundancy, novelty and session structure are what a sequential policy adds.
@@ -39,7 +42,9 @@ SURFACE_CUES: tuple[str, ...] = ("has_number", "has_time", "names", "question", 
 #: Stream-position cues of a chunk.
 STREAM_CUES: tuple[str, ...] = ("speaker", "session", "new_session", "time_gap")
 #: Columns after the view embedding in the ``text_view`` observation.
-VIEW_COLUMNS: tuple[str, ...] = (*SURFACE_CUES, *STREAM_CUES, "novelty", "max_similarity")
+VIEW_COLUMNS: tuple[str, ...] = (
+    *SURFACE_CUES, *STREAM_CUES, "room_per_chunk", "longer_than", "novelty", "max_similarity",
+)
 #: Columns of the ``text_slots`` observation (per slot).
 SLOT_COLUMNS: tuple[str, ...] = (
     "similarity", "redundancy", *SURFACE_CUES, "same_speaker", "session_gap", "same_session",
@@ -186,12 +191,14 @@ class TextSlots:
             row = self.embedding @ self.embedding[k]
             self.similarity[k], self.similarity[:, k] = row, row
 
-    def columns(self, view_vec: np.ndarray, view_speaker: int, view_session: int,
-                occupied: np.ndarray, n_sessions: int) -> tuple[np.ndarray, float, float]:
-        """``(slot columns (n, len(SLOT_COLUMNS)), novelty, max similarity)`` of the view."""
+    def columns(self, view_vec: np.ndarray, view_surface: np.ndarray, view_speaker: int,
+                view_session: int, occupied: np.ndarray, n_sessions: int
+                ) -> tuple[np.ndarray, float, float, float]:
+        """``(slot columns (n, len(SLOT_COLUMNS)), novelty, max similarity, longer_than)`` of
+        the view."""
         out = np.zeros((self.n, len(SLOT_COLUMNS)), dtype=np.float32)
         if not len(occupied):
-            return out, 1.0, 0.0
+            return out, 1.0, 0.0, 1.0
         sims = self.embedding[occupied] @ view_vec
         out[occupied, 0] = sims
         block = self.similarity[np.ix_(occupied, occupied)].copy()
@@ -206,4 +213,6 @@ class TextSlots:
             known, np.abs(view_session - sessions) / max(n_sessions, 1), 0.0)
         out[occupied, base + 2] = known & (sessions == view_session)
         best = float(sims.max())
-        return out, 1.0 - max(best, 0.0), best
+        length = SURFACE_CUES.index("length")
+        longer = float(np.mean(self.surface[occupied, length] < view_surface[length]))
+        return out, 1.0 - max(best, 0.0), best, longer
