@@ -148,11 +148,14 @@ def print_report(report: dict[str, Any]) -> None:
     kinds = kinds_of(report)
     table = Table(title=f"{report['env_id']} — {report['split']}, {report['episodes']} episodes, "
                         f"seed {report['seed']}")
-    for column in ("agent", "QA", "±95% CI", "/oracle", *kinds, "memory", "invalid/ep"):
+    for column in ("agent", "QA", "±95% CI", "/oracle", "evidence", "recall@k", *kinds,
+                   "memory", "invalid/ep"):
         table.add_column(column, justify="right")
     for name, s in report["agents"].items():
         ratio = f"{s['oracle_ratio']:.2f}" if s.get("oracle_ratio") is not None else "-"
-        table.add_row(name, f"{s['qa_score']:.3f}", f"{s['qa_ci95']:.3f}", ratio,
+        evidence = ["-" if s.get(k) is None else f"{s[k]:.3f}"
+                    for k in ("evidence_retention", "evidence_recall")]
+        table.add_row(name, f"{s['qa_score']:.3f}", f"{s['qa_ci95']:.3f}", ratio, *evidence,
                       *[f"{s['per_kind'].get(k, float('nan')):.3f}" for k in kinds],
                       f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}")
     console.print(table)
