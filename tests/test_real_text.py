@@ -219,3 +219,16 @@ def test_free_text_earns_evidence_credit_only_if_it_carries_the_chunk(data_path:
     assert carries("Ann started pottery class", "Last week I finally started my pottery class",
                    ("pottery class",))
     assert not carries("Ann likes tea", "Last week I finally started my pottery class")
+
+
+# -- the recipe -------------------------------------------------------------------------------
+def test_locomo_recipe_validates_and_needs_a_data_path(data_path: Path) -> None:
+    from memgym.training.config import ConfigError, check_env_kwargs, load_config
+
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "locomo_small.yaml"
+    config = load_config(recipe, [f"env.kwargs.data_path={data_path}"])
+    check_env_kwargs(config)  # builds the env with the recipe's kwargs
+    assert config.eval.select_split == "val" and config.eval.split == "heldout"
+    assert config.env.options["window_sessions"] == [3, 32]
+    with pytest.raises(ConfigError, match="data_path"):
+        check_env_kwargs(load_config(recipe))
