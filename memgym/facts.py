@@ -62,6 +62,16 @@ _QUESTION_CHAIN = re.compile(
     rf"(?P<subject>{_NAME})'s (?P<chain>{_ATTR}(?:'s {_ATTR})*)(?=\s*(?:[?.!]|$| -| —))"
 )
 _OF_QUESTION = re.compile(rf"\b[Tt]he (?P<attr>{_ATTR}) of (?P<subject>{_NAME})\s*[?.!]?$")
+# Lower-case subjects (``bob's city is oslo``, ``what is bob's city?``): tried only when the
+# shapes above find nothing, so text that parses today parses the same. One word, and not a
+# pronoun or article, so "the manager's" or "my sister's" never becomes a subject.
+_DETERMINERS = frozenset("the a an my your his her our their its this that".split())
+_LOWER_NAME = r"(?!(?:the|a|an|my|your|his|her|our|their|its|this|that)\b)[a-z][\w\-]*"
+_LOWER_POSSESSIVE = re.compile(
+    rf"(?<![\w'])(?P<subject>{_LOWER_NAME})'s (?P<attr>{_ATTR}) (?:{_VERBS}) (?P<value>{_VALUE})")
+_LOWER_CHAIN = re.compile(
+    rf"(?<![\w'])(?P<subject>{_LOWER_NAME})'s (?P<chain>{_ATTR}(?:'s {_ATTR})*)"
+    rf"(?=\s*(?:[?.!]|$| -| —))")
 # ISO dates, "2023/05/20" (LongMemEval) and "8 May 2023" / "8 May, 2023" (LoCoMo).
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2}|\d{1,2} [A-Z][a-z]+,? \d{4}")
 
@@ -128,12 +138,22 @@ def extract_fact(text: str) -> Fact | None:
         first = _FIRST_PERSON.search(text, speaker.end())
         if first:
             return Fact(speaker["speaker"], first["attr"].strip(), first["value"].strip())
+    match = _LOWER_POSSESSIVE.search(text)
+    if match and not _after_determiner(text, match.start()):
+        return Fact(match["subject"], match["attr"].strip(), match["value"].strip())
     return None
 
 
+def _after_determiner(text: str, start: int) -> bool:
+    """Whether the word before ``start`` is an article or possessive ("the manager's")."""
+    before = text[:start].split()
+    return bool(before) and before[-1].lower() in _DETERMINERS
+
+
 @lru_cache(maxsize=16384)
-def parse_question(text: str) -> tuple[str, tuple[str, ...]] | None:
-    """``"What is Ann's manager's city?"`` -> ``("Ann", ("manager", "city"))``, or ``None``."""
+def parse_question(text: str, lowercase: bool = True) -> tuple[str, tuple[str, ...]] | None:
+    """``"What is Ann's manager's city?"`` -> ``("Ann", ("manager", "city"))``, or ``None``.
+    ``lowercase``: also read lower-case subjects (``"what is bob's city?"``)."""
     match = _QUESTION_CHAIN.search(text)
     if match:
         attrs = tuple(a.strip() for a in match["chain"].split("'s "))
@@ -141,7 +161,39 @@ def parse_question(text: str) -> tuple[str, tuple[str, ...]] | None:
     match = _OF_QUESTION.search(text)
     if match:
         return match["subject"], (match["attr"].strip(),)
+    match = _LOWER_CHAIN.search(text) if lowercase else None
+    if match and not _after_determiner(text, match.start()):
+        return match["subject"], tuple(a.strip() for a in match["chain"].split("'s "))
     return None
+
+
+_YES_NO = re.compile(r"\s*(?:is|are|was|were|am|did|does|do|has|have|had|can|could|will|"
+                     r"would|should|shall|may|might|must)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|no|nothing|nobody|none|neither|nor|cannot|"
+                       r"no longer)\b|n't\b", re.IGNORECASE)
+
+
+def is_yes_no(question: str) -> bool:
+    """A question answered yes / no: it starts with an auxiliary verb and is not a
+    possessive question in the parser's shapes (``"Do we know Ann's job?"`` asks the job)."""
+    return bool(_YES_NO.match(question)) and parse_question(question, lowercase=False) is None
+
+
+def is_negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
+
+
+def stem(token: str) -> str:
+    """A crude suffix strip (moved / moving / moves -> mov): enough to match a question's
+    verb with the entry's tense; written out, as no stemmer is among the dependencies."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(token) > len(suffix) + 2 and token.endswith(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def content_stems(text: str) -> frozenset[str]:
+    return frozenset(stem(t) for t in content_tokens(text))
 
 
 def find_date(text: str) -> str | None:

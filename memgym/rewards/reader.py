@@ -32,9 +32,14 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
-from memgym.facts import extract_fact, fact_key, find_date, normalize, parse_question, tokenize
+from memgym.facts import (
+    content_stems, extract_fact, fact_key, find_date, is_negated, is_yes_no, normalize,
+    parse_question, tokenize,
+)
 
 ABSTAIN_TEXT = "unknown"
+#: Share of a yes / no question's content words the best entry must hold for "yes".
+YES_OVERLAP = 0.5
 #: Candidate subjects followed per hop when an intermediate hop is ambiguous (bounds the work).
 MAX_BRANCHES = 4
 _WHEN = re.compile(r"\s*when\b", re.IGNORECASE)
@@ -118,7 +123,7 @@ class RankingReader:
         chains: dict[int, _Chain] = {}
         first: list[tuple[int, str]] = []  # (question, query) of non-chain questions
         for qi, q in enumerate(questions):
-            parsed = parse_question(q)
+            parsed = None if is_yes_no(q) else parse_question(q)
             if parsed is not None:
                 chains[qi] = _Chain(parsed[1], [parsed[0]])
             else:
@@ -181,6 +186,10 @@ class RankingReader:
         read_set = set(read)
         relevant = [i for i in ranking if i in read_set]
         used = tuple(sorted(read_set))
+        if is_yes_no(question):
+            if not relevant:
+                return ReaderAnswer(ABSTAIN_TEXT, "abstain", used)
+            return ReaderAnswer(yes_or_no(question, entries[relevant[0]]), "extract", used)
         if _WHEN.match(question):
             for i in relevant:
                 date = find_date(entries[i])
@@ -190,6 +199,29 @@ class RankingReader:
         if relevant:
             return ReaderAnswer(entries[relevant[0]], "context", used)
         return ReaderAnswer(ABSTAIN_TEXT, "abstain", used)
+
+
+def yes_or_no(question: str, entry: str) -> str:
+    """``"yes"`` / ``"no"`` for a yes / no question from its best-ranked entry.
+
+    If the entry states a fact (:func:`memgym.facts.extract_fact`) whose subject and
+    attribute the question names, the answer is yes iff the question also names the fact's
+    value (``Is Ann's city Oslo?`` against ``Ann's city is Paris.`` -> no). Otherwise yes iff
+    the entry holds at least :data:`YES_OVERLAP` of the question's content words (stemmed)
+    and both or neither are negated (``Did Mia stop the drug?`` / ``Mia never stopped the
+    drug`` -> no). A closed-world rule: what the best entry does not say is "no".
+    """
+    asked = content_stems(question)
+    fact = extract_fact(entry)
+    if fact is not None:
+        about = content_stems(fact.subject) | content_stems(fact.attribute)
+        if about and about <= asked:
+            return "yes" if content_stems(fact.value) <= asked else "no"
+    if not asked:
+        return "no"
+    overlap = len(asked & content_stems(entry)) / len(asked)
+    agrees = is_negated(question) == is_negated(entry)
+    return "yes" if overlap >= YES_OVERLAP and agrees else "no"
 
 
 @lru_cache(maxsize=65536)
