@@ -84,7 +84,11 @@ class TextMemoryEnv(gym.Env):
                  ops: tuple[str, ...] | list[str] = ("noop", "add", "update", "delete"),
                  ops_per_chunk: int = 4, render_mode: str | None = None,
                  archive_view: int = 0, bow_dim: int = 0, slot_bow: bool = False,
-                 episode_pool: int | None = None, **core_kwargs: Any) -> None:
+                 episode_pool: int | None = None, features: str | None = None,
+                 embedding_model: str | None = None, **core_kwargs: Any) -> None:
+        # features / embedding_model shape the structured observation only; accepted here so
+        # one registered kwargs set (and one config) serves both interfaces.
+        del features, embedding_model
         if data_path is not None:  # dataset adapters: gym.make(id, data_path=...)
             task_params = {**(task_params or {}), "data_path": str(data_path)}
         self.task = load_task(task, task_params)
