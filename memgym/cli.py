@@ -148,7 +148,9 @@ def print_report(report: dict[str, Any]) -> None:
     kinds = kinds_of(report)
     table = Table(title=f"{report['env_id']} — {report['split']}, {report['episodes']} episodes, "
                         f"seed {report['seed']}")
-    for column in ("agent", "QA", "±95% CI", "/oracle", "evidence", "recall@k", *kinds,
+    width = max((len(name) for name in report["agents"]), default=5)
+    table.add_column("agent", justify="right", no_wrap=True, min_width=width)  # never cut
+    for column in ("QA", "±95% CI", "/oracle", "evidence", "recall@k", *kinds,
                    "memory", "invalid/ep"):
         table.add_column(column, justify="right")
     for name, s in report["agents"].items():

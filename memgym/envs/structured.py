@@ -408,7 +408,8 @@ class MemoryEnv(gym.Env):
         free = self.n_slots - len(occupied)
         remaining = max(len(self.episode.chunks) - core.cursor, 1)
         out[-4:] = min(free / remaining, 1.0), longer, novelty, best
-        return out, slots
+        # Unit vectors' dot products can leave [-1, 1] by float noise (~1e-7): keep in the space.
+        return np.clip(out, -1.0, 1.0, out=out), np.clip(slots, -1.0, 1.0, out=slots)
 
     def _archive_features(self, step: int) -> np.ndarray:
         out = np.zeros((self.archive_view, 4), dtype=np.float32)
