@@ -18,7 +18,8 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="memgym: a gym for training memory-managing agents.")
-console = Console()
+# Outside a terminal (piped, CI logs) rich would wrap tables at 80 columns and cut cells.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 
