@@ -18,7 +18,7 @@ from memgym.envs.episode_pool import EpisodeSource, cached, task_token
 from memgym.envs.registration import load_task
 from memgym.envs.slots import SlotTable
 from memgym.envs.text_features import (
-    FEATURE_SETS, SLOT_COLUMNS, VIEW_COLUMNS, EpisodeText, TextSlots,
+    FEATURE_SETS, SKETCH_DIM, SLOT_COLUMNS, VIEW_COLUMNS, EpisodeText, TextSlots,
 )
 from memgym.envs.text_view import render_prompt
 
@@ -37,6 +37,9 @@ def embedding_dim(model_path: str | None) -> int:
         raise ValueError(f"embedding_model: cannot read {path}/config.json ({exc})") from exc
 
 
+#: Observation keys holding one row per memory slot (row k describes slot k), for policies
+#: that score slots with shared weights (:mod:`memgym.training.pointer_policy`).
+SLOT_OBSERVATION_KEYS: tuple[str, ...] = ("slots", "slot_bow", "text_slots", "text_slot_sketch")
 AGE_SCALE = math.log1p(1024)
 #: log1p(age) / log1p(1024), clipped to 1: ages of entries in steps, looked up not computed.
 AGE_TABLE = np.minimum(np.log1p(np.arange(1025)) / AGE_SCALE, 1.0).astype(np.float32)
@@ -192,6 +195,7 @@ class MemoryEnv(gym.Env):
             dim = embedding_dim(embedding_model)
             obs["text_view"] = spaces.Box(-1, 1, (dim + len(VIEW_COLUMNS),), np.float32)
             obs["text_slots"] = spaces.Box(-1, 1, (self.n_slots, len(SLOT_COLUMNS)), np.float32)
+            obs["text_slot_sketch"] = spaces.Box(-1, 1, (self.n_slots, SKETCH_DIM), np.float32)
             self.text_slots = TextSlots(self.n_slots, dim)
         self.observation_space = spaces.Dict(obs)
         self.action_space = spaces.Discrete(len(self.action_names))
@@ -388,6 +392,7 @@ class MemoryEnv(gym.Env):
             obs["slot_bow"] = table.bow.copy()
         if self.text_features:
             obs["text_view"], obs["text_slots"] = self._text_observation(occupied)
+            obs["text_slot_sketch"] = self.text_slots.sketch.copy()
         return obs
 
     def _text_observation(self, occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -49,6 +49,10 @@ VIEW_COLUMNS: tuple[str, ...] = (
 SLOT_COLUMNS: tuple[str, ...] = (
     "similarity", "redundancy", *SURFACE_CUES, "same_speaker", "session_gap", "same_session",
 )
+#: Width of ``text_slot_sketch``: each slot's embedding through one fixed random orthonormal
+#: projection (Johnson-Lindenstrauss: cosines kept to ~+-0.2), so a policy can judge what a
+#: slot holds, not only how it relates to the view, at 1/12 of the full embedding's size.
+SKETCH_DIM = 32
 NAMES_SCALE = 4.0  # capitalised names counted up to this many
 LENGTH_SCALE = 64.0  # tokens
 GAP_SCALE = math.log1p(365.0)  # days between sessions, log-scaled, a year -> 1
@@ -124,6 +128,17 @@ def stream_cues(episode: Episode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cues, speaker, session
 
 
+@lru_cache(maxsize=8)
+def sketch_matrix(dim: int, width: int = SKETCH_DIM) -> np.ndarray:
+    """The fixed ``(dim, width)`` projection behind ``text_slot_sketch``: orthonormal columns
+    (QR of a seeded Gaussian), scaled by ``sqrt(dim / width)`` so a unit embedding keeps about
+    unit norm. The same matrix for every env and run (seed 0), so a policy may apply it to the
+    view's embedding to compare the view with its slots in one space."""
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((dim, width)))
+    return (q * math.sqrt(dim / width)).astype(np.float32)
+
+
 def embed(texts: Sequence[str], *, persist: bool, model_path: str | None = None) -> np.ndarray:
     """MiniLM embeddings ``(len(texts), dim)`` through the process-wide encoder."""
     from memgym.rewards.embedding import get_encoder
@@ -172,6 +187,7 @@ class TextSlots:
         self.speaker = np.full(n, -1, dtype=np.int64)
         self.session = np.full(n, -1, dtype=np.int64)
         self.similarity = np.zeros((n, n), dtype=np.float32)
+        self.sketch = np.zeros((n, SKETCH_DIM), dtype=np.float32)
 
     def sync(self, slot_entry: np.ndarray, slot_updated: np.ndarray, store: Any,
              text: EpisodeText) -> None:
@@ -188,6 +204,7 @@ class TextSlots:
                 entry = store.entries[entry_id]
                 vec, cues, self.speaker[k], self.session[k] = text.of(entry.text, entry.source)
                 self.embedding[k], self.surface[k] = vec, cues
+            self.sketch[k] = np.clip(self.embedding[k] @ sketch_matrix(self.dim), -1.0, 1.0)
             row = self.embedding @ self.embedding[k]
             self.similarity[k], self.similarity[:, k] = row, row
 

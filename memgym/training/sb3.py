@@ -23,6 +23,7 @@ ALGOS = ("PPO", "MaskablePPO", "RecurrentPPO")
 DEFAULT_POLICY = {"PPO": "MultiInputPolicy", "MaskablePPO": "MultiInputPolicy",
                   "RecurrentPPO": "MultiInputLstmPolicy"}
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+POINTER_POLICY = "SlotPointerPolicy"
 
 
 def algo_class(name: str) -> type:
@@ -73,11 +74,50 @@ def algo_kwargs(config: TrainConfig) -> dict[str, Any]:
     return out
 
 
-def policy_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """``policy_kwargs`` with names from YAML turned into what SB3 takes."""
+def policy_class(config: TrainConfig) -> type:
+    """The policy class ``algo.policy`` names: one of the algorithm's own aliases, or
+    memgym's ``SlotPointerPolicy`` (MaskablePPO only; :mod:`memgym.training.pointer_policy`)."""
+    cls = algo_class(config.algo.name)
+    name = config.algo.policy or DEFAULT_POLICY[config.algo.name]
+    if name == POINTER_POLICY:
+        if config.algo.name != "MaskablePPO":
+            raise ConfigError(f"algo.policy: {POINTER_POLICY} runs with MaskablePPO, "
+                              f"not {config.algo.name}")
+        from memgym.training.pointer_policy import SlotPointerPolicy
+
+        return SlotPointerPolicy
+    if name not in cls.policy_aliases:
+        choices = [*cls.policy_aliases, *([POINTER_POLICY] if config.algo.name == "MaskablePPO"
+                                          else [])]
+        close = difflib.get_close_matches(name, choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"algo.policy: {name!r} is not a {config.algo.name} policy{hint}; "
+                          f"choose {', '.join(choices)}")
+    return cls.policy_aliases[name]
+
+
+def policy_kwargs(config: TrainConfig, env: Any = None) -> dict[str, Any]:
+    """``policy_kwargs`` with names from YAML turned into what SB3 takes; for the slot-pointer
+    policy, plus the env's slot-action layout (``env``, or one made from the config)."""
     from torch import nn
 
     kwargs = dict(config.algo.policy_kwargs)
+    if config.algo.policy == POINTER_POLICY:
+        from memgym.training.pointer_policy import pointer_policy_kwargs
+
+        if "net_arch" in kwargs:
+            raise ConfigError(f"algo.policy_kwargs.net_arch: {POINTER_POLICY} has its own "
+                              "architecture; set its width with policy_kwargs.hidden")
+        made = env is None
+        env = gym.make(config.env.id, **config.env.kwargs) if made else env
+        try:
+            kwargs.update(pointer_policy_kwargs(env))
+        except (AttributeError, ValueError) as exc:
+            raise ConfigError(f"algo.policy: {POINTER_POLICY} needs the structured env's "
+                              f"slot actions ({config.env.id}: {exc})") from exc
+        finally:
+            if made:
+                env.close()
     if "features_extractor_class" in kwargs:
         raise ConfigError("algo.policy_kwargs.features_extractor_class: not settable from a "
                           "config file (the env's per-slot relation features feed SB3's own "
@@ -138,7 +178,7 @@ def build_model(config: TrainConfig, venv: Any, run: RunFolder) -> Any:
     cls = algo_class(config.algo.name)
     if config.algo.name == "PPO" and not isinstance(venv.action_space, gym.spaces.Discrete):
         raise ConfigError("algo.name: PPO needs a Discrete action space")
-    return cls(config.algo.policy or DEFAULT_POLICY[config.algo.name], venv,
+    return cls(policy_class(config), venv,
                seed=config.seed, verbose=0, device="cpu", tensorboard_log=str(run.tensorboard),
                policy_kwargs=policy_kwargs(config), **algo_kwargs(config))
 
@@ -146,6 +186,7 @@ def build_model(config: TrainConfig, venv: Any, run: RunFolder) -> Any:
 def validate(config: TrainConfig) -> None:
     """Fail on anything the algorithm would reject, before any file is written."""
     algo_kwargs(config)
+    policy_class(config)
     policy_kwargs(config)
 
 
@@ -209,8 +250,7 @@ def trusted_objects(path: Path, config: TrainConfig) -> dict[str, Any]:
     clip_range_vf = kwargs.get("clip_range_vf")
     objects: dict[str, Any] = dict.fromkeys(REBUILT_FIELDS)
     objects.update(
-        policy_class=cls.policy_aliases[config.algo.policy or DEFAULT_POLICY[config.algo.name]],
-        policy_kwargs=policy_kwargs(config),
+        policy_class=policy_class(config), policy_kwargs=policy_kwargs(config, env),
         learning_rate=learning_rate, lr_schedule=FloatSchedule(learning_rate),
         clip_range=FloatSchedule(clip_range),
         clip_range_vf=FloatSchedule(clip_range_vf) if clip_range_vf is not None else None,
