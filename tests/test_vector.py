@@ -169,3 +169,25 @@ def test_rllib_samples_from_the_batched_env() -> None:
     finished = [e for e in episodes if e.is_done]
     assert len(finished) >= 4 and all(len(e) == 8 for e in finished)
     runner.stop()
+
+
+@pytest.mark.slow  # ~10 s: one local Ray start-up
+def test_rllib_samples_from_the_batched_env_after_a_ray_session(tmp_path) -> None:
+    """Ray's ``register_env`` registry empties when a session ends (its entries moved into
+    the session); ``ray_session`` registers memgym's env creators again, so an env runner
+    built afterwards without Ray still makes its envs with ``make_env`` (not ``gym.make_vec``
+    with the RLlib-only ``reset_options``). The slow suite runs Ray tests before this one."""
+    pytest.importorskip("ray.rllib")
+    import ray
+    from ray.tune.registry import ENV_CREATOR, _global_registry
+
+    from memgym.training import rllib  # noqa: F401  (registers the env creators)
+    from memgym.training.rllib_agent import ray_session
+
+    if ray.is_initialized():
+        pytest.skip("a Ray session is already running in this process")
+    with ray_session(num_cpus=1, temp_dir=tmp_path / "ray"):
+        assert _global_registry.contains(ENV_CREATOR, "memgym/KVUpdates-Easy-v0")
+    assert not ray.is_initialized()
+    assert _global_registry.contains(ENV_CREATOR, "memgym/KVUpdates-Easy-v0")
+    test_rllib_samples_from_the_batched_env()

@@ -50,7 +50,7 @@ log_once("PPO_on_new_api_stack")
 
 from memgym.training.config import ConfigError, TrainConfig, validate_block  # noqa: E402
 from memgym.training.rllib_agent import (  # noqa: F401  (re-exported)
-    RLlibPolicyAgent, load_module, logdir_under, ray_session, save_dir_atomic)
+    AFTER_SHUTDOWN, RLlibPolicyAgent, load_module, logdir_under, ray_session, save_dir_atomic)
 from memgym.training.run import PeriodicEval, RunFolder, final_report
 
 ALGOS = ("PPO", "MaskablePPO")
@@ -188,19 +188,31 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
     return ActionMaskObservation(DefaultResetOptions(gym.make(env_id, **kwargs), options))
 
 
+_EXTRA_IDS: set[str] = set()
+"""Non-memgym ids (``extra_ids``) that :func:`register_envs` registered: registered again with
+the memgym ids."""
+
+
 def register_envs(*extra_ids: str) -> None:
     """``register_env`` every structured memgym id (and ``extra_ids`` not registered yet) so
-    ``PPOConfig().environment("memgym/...")`` works on every Ray worker. Idempotent; called at
-    import and again once Ray is up (the registry flushes to the running session only)."""
+    ``PPOConfig().environment("memgym/...")`` builds its envs with :func:`make_env`, on every
+    Ray worker and without Ray. Idempotent; called at import, again once Ray is up and again
+    after ``ray_session`` shuts Ray down: Ray's registry holds a registration in the driver
+    only until a session starts, then in that session only. An id missing from it is made by
+    RLlib with ``gym.make_vec(id, **env_config)``: no ``reset_options`` handling and no
+    ``ActionMaskObservation``. After a ``ray.shutdown()`` of your own, call this again."""
     import memgym
 
     ids = [i for i, info in memgym.REGISTRY.items() if info.interface == "structured"]
-    ids += [i for i in extra_ids if i not in ids and not _global_registry.contains(ENV_CREATOR, i)]
-    for env_id in ids:
+    extra = [i for i in dict.fromkeys([*extra_ids, *sorted(_EXTRA_IDS)])
+             if i not in ids and not _global_registry.contains(ENV_CREATOR, i)]
+    _EXTRA_IDS.update(extra)
+    for env_id in ids + extra:
         register_env(env_id, functools.partial(make_env, env_id))
 
 
 register_envs()
+AFTER_SHUTDOWN.append(register_envs)
 
 
 class UnmaskedTorchRLModule(ActionMaskingTorchRLModule):

@@ -1,7 +1,9 @@
 """Ray plumbing shared by the RLlib backend and parallel evaluation, and the RLlib policy agent.
 
 - :func:`ray_session` starts a local Ray cluster (or joins one) and always shuts down what it
-  started. Ray's session files (sockets, logs) go to a folder we choose; because an AF_UNIX
+  started, then runs :data:`AFTER_SHUTDOWN` (the RLlib backend re-registers its env creators
+  there: Ray's ``register_env`` registry forgets them when the session ends). Ray's session
+  files (sockets, logs) go to a folder we choose; because an AF_UNIX
   socket path is limited to ~107 characters and Ray adds ~65 characters under its temp dir,
   a long folder is reached through a short symlink ``/tmp/ray<random>`` that is removed
   afterwards (the files stay in the long folder).
@@ -29,6 +31,12 @@ from memgym.training.config import ConfigError
 
 MAX_TEMP_DIR_CHARS = 40
 """Longest Ray temp dir used as is; longer ones are reached through a short symlink."""
+
+AFTER_SHUTDOWN: list[Callable[[], None]] = []
+"""Called after :func:`ray_session` shuts down a session it started. Ray's ``register_env``
+keeps a registration in the driver only until a session starts (it then moves to that
+session's key-value store, which ``ray.shutdown()`` drops): whatever must still be
+registered afterwards (an RLlib env runner built without Ray looks there) registers again."""
 
 
 def short_temp_dir(folder: str | Path) -> tuple[str, Path | None]:
@@ -76,6 +84,8 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None,
         ray.shutdown()
         if link is not None:
             link.unlink(missing_ok=True)
+        for hook in AFTER_SHUTDOWN:
+            hook()
 
 
 @contextmanager
