@@ -42,14 +42,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-sim2real", action="store_true")
     parser.add_argument("--entries", type=int, default=128)
     parser.add_argument("--tokens", type=int, default=4000, help="token budget of the 2nd table")
-    parser.add_argument("--qa-questions", type=int, default=30,
-                        help="questions answered by SmolLM2 per agent (0: skip QA)")
+    parser.add_argument("--qa-questions", type=int, default=-1,
+                        help="questions answered by SmolLM2 per agent (-1: all, 0: skip QA)")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-real-text"))
     parser.add_argument("--results", default=str(RESULTS / "real_text"))
     return parser.parse_args()
 
 
-def train(config: Path, overrides: list[str]) -> tuple[Any, float]:
+def train(config: Path, overrides: list[str]) -> tuple[Any, float, list[str]]:
+    """The trained agent, the training seconds and the ops it was trained with."""
     from memgym.training import load_config, train_from_config
     from memgym.training.run import RunFolder
     from memgym.training.sb3 import load_agent
@@ -58,7 +59,7 @@ def train(config: Path, overrides: list[str]) -> tuple[Any, float]:
     start = time.perf_counter()
     train_from_config(cfg, overwrite=True)
     seconds = time.perf_counter() - start
-    return load_agent(RunFolder.for_config(cfg), cfg), seconds
+    return load_agent(RunFolder.for_config(cfg), cfg), seconds, list(cfg.env.kwargs["ops"])
 
 
 def play(agent: Any, env_kwargs: dict[str, Any], split: str = "heldout") -> list[dict[str, Any]]:
@@ -91,12 +92,14 @@ def mean_ci(values: list[float]) -> tuple[float | None, float | None]:
 
 def answer_f1(results: list[dict[str, Any]], sample: list[tuple[int, int]], reader: Any
               ) -> list[float]:
-    """LoCoMo F1 of the LLM answerer on the sampled (episode, question) pairs."""
+    """LoCoMo F1 of the LLM answerer on the sampled (episode, question) pairs, one batched
+    call per episode (the reader batches and caches the prompts)."""
     scores = []
-    for e, q in sample:
-        text, answers = results[e]["questions"][q]
-        record = reader.evaluate([text], results[e]["memory"], [answers], metric="locomo_f1")[0]
-        scores.append(record.score)
+    for e in sorted({e for e, _ in sample}):
+        asked = [results[e]["questions"][q] for e_, q in sample if e_ == e]
+        records = reader.evaluate([t for t, _ in asked], results[e]["memory"],
+                                  [a for _, a in asked], metric="locomo_f1")
+        scores += [r.score for r in records]
     return scores
 
 
@@ -132,9 +135,9 @@ def main() -> None:
     torch.set_num_threads(1)
     data = str(Path(args.data).resolve())
     common = [f"output_dir={args.out}", "progress=false"]
-    policy, seconds = train(ROOT / "configs" / "locomo_small.yaml",
+    policy, seconds, ops = train(ROOT / "configs" / "locomo_small.yaml",
                             [*common, f"env.kwargs.data_path={data}", f"max_minutes={args.minutes}"])
-    trained = {"locomo-small": (policy, seconds)}
+    trained = {"locomo-small": (policy, seconds, ops)}
     import gymnasium as gym
 
     import memgym  # noqa: F401  (registers the environments)
@@ -142,9 +145,9 @@ def main() -> None:
     if not args.no_sim2real and "memgym/Dialogue-Free-v0" not in gym.registry:
         print("memgym/Dialogue-Free-v0 is not registered: sim-to-real skipped")
     elif not args.no_sim2real:
-        sim, sim_seconds = train(ROOT / "configs" / "dialogue_free_sim2real.yaml",
-                                 [*common, f"max_minutes={args.sim_minutes}"])
-        trained["sim2real (Dialogue-Free only)"] = (sim, sim_seconds)
+        trained["sim2real (Dialogue-Free only)"] = train(
+            ROOT / "configs" / "dialogue_free_sim2real.yaml",
+            [*common, f"max_minutes={args.sim_minutes}"])
 
     reader = None
     if args.qa_questions:
@@ -163,14 +166,15 @@ def main() -> None:
         base = {"data_path": data, "tiers": tiers, "features": "embedding",
                 "rewards": {"evidence_k": 10}}
         results = {name: play(name, {**base, "ops": BASELINE_OPS}) for name in HEURISTICS}
-        for name, (agent, _) in trained.items():
-            results[name] = play(agent, {**base, "ops": ["noop", "add"]})
+        for name, (agent, _, agent_ops) in trained.items():
+            results[name] = play(agent, {**base, "ops": agent_ops})
         rows = {name: summarise(r) for name, r in results.items()}
         if reader is not None and tokens is None:  # SmolLM2 QA at the entry budget only
             pairs = [(e, q) for e, ep in enumerate(results["oracle"]) for q in range(len(ep["questions"]))]
             rng = np.random.default_rng(0)
-            sample = [pairs[i] for i in sorted(rng.choice(len(pairs), min(args.qa_questions, len(pairs)),
-                                                          replace=False))]
+            size = len(pairs) if args.qa_questions < 0 else min(args.qa_questions, len(pairs))
+            sample = [pairs[i] for i in sorted(rng.choice(len(pairs), size, replace=False))]
+            report["qa_questions_per_agent"] = size
             for name in ("fifo", "longest", "novelty", "oracle", *trained):
                 rows[name]["answer_f1"], rows[name]["answer_f1_ci95"] = mean_ci(
                     answer_f1(results[name], sample, reader))

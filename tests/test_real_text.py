@@ -228,6 +228,10 @@ def test_locomo_recipe_validates_and_needs_a_data_path(data_path: Path) -> None:
     recipe = Path(__file__).resolve().parents[1] / "configs" / "locomo_small.yaml"
     config = load_config(recipe, [f"env.kwargs.data_path={data_path}"])
     check_env_kwargs(config)  # builds the env with the recipe's kwargs
+    from memgym.training.sb3 import policy_kwargs, validate
+
+    validate(config)  # the slot-pointer policy finds one scorer kind: "update slot k"
+    assert len(policy_kwargs(config)["slot_actions"]) == 1
     assert config.eval.select_split == "val" and config.eval.split == "heldout"
     assert config.env.options["window_sessions"] == [3, 32]
     with pytest.raises(ConfigError, match="data_path"):
