@@ -9,7 +9,8 @@ through the text environment and the model is fine-tuned on its calls:
 - the teacher is label-free (it sees what the model sees): a chunk stating an unhedged fact
   updates the memory entry holding the same fact (``update_memory``) or is stored
   (``add_memory``); anything else is skipped (``next_chunk``). The prompt's worked example
-  (:func:`memgym.llm.tool_env.demonstration`) uses the same policy.
+  (:func:`memgym.llm.tool_env.demonstration`) uses the same policy
+  (:mod:`memgym.llm.teacher`).
 - each conversation is rendered with the training chat template (tools, forced tool-call
   opening, demonstration) exactly as :class:`memgym.llm.agent.LLMAgent` and GRPO render it,
   and only the tokens the model writes itself (after the forced opening, up to
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from memgym.llm.teacher import SYSTEM_PROMPT, USER_INTRO, play_teacher, teacher_call  # noqa: F401
 
 
 class SFTSpec(BaseModel):
@@ -40,51 +43,6 @@ class SFTSpec(BaseModel):
     gradient_accumulation_steps: int = Field(4, ge=1)
     max_length: int = Field(4096, ge=64)
     """Conversations longer than this (tokens) are left out, never cut mid-call."""
-
-
-def teacher_call(core: Any, tools: set[str], acted_on: int | None) -> tuple[str, dict[str, Any]]:
-    """The teacher's next call for the view in ``core`` (see the module docstring)."""
-    from memgym.facts import extract_fact, is_hedged
-
-    view = core.view
-    fact = extract_fact(view.text) if view.kind == "chunk" else None
-    if fact is not None and not is_hedged(view.text) and view.source != acted_on:
-        same = [e.id for e in core.store.entries.values()
-                if (f := extract_fact(e.text)) is not None and f.key == fact.key]
-        if same and "update_memory" in tools:
-            return "update_memory", {"id": same[0]}
-        if "add_memory" in tools and core.check("add") is None:
-            return "add_memory", {}
-    return "next_chunk", {}
-
-
-def play_teacher(env: Any, first_message: str, *, split: str, seed: int,
-                 options: dict[str, Any] | None = None, turns: int | None = None
-                 ) -> tuple[list[dict[str, Any]], float]:
-    """Play one stream of a text env (``gym.make(...).unwrapped``) with the teacher.
-
-    Returns the conversation (a user message ``first_message`` + the first view, then one
-    assistant tool call and its tool response per turn; at most ``turns`` turns, the whole
-    stream when ``None``) and the episode's QA score."""
-    obs, info = env.reset(seed=seed, options={"split": split, "episode_seed": seed,
-                                              **(options or {})})
-    tools = set(info["tools"])
-    messages: list[dict[str, Any]] = [{"role": "user", "content": first_message + obs}]
-    acted_on: int | None = None
-    done = False
-    while not done and (turns is None or len(messages) < 1 + 2 * turns):
-        core = env.core
-        name, arguments = teacher_call(core, tools, acted_on)
-        acted_on = core.view.source
-        messages.append({"role": "assistant", "content": "", "tool_calls": [
-            {"type": "function", "function": {"name": name, "arguments": arguments}}]})
-        obs, _, done, _, _ = env.step({"name": name, "arguments": arguments})
-        messages.append({"role": "tool", "name": name, "content": obs})
-    core = env.core
-    while not core.done:  # a truncated demonstration: finish the stream to score it
-        core.apply("noop")
-    qa = sum(r.score for r in core.records) / max(len(core.episode.questions), 1)
-    return messages, float(qa)
 
 
 def tokenize_conversation(tokenizer: Any, messages: list[dict[str, Any]], tools: list[Any],
@@ -118,7 +76,6 @@ def teacher_dataset(env_id: str, env_kwargs: dict[str, Any], options: dict[str, 
     import gymnasium as gym
 
     import memgym  # noqa: F401
-    from memgym.llm.tool_env import SYSTEM_PROMPT, USER_INTRO
 
     env = gym.make(env_id, **env_kwargs).unwrapped
     rows, scores, lengths, skipped = [], [], [], 0

@@ -39,16 +39,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-#: The system prompt every LLM memory manager sees (training and evaluation alike).
-SYSTEM_PROMPT = (
-    "You manage a small memory while reading a stream of text, one chunk at a time. When the "
-    "stream ends, questions about it are answered only from your memory, so keep the facts that "
-    "may be asked about, with their latest values, and skip chatter and unreliable claims. "
-    "Call one tool per turn: add_memory() stores the chunk in view, update_memory(id, text) "
-    "replaces an outdated entry, next_chunk() moves on. When the stream is over, reply done."
-)
-#: The user message; ``reset`` appends the memory listing and the first chunk to it.
-USER_INTRO = "The stream starts now.\n\n"
+from memgym.llm.teacher import DEMO_INTRO, SYSTEM_PROMPT, USER_INTRO, play_teacher
+
 #: Default reward weights (``trl.rewards`` in a config file).
 DEFAULT_WEIGHTS: dict[str, float] = {"qa": 1.0, "tool_success": 0.2, "compression": 0.1,
                                      "format": 0.2}
@@ -95,7 +87,6 @@ def initial_messages(observation: str) -> list[dict[str, Any]]:
 
 #: Demonstration streams are ``train`` episodes from this seed on (far from training seeds).
 DEMO_SEED = 1_000_000
-DEMO_INTRO = "Example stream.\n\n"
 _DEMOS: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
 
 
@@ -135,7 +126,6 @@ def _play_demo(env_id: str, kwargs: dict[str, Any], seed: int, turns: int) -> li
     import gymnasium as gym
 
     import memgym  # noqa: F401
-    from memgym.llm.sft import play_teacher  # the warm start's teacher: the same policy
 
     env = gym.make(env_id, **kwargs).unwrapped
     messages, _ = play_teacher(env, DEMO_INTRO, split="train", seed=seed, turns=turns)
