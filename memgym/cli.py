@@ -36,8 +36,22 @@ class UserError(Exception):
 def fail(message: str) -> None:
     from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line
     raise typer.Exit(2)
+
+
+IMPORT_HELP = ("import this task module first (repeatable): a module of your own whose "
+               "register_task(...) calls add env ids; it must be importable (on PYTHONPATH)")
+
+
+def load_plugins(imports: list[str] | None) -> None:
+    """Installed ``memgym.tasks`` entry points and ``--import`` modules; one line on error."""
+    from memgym.plugins import PluginError, prepare
+
+    try:
+        prepare(imports or [])
+    except PluginError as exc:
+        fail(str(exc))
 
 
 def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
@@ -55,10 +69,14 @@ def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_envs(interface: str = typer.Option("all", help="structured, text or all")) -> None:
+def list_envs(
+    interface: str = typer.Option("all", help="structured, text or all"),
+    imports: list[str] = typer.Option(None, "--import", help=IMPORT_HELP),
+) -> None:
     """List registered environment ids with one-line descriptions."""
     import memgym
 
+    load_plugins(imports)
     table = Table(title="memgym environments")
     for column in ("id", "interface", "description"):
         table.add_column(column)
@@ -84,6 +102,7 @@ def eval_cmd(
     out: Path = typer.Option(None, help="folder for report.json / report.md / report.png"),
     workers: int = typer.Option(1, min=1, help="spread episodes over this many Ray workers "
                                 "(joins RAY_ADDRESS if set); the report is the same"),
+    imports: list[str] = typer.Option(None, "--import", help=IMPORT_HELP),
 ) -> None:
     """Evaluate agents on the same held-out streams; print a table and write a report."""
     import memgym  # noqa: F401  (registers the environments)
@@ -91,6 +110,7 @@ def eval_cmd(
     from memgym.episode import SPLITS
     from memgym.report import write_report
 
+    load_plugins(imports)
     try:
         if split not in SPLITS:
             raise UserError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
@@ -105,7 +125,7 @@ def eval_cmd(
             report = evaluate_agents(
                 names, env, split=split, episodes=episodes, seed=seed, env_kwargs=env_kwargs,
                 options=options, progress=lambda name, done: bar.update(tasks[name], completed=done),
-                workers=workers)
+                workers=workers, imports=list(imports or []))
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(str(exc))
         return

@@ -171,11 +171,13 @@ def validate(config: TrainConfig) -> RLlibSpec:
 
 # -- environments -------------------------------------------------------------------------
 def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
-    """RLlib env creator: ``env_config`` holds ``gym.make`` kwargs plus ``reset_options``."""
-    import memgym  # noqa: F401  (Ray workers register the ids on import)
+    """RLlib env creator: ``env_config`` holds ``gym.make`` kwargs plus ``reset_options``
+    and ``imports`` (the config's task modules, imported first: Ray workers are fresh)."""
     from memgym.envs.wrappers import ActionMaskObservation, DefaultResetOptions
+    from memgym.plugins import prepare
 
     kwargs = dict(env_config or {})
+    prepare(kwargs.pop("imports", None) or (), label="imports:")
     options = kwargs.pop("reset_options", None)
     num_envs = kwargs.pop("num_envs", None)
     if num_envs is not None:  # RLlib's vector_entry_point call (gym_env_vectorize_mode)
@@ -217,7 +219,7 @@ def build_algo_config(config: TrainConfig, spec: RLlibSpec) -> Any:
 
     module_class = ActionMaskingTorchRLModule if spec.action_masking else UnmaskedTorchRLModule
     env_config = {**config.env.kwargs, "split": config.env.split,
-                  "reset_options": dict(config.env.options)}
+                  "reset_options": dict(config.env.options), "imports": list(config.imports)}
     return (
         PPOConfig()
         .environment(config.env.id, env_config=env_config)
