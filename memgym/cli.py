@@ -142,22 +142,33 @@ def train_cmd(
     resume: Path = typer.Option(None, help="continue the run in this folder from its last checkpoint"),
     overwrite: bool = typer.Option(False, help="reuse the run folder of an existing run"),
     progress: bool = typer.Option(True, help="show the progress bar"),
+    imports: list[str] = typer.Option(None, "--import", help=IMPORT_HELP + "; added to the "
+                                      "config's imports: (the run folder keeps them)"),
 ) -> None:
-    """Train a memory policy from a config file; writes runs/<name>/ (see README)."""
-    from memgym.training import ConfigError, load_config, resume_run, train_from_config
+    """Train a memory policy from a config file; writes runs/<name>/ (see README).
+
+    Ctrl-C saves a checkpoint and prints the --resume command (exit status 130)."""
+    from memgym.training import (ConfigError, TrainingInterrupted, load_config, resume_run,
+                                 train_from_config)
     from memgym.training.config import DEFAULT_CONFIG
 
+    load_plugins(None)  # installed plugins; --import goes through the config's imports:
     try:
         if resume is not None:
             if config is not None:
                 raise UserError("--resume takes the run folder (its config.yaml is used), "
                                 "not a config file; use --set to change it")
-            report = resume_run(resume, list(set_ or []))
+            report = resume_run(resume, list(set_ or []), list(imports or []))
         else:
             overrides = list(set_ or []) + ([] if progress else ["progress=false"])
-            cfg = load_config(config or DEFAULT_CONFIG, overrides)
+            cfg = load_config(config or DEFAULT_CONFIG, overrides, list(imports or []))
             report = train_from_config(cfg, overwrite=overwrite)
-    except (UserError, ConfigError) as exc:
+    except TrainingInterrupted as exc:
+        from rich.markup import escape
+
+        err_console.print(f"[bold yellow]{escape(str(exc))}[/]", soft_wrap=True)
+        raise typer.Exit(130) from None
+    except (UserError, ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
         return
     print_report(report)

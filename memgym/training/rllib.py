@@ -274,6 +274,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, run: RunFolder, algo: Any, storage: Path) -> None:
         self.config, self.run, self.algo = config, run, algo
         self.periodic = PeriodicEval(config, run)
+        self.steps = 0
+        """Environment steps after the last completed ``algo.train()``."""
         self.log = storage / "progress.jsonl"
         self.start = time.perf_counter()
         try:  # the same tensorboard folder as SB3 runs, when tensorboard is installed
@@ -331,7 +333,7 @@ class Trainer:
                         and time.perf_counter() - self.start > 60 * config.max_minutes):
                     break
                 result = self.algo.train()
-                steps = sampled_steps(result)
+                steps = self.steps = sampled_steps(result)
                 self.record(result, steps)
                 if steps >= next_ckpt:
                     save_checkpoint(self.algo, self.run, steps)
@@ -369,8 +371,14 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
                 algo.restore_from_path(str(latest[0]))
                 steps = latest[1]
             trainer = Trainer(config, run, algo, storage)
+            trainer.steps = steps
             try:
-                steps = trainer.loop(steps)
+                try:
+                    steps = trainer.loop(steps)
+                except KeyboardInterrupt:  # Ctrl-C: keep the iterations since the last one
+                    if trainer.steps > (latest[1] if latest is not None else 0):
+                        save_checkpoint(algo, run, trainer.steps)
+                    raise
                 if latest is None or steps != latest[1]:
                     save_checkpoint(algo, run, steps)
                 if run.best_model(suffix="") is None:

@@ -260,6 +260,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     torch.set_num_threads(config.torch_threads)
     validate(config)
     venv = build_vec_env(config)
+    interrupted = False
     try:
         latest = run.latest_checkpoint() if resume else None
         if latest is not None:
@@ -271,11 +272,21 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
         callback = TrainingCallback(config, run, agent_factory=lambda m: SB3PolicyAgent(
             m, name=config.name))
         if remaining > 0:
-            model.learn(remaining, callback=callback, reset_num_timesteps=latest is None,
-                        tb_log_name="sb3")
+            try:
+                model.learn(remaining, callback=callback, reset_num_timesteps=latest is None,
+                            tb_log_name="sb3")
+            except KeyboardInterrupt:  # Ctrl-C: keep the steps since the last checkpoint
+                interrupted = True
+                callback.stop_progress()
+                callback.save_checkpoint(model)
+                raise
         callback.save_checkpoint(model)
         if run.best_model() is None:
             callback.evaluate_and_keep_best(model)
     finally:
-        venv.close()
+        try:
+            venv.close()
+        except (OSError, EOFError):  # subproc workers that Ctrl-C already ended
+            if not interrupted:
+                raise
     return final_report(config, run, load_agent(run, config))
