@@ -22,6 +22,7 @@ Install it, or put its folder on ``PYTHONPATH``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import traceback
 from collections.abc import Iterable
 from importlib import metadata
@@ -39,10 +40,24 @@ class PluginError(ValueError):
     """A task module or entry point that cannot be loaded; the message names it."""
 
 
-def _where(exc: BaseException) -> str:
-    """`` (file:line)`` of the innermost frame that raised ``exc``, if it has one."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+def _where(exc: BaseException, module: str | None = None) -> str:
+    """`` (file:line)`` where ``exc`` was raised: the innermost frame in ``module``'s own
+    file if it has one (a ``register_task`` that memgym rejects), else the innermost frame
+    outside the import machinery; ``""`` for a SyntaxError (its message says where)."""
+    if isinstance(exc, SyntaxError):
+        return ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith("<frozen")]
+    origin = None
+    if module is not None:
+        try:
+            spec = importlib.util.find_spec(module)
+            origin = spec.origin if spec is not None else None
+        except (ImportError, ValueError):
+            pass
+    own = [f for f in frames if origin is not None and f.filename == origin]
+    frame = (own or frames or [None])[-1]
+    return f" ({frame.filename}:{frame.lineno})" if frame is not None else ""
 
 
 def _not_found_hint(name: str) -> str:
@@ -70,10 +85,11 @@ def import_module(name: str, label: str = "--import") -> ModuleType:
         if missing and (name == missing or name.startswith(missing + ".")):
             raise PluginError(f"{label} {name}: no module named {missing!r}; {IMPORTABLE}"
                               f"{_not_found_hint(name)}") from exc
-        raise PluginError(f"{label} {name}: importing it failed: {exc}{_where(exc)}") from exc
+        raise PluginError(f"{label} {name}: importing it failed: {exc}"
+                          f"{_where(exc, name)}") from exc
     except Exception as exc:  # the user's own module: report, do not show our traceback
         raise PluginError(f"{label} {name}: importing it failed: {type(exc).__name__}: "
-                          f"{exc}{_where(exc)}") from exc
+                          f"{exc}{_where(exc, name)}") from exc
 
 
 def import_modules(names: Iterable[str], label: str = "--import") -> list[ModuleType]:

@@ -228,10 +228,14 @@ def evaluate_agents(
     agent's own ``imports:`` are imported too (:mod:`memgym.plugins`).
     """
     from memgym.agents.loaders import run_imports
-    from memgym.plugins import prepare, unknown_env_id
+    from memgym.plugins import import_modules, prepare, unknown_env_id
 
-    imports = list(dict.fromkeys([*imports, *(m for spec in agents for m in run_imports(spec))]))
     prepare(imports)
+    imports = list(imports)
+    for spec in agents:
+        own = run_imports(spec)
+        import_modules(own, label=f"{spec}: imports:")
+        imports += [m for m in own if m not in imports]
     if env_id not in gym.registry:
         raise ValueError(unknown_env_id(env_id))
     if episodes < 1:
