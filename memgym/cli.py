@@ -106,7 +106,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate agents on the same held-out streams; print a table and write a report."""
     import memgym  # noqa: F401  (registers the environments)
-    from memgym.agents.evaluate import evaluate_agents, expand_agent_names
+    from memgym.agents.evaluate import check_env_id, evaluate_agents, expand_agent_names
     from memgym.episode import SPLITS
     from memgym.report import write_report
 
@@ -119,6 +119,7 @@ def eval_cmd(
             options["length"] = length
         env_kwargs = parse_pairs(env_arg, "--env-arg")
         names = expand_agent_names(agent)
+        check_env_id(env, names, list(imports or []))  # before the progress bar starts
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err_console, transient=True) as bar:
             tasks = {name: bar.add_task(name, total=episodes) for name in names}

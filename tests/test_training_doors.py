@@ -140,6 +140,7 @@ def test_missing_data_file_of_the_evaluation_env_is_one_line(tmp_path: Path) -> 
 def test_mistyped_env_id_gets_the_closest_id_not_the_whole_list() -> None:
     result = runner.invoke(app, ["eval", "--env", "memgym/KVUpdate-Medium-v0", "--episodes", "1"])
     assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:"), "no blank line of a progress bar before it"
     assert one_line(result.output) == (
         "error: unknown env id 'memgym/KVUpdate-Medium-v0' (did you mean "
         "'memgym/KVUpdates-Medium-v0'?); `memgym list` shows the registered ids; for a task "

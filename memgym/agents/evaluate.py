@@ -227,17 +227,7 @@ def evaluate_agents(
     ``imports`` are task modules to import first (here and in the workers); a run folder
     agent's own ``imports:`` are imported too (:mod:`memgym.plugins`).
     """
-    from memgym.agents.loaders import run_imports
-    from memgym.plugins import import_modules, prepare, unknown_env_id
-
-    prepare(imports)
-    imports = list(imports)
-    for spec in agents:
-        own = run_imports(spec)
-        import_modules(own, label=f"{spec}: imports:")
-        imports += [m for m in own if m not in imports]
-    if env_id not in gym.registry:
-        raise ValueError(unknown_env_id(env_id))
+    imports = check_env_id(env_id, agents, imports)
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if workers < 1:
@@ -274,6 +264,25 @@ def evaluate_agents(
     finally:
         env.close()
     return with_oracle_ratio(report)
+
+
+def check_env_id(env_id: str, agents: Sequence[str | Agent], imports: Sequence[str] = ()
+                 ) -> list[str]:
+    """Import the task modules ``imports`` and the ``imports:`` of run folder agents, then
+    check that ``env_id`` is registered (``ValueError``: the closest id and the ``--import``
+    hint). Returns every module imported, for worker processes to import again."""
+    from memgym.agents.loaders import run_imports
+    from memgym.plugins import import_modules, prepare, unknown_env_id
+
+    prepare(imports)
+    out = list(imports)
+    for spec in agents:
+        own = run_imports(spec)
+        import_modules(own, label=f"{spec}: imports:")
+        out += [m for m in own if m not in out]
+    if env_id not in gym.registry:
+        raise ValueError(unknown_env_id(env_id))
+    return out
 
 
 def add_results(report: dict[str, Any], name: str, results: list[dict[str, Any]]) -> None:
