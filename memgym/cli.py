@@ -36,8 +36,22 @@ class UserError(Exception):
 def fail(message: str) -> None:
     from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line
     raise typer.Exit(2)
+
+
+IMPORT_HELP = ("import this task module first (repeatable): a module of your own whose "
+               "register_task(...) calls add env ids; it must be importable (on PYTHONPATH)")
+
+
+def load_plugins(imports: list[str] | None) -> None:
+    """Installed ``memgym.tasks`` entry points and ``--import`` modules; one line on error."""
+    from memgym.plugins import PluginError, prepare
+
+    try:
+        prepare(imports or [])
+    except PluginError as exc:
+        fail(str(exc))
 
 
 def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
@@ -55,10 +69,14 @@ def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_envs(interface: str = typer.Option("all", help="structured, text or all")) -> None:
+def list_envs(
+    interface: str = typer.Option("all", help="structured, text or all"),
+    imports: list[str] = typer.Option(None, "--import", help=IMPORT_HELP),
+) -> None:
     """List registered environment ids with one-line descriptions."""
     import memgym
 
+    load_plugins(imports)
     table = Table(title="memgym environments")
     for column in ("id", "interface", "description"):
         table.add_column(column)
@@ -84,13 +102,15 @@ def eval_cmd(
     out: Path = typer.Option(None, help="folder for report.json / report.md / report.png"),
     workers: int = typer.Option(1, min=1, help="spread episodes over this many Ray workers "
                                 "(joins RAY_ADDRESS if set); the report is the same"),
+    imports: list[str] = typer.Option(None, "--import", help=IMPORT_HELP),
 ) -> None:
     """Evaluate agents on the same held-out streams; print a table and write a report."""
     import memgym  # noqa: F401  (registers the environments)
-    from memgym.agents.evaluate import evaluate_agents, expand_agent_names
+    from memgym.agents.evaluate import check_env_id, evaluate_agents, expand_agent_names
     from memgym.episode import SPLITS
     from memgym.report import write_report
 
+    load_plugins(imports)
     try:
         if split not in SPLITS:
             raise UserError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
@@ -99,13 +119,14 @@ def eval_cmd(
             options["length"] = length
         env_kwargs = parse_pairs(env_arg, "--env-arg")
         names = expand_agent_names(agent)
+        check_env_id(env, names, list(imports or []))  # before the progress bar starts
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err_console, transient=True) as bar:
             tasks = {name: bar.add_task(name, total=episodes) for name in names}
             report = evaluate_agents(
                 names, env, split=split, episodes=episodes, seed=seed, env_kwargs=env_kwargs,
                 options=options, progress=lambda name, done: bar.update(tasks[name], completed=done),
-                workers=workers)
+                workers=workers, imports=list(imports or []))
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(str(exc))
         return
@@ -122,22 +143,33 @@ def train_cmd(
     resume: Path = typer.Option(None, help="continue the run in this folder from its last checkpoint"),
     overwrite: bool = typer.Option(False, help="reuse the run folder of an existing run"),
     progress: bool = typer.Option(True, help="show the progress bar"),
+    imports: list[str] = typer.Option(None, "--import", help=IMPORT_HELP + "; added to the "
+                                      "config's imports: (the run folder keeps them)"),
 ) -> None:
-    """Train a memory policy from a config file; writes runs/<name>/ (see README)."""
-    from memgym.training import ConfigError, load_config, resume_run, train_from_config
+    """Train a memory policy from a config file; writes runs/<name>/ (see README).
+
+    Ctrl-C saves a checkpoint and prints the --resume command (exit status 130)."""
+    from memgym.training import (ConfigError, TrainingInterrupted, load_config, resume_run,
+                                 train_from_config)
     from memgym.training.config import DEFAULT_CONFIG
 
+    load_plugins(None)  # installed plugins; --import goes through the config's imports:
     try:
         if resume is not None:
             if config is not None:
                 raise UserError("--resume takes the run folder (its config.yaml is used), "
                                 "not a config file; use --set to change it")
-            report = resume_run(resume, list(set_ or []))
+            report = resume_run(resume, list(set_ or []), list(imports or []))
         else:
             overrides = list(set_ or []) + ([] if progress else ["progress=false"])
-            cfg = load_config(config or DEFAULT_CONFIG, overrides)
+            cfg = load_config(config or DEFAULT_CONFIG, overrides, list(imports or []))
             report = train_from_config(cfg, overwrite=overwrite)
-    except (UserError, ConfigError) as exc:
+    except TrainingInterrupted as exc:
+        from rich.markup import escape
+
+        err_console.print(f"[bold yellow]{escape(str(exc))}[/]", soft_wrap=True)
+        raise typer.Exit(130) from None
+    except (UserError, ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
         return
     print_report(report)

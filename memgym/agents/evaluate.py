@@ -216,6 +216,7 @@ def evaluate_agents(
     options: dict[str, Any] | None = None,
     progress: Callable[[str, int], None] | None = None,
     workers: int = 1,
+    imports: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Evaluate each agent on the same ``episodes`` streams; returns the report dict.
 
@@ -223,10 +224,10 @@ def evaluate_agents(
     ``progress(agent_spec, episodes_done)`` is called after each episode. A trained policy is
     reported under its run name. ``workers > 1`` spreads the episodes over Ray workers (see
     :func:`evaluate_in_ray`); the report is identical to the single-process one.
+    ``imports`` are task modules to import first (here and in the workers); a run folder
+    agent's own ``imports:`` are imported too (:mod:`memgym.plugins`).
     """
-    if env_id not in gym.registry:
-        known = ", ".join(sorted(memgym.REGISTRY))
-        raise ValueError(f"unknown env id {env_id!r}; registered memgym ids: {known}")
+    imports = check_env_id(env_id, agents, imports)
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if workers < 1:
@@ -239,7 +240,8 @@ def evaluate_agents(
     if workers > 1:
         for name, results in evaluate_in_ray(agents, env_id, split=split, episodes=episodes,
                                              seed=seed, env_kwargs=env_kwargs, options=options,
-                                             progress=progress, workers=workers):
+                                             progress=progress, workers=workers,
+                                             imports=imports):
             add_results(report, name, results)
         return with_oracle_ratio(report)
     env = gym.make(env_id, **(env_kwargs or {}))
@@ -264,6 +266,25 @@ def evaluate_agents(
     return with_oracle_ratio(report)
 
 
+def check_env_id(env_id: str, agents: Sequence[str | Agent], imports: Sequence[str] = ()
+                 ) -> list[str]:
+    """Import the task modules ``imports`` and the ``imports:`` of run folder agents, then
+    check that ``env_id`` is registered (``ValueError``: the closest id and the ``--import``
+    hint). Returns every module imported, for worker processes to import again."""
+    from memgym.agents.loaders import run_imports
+    from memgym.plugins import import_modules, prepare, unknown_env_id
+
+    prepare(imports)
+    out = list(imports)
+    for spec in agents:
+        own = run_imports(spec)
+        import_modules(own, label=f"{spec}: imports:")
+        out += [m for m in own if m not in out]
+    if env_id not in gym.registry:
+        raise ValueError(unknown_env_id(env_id))
+    return out
+
+
 def add_results(report: dict[str, Any], name: str, results: list[dict[str, Any]]) -> None:
     report["agents"][name] = summarise(results)
     report["details"][name] = [
@@ -281,10 +302,14 @@ def with_oracle_ratio(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_episodes(spec: str | Agent, env_id: str, seeds: list[int], *, split: str,
-                 env_kwargs: dict[str, Any] | None,
-                 options: dict[str, Any] | None) -> tuple[str, list[dict[str, Any]]]:
+                 env_kwargs: dict[str, Any] | None, options: dict[str, Any] | None,
+                 imports: Sequence[str] = ()) -> tuple[str, list[dict[str, Any]]]:
     """One agent on the episodes ``seeds`` in a fresh env: ``(reported name, results)``.
-    What a Ray worker runs; the agent is loaded there from its spec string."""
+    What a Ray worker runs; the agent is loaded there from its spec string, after the task
+    modules ``imports`` (the worker is a fresh process)."""
+    from memgym.plugins import prepare
+
+    prepare(imports)
     agent = make_agent(spec)
     name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
     env = gym.make(env_id, **(env_kwargs or {}))
@@ -297,8 +322,8 @@ def run_episodes(spec: str | Agent, env_id: str, seeds: list[int], *, split: str
 
 def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, episodes: int,
                     seed: int, env_kwargs: dict[str, Any] | None, options: dict[str, Any] | None,
-                    progress: Callable[[str, int], None] | None,
-                    workers: int) -> list[tuple[str, list[dict[str, Any]]]]:
+                    progress: Callable[[str, int], None] | None, workers: int,
+                    imports: Sequence[str] = ()) -> list[tuple[str, list[dict[str, Any]]]]:
     """Each agent's episodes cut into ``workers`` contiguous blocks, run as Ray tasks (joining
     the running session, ``RAY_ADDRESS``, or a local cluster of ``workers`` CPUs) and merged
     back in episode order, so ``summarise`` sees exactly the single-process list.
@@ -316,7 +341,8 @@ def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, e
     blocks = [list(range(seed + i, seed + min(i + size, episodes))) for i in range(0, episodes, size)]
     with ray_session(num_cpus=workers):
         task = ray.remote(num_cpus=1, max_retries=2)(run_episodes)
-        env_ref = {"split": split, "env_kwargs": env_kwargs, "options": options}
+        env_ref = {"split": split, "env_kwargs": env_kwargs, "options": options,
+                   "imports": list(imports)}
         pending = {task.remote(spec, env_id, block, **env_ref): (a, b)
                    for a, spec in enumerate(agents) for b, block in enumerate(blocks)}
         done: dict[tuple[int, int], tuple[str, list[dict[str, Any]]]] = {}

@@ -34,6 +34,27 @@ def backend_module(name: str) -> Any:
                           f"'memgym[{name}]' ({exc})") from exc
 
 
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training: the backend saved a checkpoint (``checkpoint``, at ``steps``;
+    ``None`` when there is none yet) and ``memgym train --resume <run>`` continues."""
+
+    def __init__(self, run: Path, checkpoint: Path | None, steps: int | None) -> None:
+        self.run, self.checkpoint, self.steps = run, checkpoint, steps
+        saved = (f"saved checkpoint {checkpoint} (step {steps:,})" if checkpoint is not None
+                 else "no checkpoint yet")
+        super().__init__(f"interrupted: {saved}; continue with: memgym train --resume {run}")
+
+
+def _train(backend: Any, config: TrainConfig, run: Any, resume: bool) -> dict[str, Any]:
+    """``backend.train``; on Ctrl-C (the backends checkpoint before they let it through)
+    raises :class:`TrainingInterrupted` naming the newest checkpoint."""
+    try:
+        return backend.train(config, run, resume=resume)
+    except KeyboardInterrupt:
+        latest = run.latest_checkpoint()
+        raise TrainingInterrupted(run.path, *(latest or (None, None))) from None
+
+
 def train_from_config(config: TrainConfig, *, overwrite: bool = False) -> dict[str, Any]:
     from memgym.training.run import RunFolder
 
@@ -42,27 +63,31 @@ def train_from_config(config: TrainConfig, *, overwrite: bool = False) -> dict[s
     check_env_kwargs(config)  # bad env arguments and hyperparameters fail before the run
     backend.validate(config)  # folder is made
     run.create(config, overwrite=overwrite)
-    return backend.train(config, run)
+    return _train(backend, config, run, resume=False)
 
 
-def resume_run(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+def resume_run(path: str | Path, overrides: list[str] | None = None,
+               imports: list[str] | None = None) -> dict[str, Any]:
     """Continue a run from its newest checkpoint. ``overrides`` (e.g. a larger
-    ``total_timesteps``) are applied to its config.yaml first."""
-    from memgym.training.config import apply_overrides, dump_config, read_yaml, validate_config
+    ``total_timesteps``) and extra ``imports`` are applied to its config.yaml first."""
+    from memgym.training.config import (add_imports, apply_overrides, dump_config, read_yaml,
+                                        validate_config)
     from memgym.report import atomic_write_text
     from memgym.training.run import RunFolder
 
     run = RunFolder(path)
     if not run.config.is_file():
         raise ConfigError(f"{run.path}: not a run folder (no config.yaml)")
-    config = validate_config(apply_overrides(read_yaml(run.config), overrides), str(run.config))
+    data = add_imports(apply_overrides(read_yaml(run.config), overrides), imports)
+    config = validate_config(data, str(run.config), overrides)
     backend = backend_module(config.backend)
     check_env_kwargs(config)
     backend.validate(config)
-    if overrides:
+    if overrides or imports:
         atomic_write_text(run.config, dump_config(config))
     run.remove_temporaries()
-    return backend.train(config, run, resume=True)
+    return _train(backend, config, run, resume=True)
 
 
-__all__ = ["ConfigError", "TrainConfig", "load_config", "train_from_config", "resume_run"]
+__all__ = ["ConfigError", "TrainConfig", "TrainingInterrupted", "load_config",
+           "train_from_config", "resume_run"]

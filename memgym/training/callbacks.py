@@ -69,7 +69,13 @@ class TrainingCallback(BaseCallback):
     def _on_training_end(self) -> None:
         if self.progress is not None:
             self.progress.update(self.bar, completed=self.model.num_timesteps)
+        self.stop_progress()
+
+    def stop_progress(self) -> None:
+        """End the progress bar (also when ``learn`` is interrupted and skips the hook)."""
+        if self.progress is not None:
             self.progress.stop()
+            self.progress = None
 
     # -- work ----------------------------------------------------------------------------
     def save_checkpoint(self, model: Any) -> None:

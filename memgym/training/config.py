@@ -116,6 +116,10 @@ class TrainConfig(Strict):
     name: str
     """Run name: the run folder is ``<output_dir>/<name>``."""
     description: str = ""
+    imports: list[str] = Field(default_factory=list)
+    """Task modules to import before the env ids are looked up (a task of one's own; see
+    :mod:`memgym.plugins`). Imported again in subprocess / Ray workers and when the run is
+    loaded, so they must be importable there (installed, or on ``PYTHONPATH``)."""
     backend: Literal["sb3", "rllib", "trl", "grpo"] = "sb3"
     """``grpo``: the small-policy GRPO trainer of :mod:`memgym.training.grpo_small`."""
     env: EnvSpec
@@ -160,17 +164,31 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def format_errors(exc: ValidationError, source: str) -> str:
+def blame(source: str, key: str, overrides: list[str] | None) -> str:
+    """Who set ``key`` (``"env.kwargs"``): the last ``--set`` override on that key path (or
+    above / below it), else the config file ``source``."""
+    parts = key.split(".")
+    for item in reversed(overrides or []):
+        target = item.partition("=")[0].strip().split(".")
+        n = min(len(target), len(parts))
+        if n and target[:n] == parts[:n]:
+            return f"--set {item!r}"
+    return source
+
+
+def format_errors(exc: ValidationError, source: str, overrides: list[str] | None = None) -> str:
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         path = ".".join(str(p) for p in loc) or "(top level)"
+        source_of = blame(source, path, overrides) if loc else source
         if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: {path}: unknown key{_suggest(str(loc[-1]), _model_at(loc))}")
+            lines.append(f"{source_of}: {path}: unknown key"
+                         f"{_suggest(str(loc[-1]), _model_at(loc))}")
         elif err["type"] == "missing":
-            lines.append(f"{source}: {path}: required key is missing")
+            lines.append(f"{source_of}: {path}: required key is missing")
         else:
-            lines.append(f"{source}: {path}: {err['msg']} (got {err.get('input')!r:.60})")
+            lines.append(f"{source_of}: {path}: {err['msg']} (got {err.get('input')!r:.60})")
     return "\n".join(lines)
 
 
@@ -220,44 +238,71 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read, override and validate a config file; raises :class:`ConfigError`."""
-    data = apply_overrides(read_yaml(path), overrides)
-    return validate_config(data, str(path))
+def load_config(path: str | Path, overrides: list[str] | None = None,
+                imports: list[str] | None = None) -> TrainConfig:
+    """Read, override and validate a config file; raises :class:`ConfigError`. ``imports``
+    (``--import``) are added to the config's ``imports:``."""
+    data = add_imports(apply_overrides(read_yaml(path), overrides), imports)
+    return validate_config(data, str(path), overrides)
 
 
-def validate_config(data: dict[str, Any], source: str = "config") -> TrainConfig:
+def add_imports(data: dict[str, Any], imports: list[str] | None) -> dict[str, Any]:
+    """``data["imports"]`` extended by ``imports`` (without repeats), in place."""
+    if imports:
+        known = data.get("imports") or []
+        if not isinstance(known, list):
+            raise ConfigError(f"imports: a list of module names, got {known!r:.60}")
+        data["imports"] = list(dict.fromkeys([*known, *imports]))
+    return data
+
+
+def validate_config(data: dict[str, Any], source: str = "config",
+                    overrides: list[str] | None = None) -> TrainConfig:
+    """Validate ``data`` (read from ``source``, then ``overrides`` applied: errors name the
+    override that set a key, else the file) and import its task modules."""
     try:
         config = TrainConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source)) from exc
-    check_env_ids(config, source)
+        raise ConfigError(format_errors(exc, source, overrides)) from exc
+    check_env_ids(config, source, overrides)
     return config
 
 
-def check_env_ids(config: TrainConfig, source: str) -> None:
+def check_env_ids(config: TrainConfig, source: str, overrides: list[str] | None = None) -> None:
+    """Import ``imports:`` (and installed plugins), then check that both env ids exist."""
     import gymnasium as gym
 
-    import memgym  # noqa: F401  (registers the environments)
+    from memgym.plugins import PluginError, prepare, unknown_env_id
 
+    try:
+        prepare(config.imports, label=f"{blame(source, 'imports', overrides)}: imports:")
+    except PluginError as exc:
+        raise ConfigError(str(exc)) from exc
     for key, env_id in (("env.id", config.env.id), ("eval.id", config.eval_id)):
         if env_id not in gym.registry:
-            ids = [i for i in gym.registry if i.startswith("memgym/")]
-            close = difflib.get_close_matches(env_id, ids, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else " (see `memgym list`)"
-            raise ConfigError(f"{source}: {key}: unknown environment id {env_id!r}{hint}")
+            where = blame(source, key, overrides)
+            message = unknown_env_id(env_id, "list its module under imports: in the config")
+            raise ConfigError(f"{where}: {key}: {message}")
 
 
 def check_env_kwargs(config: TrainConfig) -> None:
-    """Build ``env.id`` with ``env.kwargs`` once, so a bad environment argument (an unknown
-    name, ``episode_pool: 0``, a malformed tier) fails as a :class:`ConfigError` naming
-    ``env.kwargs`` before a run folder is made, whatever the backend and vector mode."""
+    """Build ``env.id`` with ``env.kwargs`` (and the evaluation env, where it differs) once,
+    so a bad environment argument (an unknown name, ``episode_pool: 0``, a malformed tier, a
+    missing data file) fails as a :class:`ConfigError` naming the key before a run folder is
+    made, whatever the backend and vector mode."""
     import gymnasium as gym
 
-    try:
-        gym.make(config.env.id, **config.env.kwargs).close()
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"env.kwargs: {config.env.id} rejects them: {exc}") from exc
+    envs = [("env.kwargs", config.env.id, config.env.kwargs)]
+    if (config.eval_id, config.eval_kwargs) != (config.env.id, config.env.kwargs):
+        key = "eval.kwargs" if config.eval.kwargs is not None else "env.kwargs"
+        envs.append((key, config.eval_id, config.eval_kwargs))
+    for key, env_id, kwargs in envs:
+        try:
+            gym.make(env_id, **kwargs).close()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{key}: {env_id} rejects them: {exc}") from exc
+        except OSError as exc:  # a data file that is missing or unreadable
+            raise ConfigError(f"{key}: {exc}") from exc
 
 
 def dump_config(config: TrainConfig) -> str:

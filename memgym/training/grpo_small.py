@@ -323,6 +323,9 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
                 if is_best:
                     save_policy(policy, run.best / f"model{SUFFIX}", steps)
                 next_eval += config.eval.freq
+    except KeyboardInterrupt:  # Ctrl-C: keep the updates since the last checkpoint
+        save_checkpoint(run, policy, steps)
+        raise
     finally:
         writer.close()
         for env in envs:

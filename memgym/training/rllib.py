@@ -171,11 +171,13 @@ def validate(config: TrainConfig) -> RLlibSpec:
 
 # -- environments -------------------------------------------------------------------------
 def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
-    """RLlib env creator: ``env_config`` holds ``gym.make`` kwargs plus ``reset_options``."""
-    import memgym  # noqa: F401  (Ray workers register the ids on import)
+    """RLlib env creator: ``env_config`` holds ``gym.make`` kwargs plus ``reset_options``
+    and ``imports`` (the config's task modules, imported first: Ray workers are fresh)."""
     from memgym.envs.wrappers import ActionMaskObservation, DefaultResetOptions
+    from memgym.plugins import prepare
 
     kwargs = dict(env_config or {})
+    prepare(kwargs.pop("imports", None) or (), label="imports:")
     options = kwargs.pop("reset_options", None)
     num_envs = kwargs.pop("num_envs", None)
     if num_envs is not None:  # RLlib's vector_entry_point call (gym_env_vectorize_mode)
@@ -229,7 +231,7 @@ def build_algo_config(config: TrainConfig, spec: RLlibSpec) -> Any:
 
     module_class = ActionMaskingTorchRLModule if spec.action_masking else UnmaskedTorchRLModule
     env_config = {**config.env.kwargs, "split": config.env.split,
-                  "reset_options": dict(config.env.options)}
+                  "reset_options": dict(config.env.options), "imports": list(config.imports)}
     return (
         PPOConfig()
         .environment(config.env.id, env_config=env_config)
@@ -284,6 +286,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, run: RunFolder, algo: Any, storage: Path) -> None:
         self.config, self.run, self.algo = config, run, algo
         self.periodic = PeriodicEval(config, run)
+        self.steps = 0
+        """Environment steps after the last completed ``algo.train()``."""
         self.log = storage / "progress.jsonl"
         self.start = time.perf_counter()
         try:  # the same tensorboard folder as SB3 runs, when tensorboard is installed
@@ -341,7 +345,7 @@ class Trainer:
                         and time.perf_counter() - self.start > 60 * config.max_minutes):
                     break
                 result = self.algo.train()
-                steps = sampled_steps(result)
+                steps = self.steps = sampled_steps(result)
                 self.record(result, steps)
                 if steps >= next_ckpt:
                     save_checkpoint(self.algo, self.run, steps)
@@ -379,8 +383,14 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
                 algo.restore_from_path(str(latest[0]))
                 steps = latest[1]
             trainer = Trainer(config, run, algo, storage)
+            trainer.steps = steps
             try:
-                steps = trainer.loop(steps)
+                try:
+                    steps = trainer.loop(steps)
+                except KeyboardInterrupt:  # Ctrl-C: keep the iterations since the last one
+                    if trainer.steps > (latest[1] if latest is not None else 0):
+                        save_checkpoint(algo, run, trainer.steps)
+                    raise
                 if latest is None or steps != latest[1]:
                     save_checkpoint(algo, run, steps)
                 if run.best_model(suffix="") is None:

@@ -132,10 +132,15 @@ def policy_kwargs(config: TrainConfig, env: Any = None) -> dict[str, Any]:
     return kwargs
 
 
-def make_env_fn(env_id: str, kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+def make_env_fn(env_id: str, kwargs: dict[str, Any], options: dict[str, Any],
+                imports: list[str] | tuple[str, ...] = ()) -> Any:
+    """A picklable env factory; in a subprocess worker it registers the ids first (built-in
+    tasks, installed plugins and the config's ``imports``)."""
     def make() -> gym.Env:
-        import memgym  # noqa: F401  (subprocess workers register the ids on import)
         from memgym.envs.wrappers import DefaultResetOptions
+        from memgym.plugins import prepare
+
+        prepare(imports, label="imports:")  # subprocess workers register the ids here
 
         return DefaultResetOptions(gym.make(env_id, **kwargs), options)
 
@@ -150,8 +155,14 @@ def build_vec_env(config: TrainConfig) -> Any:
     if config.algo.vec_env == "vector_entry_point":  # opt-in: memgym's batched numpy env
         return build_batched_vec_env(config, kwargs)
     vec_cls = SubprocVecEnv if config.algo.vec_env == "subproc" else DummyVecEnv
-    return make_vec_env(make_env_fn(config.env.id, kwargs, config.env.options),
-                        n_envs=config.algo.n_envs, seed=config.seed, vec_env_cls=vec_cls)
+    try:
+        return make_vec_env(make_env_fn(config.env.id, kwargs, config.env.options,
+                                        config.imports),
+                            n_envs=config.algo.n_envs, seed=config.seed, vec_env_cls=vec_cls)
+    except (EOFError, ConnectionError) as exc:  # a worker died building its env
+        raise ConfigError(f"algo.vec_env: subproc: a worker process could not build "
+                          f"{config.env.id} (its stderr above says why; modules in imports: "
+                          f"must be importable there too) ({type(exc).__name__})") from exc
 
 
 def build_batched_vec_env(config: TrainConfig, kwargs: dict[str, Any]) -> Any:
@@ -289,6 +300,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     torch.set_num_threads(config.torch_threads)
     validate(config)
     venv = build_vec_env(config)
+    interrupted = False
     try:
         latest = run.latest_checkpoint() if resume else None
         if latest is not None:
@@ -300,11 +312,21 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
         callback = TrainingCallback(config, run, agent_factory=lambda m: SB3PolicyAgent(
             m, name=config.name))
         if remaining > 0:
-            model.learn(remaining, callback=callback, reset_num_timesteps=latest is None,
-                        tb_log_name="sb3")
+            try:
+                model.learn(remaining, callback=callback, reset_num_timesteps=latest is None,
+                            tb_log_name="sb3")
+            except KeyboardInterrupt:  # Ctrl-C: keep the steps since the last checkpoint
+                interrupted = True
+                callback.stop_progress()
+                callback.save_checkpoint(model)
+                raise
         callback.save_checkpoint(model)
         if run.best_model() is None:
             callback.evaluate_and_keep_best(model)
     finally:
-        venv.close()
+        try:
+            venv.close()
+        except (OSError, EOFError):  # subproc workers that Ctrl-C already ended
+            if not interrupted:
+                raise
     return final_report(config, run, load_agent(run, config))
