@@ -375,7 +375,7 @@ class MemoryEnv(gym.Env):
                 slots[occupied, RELATION_COLUMNS] = relation_columns(
                     table.bow[occupied], table.count[occupied], table.ids[:, occupied],
                     feats.bow[0], float(feats.count[0]), self._view_ids)
-        store, n_tiers = core.store, len(self.tier_names)
+        store = core.store
         tier_entries, tier_tokens = store.tier_entries, store.tier_tokens
         memory = np.array(
             [tier_entries[t] / cap for t, cap in zip(self.tier_names, self.tier_entries)]

@@ -56,7 +56,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question

@@ -253,7 +253,6 @@ def trusted_objects(path: Path, config: TrainConfig) -> dict[str, Any]:
     unexpected = sorted(pickled - set(REBUILT_FIELDS))
     if unexpected:
         raise ConfigError(f"{path}: refusing to unpickle unexpected checkpoint fields {unexpected}")
-    cls = algo_class(config.algo.name)
     env = gym.make(config.env.id, **config.env.kwargs)
     kwargs = algo_kwargs(config)
     learning_rate = kwargs.get("learning_rate", 3e-4)

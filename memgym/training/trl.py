@@ -31,7 +31,6 @@ import difflib
 import functools
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,8 @@ from memgym.training.run import PeriodicEval, RunFolder
 from memgym.training.run import final_report as run_final_report
 from memgym.training.trl_config import (  # noqa: F401  (the schema is part of this backend)
     MANAGED, LoRASpec, RewardWeights, TRLSpec, batch_size, max_steps, trl_spec)
-from memgym.training.trl_sft import base_spec, peak_rss_mb, sft_warm_start
+from memgym.training.trl_io import base_spec, check_env, peak_rss_mb, save_model
+from memgym.training.trl_sft import sft_warm_start
 
 def validate(config: TrainConfig) -> None:
     """Fail on anything GRPO would reject, before any file is written (imports trl only to
@@ -80,20 +80,9 @@ def validate(config: TrainConfig) -> None:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"trl.grpo.{key}: not a GRPOConfig argument{hint}")
     try:
-        _check_env(config)
+        check_env(config)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"env.kwargs: {exc}") from exc
-
-
-def _check_env(config: TrainConfig) -> list[str]:
-    """Build the training env once (bad kwargs fail here); returns its enabled tool names."""
-    import gymnasium as gym
-
-    from memgym.llm.tool_env import text_twin
-
-    env = gym.make(text_twin(config.env.id), **config.env.kwargs).unwrapped
-    env.reset(seed=0, options={"split": config.env.split, "episode_seed": 0, **config.env.options})
-    return env.tools
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -109,33 +98,6 @@ def build_rows(config: TrainConfig, spec: TRLSpec) -> list[dict[str, Any]]:
 
 
 # -- saving and loading models -----------------------------------------------------------
-def save_model(model: Any, tokenizer: Any, folder: Path, base: str) -> None:
-    """Weights (or a LoRA adapter) + tokenizer + manifest, into ``folder`` atomically."""
-    from memgym.llm.models import write_manifest
-
-    folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    adapter = _is_adapter(model)
-    model.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    write_manifest(tmp, base_spec(base, folder), adapter=adapter)
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _is_adapter(model: Any) -> bool:
-    try:
-        from peft import PeftModel
-    except ImportError:  # pragma: no cover - peft ships with the trl extra
-        return False
-    return isinstance(model, PeftModel)
-
-
 def _has_model(folder: Path) -> bool:
     return (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()
 
@@ -281,7 +243,7 @@ def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec,
     from memgym.llm.models import load_model
     from memgym.llm.tool_env import MemoryToolEnv, text_twin
 
-    tools = _check_env(config)
+    tools = check_env(config)
     base = base or spec.model
     model, tokenizer = load_model(base, force_tool_calls=spec.force_tool_calls)
     model.train()

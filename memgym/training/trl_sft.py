@@ -5,32 +5,14 @@ teacher's conversations on the run's own environment and prompt, SFT, the model 
 from __future__ import annotations
 
 import json
-import os
-import resource
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from memgym.training.config import TrainConfig
 from memgym.training.run import RunFolder
+from memgym.training.trl_io import check_env, peak_rss_mb, save_model
 
 SFT_STATS = "sft_stats.json"
-
-
-def base_spec(base: str, folder: str | Path) -> str:
-    """How a manifest in ``folder`` names its base model: a model spec as is, a folder
-    relative to ``folder`` (so a run folder can be moved or copied whole)."""
-    path = Path(base)
-    if base in ("smollm2", "tiny") or not path.is_dir():
-        return base
-    return os.path.relpath(path.resolve(), Path(folder).resolve())
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
 def sft_warm_start(config: TrainConfig, run: RunFolder, spec: Any) -> tuple[str, dict[str, Any]]:
@@ -40,14 +22,13 @@ def sft_warm_start(config: TrainConfig, run: RunFolder, spec: Any) -> tuple[str,
     from memgym.llm.models import load_model
     from memgym.llm.sft import teacher_dataset, warm_start
     from memgym.llm.tool_env import demonstration, text_twin
-    from memgym.training.trl import _check_env, save_model
 
     folder = run.path / "sft"
     stats_path = folder / SFT_STATS
     if stats_path.is_file():  # --resume: the warm start is done
         return str(folder), json.loads(stats_path.read_text())
     started = time.perf_counter()
-    tools = tool_functions(_check_env(config))
+    tools = tool_functions(check_env(config))
     model, tokenizer = load_model(spec.model, force_tool_calls=spec.force_tool_calls)
     demo = demonstration(config.env.id, config.env.kwargs, spec.demonstration)
     rows, stats = teacher_dataset(text_twin(config.env.id), config.env.kwargs,
