@@ -11,33 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from memgym.cli_common import UserError, console, err_console, fail, parse_pairs  # noqa: F401
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="memgym: a gym for training memory-managing agents.")
-# Outside a terminal (piped, CI logs) rich would wrap tables at 80 columns and cut cells.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True)
 
 
 def _mount_subcommands() -> None:
     from memgym.data_cli import data_app
 
     app.add_typer(data_app, name="data")
-
-
-class UserError(Exception):
-    """A mistake in the command's input: reported in one line, exit status 2."""
-
-
-def fail(message: str) -> None:
-    from rich.markup import escape
-
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line
-    raise typer.Exit(2)
 
 
 IMPORT_HELP = ("import this task module first (repeatable): a module of your own whose "
@@ -52,20 +38,6 @@ def load_plugins(imports: list[str] | None) -> None:
         prepare(imports or [])
     except PluginError as exc:
         fail(str(exc))
-
-
-def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
-    """``["length=640", "tiers={episodic: {entries: 4}}"]`` -> dict (values parsed as YAML)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"{flag} {pair!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise UserError(f"{flag} {pair!r}: value is not valid YAML ({exc})") from exc
-    return out
 
 
 @app.command("list")
@@ -108,6 +80,7 @@ def eval_cmd(
     import memgym  # noqa: F401  (registers the environments)
     from memgym.agents.evaluate import check_env_id, evaluate_agents, expand_agent_names
     from memgym.episode import SPLITS
+    from memgym.loading import agent_imports, load_agent
     from memgym.report import write_report
 
     load_plugins(imports)
@@ -119,14 +92,15 @@ def eval_cmd(
             options["length"] = length
         env_kwargs = parse_pairs(env_arg, "--env-arg")
         names = expand_agent_names(agent)
-        check_env_id(env, names, list(imports or []))  # before the progress bar starts
+        modules = agent_imports(names, list(imports or []))  # a run's own imports: too
+        check_env_id(env, modules)  # before the progress bar starts
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err_console, transient=True) as bar:
             tasks = {name: bar.add_task(name, total=episodes) for name in names}
             report = evaluate_agents(
                 names, env, split=split, episodes=episodes, seed=seed, env_kwargs=env_kwargs,
                 options=options, progress=lambda name, done: bar.update(tasks[name], completed=done),
-                workers=workers, imports=list(imports or []))
+                workers=workers, imports=modules, load=load_agent)
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(str(exc))
         return

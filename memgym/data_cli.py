@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from memgym.cli_common import UserError, parse_pairs
+
 data_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Validate and convert benchmark data files (LoCoMo, LongMemEval, "
                             "MemoryAgentBench, memgym JSONL).")
@@ -35,7 +37,6 @@ def _fail(message: str) -> None:
 
 
 def _params(chunking: str | None, pairs: list[str] | None) -> dict[str, Any]:
-    from memgym.cli import UserError, parse_pairs  # here: memgym.cli mounts this module
 
     try:
         params = parse_pairs(pairs, "--param")

@@ -423,8 +423,10 @@ def test_two_grpo_steps_with_the_tiny_model_write_a_run_folder(cache: Path, tmp_
         assert len({r["episode_seed"] for r in group}) == 1
     keys = {"qa", "tool_success", "compression", "format", "completion"}
     assert all(keys <= set(r) for r in rollouts)
+    from memgym.loading import load_agent
+
     again = evaluate_agents([str(run.path)], TEXT_ID, split="heldout", episodes=1, seed=0,
-                            options=SHORT, env_kwargs=config.eval_kwargs)
+                            options=SHORT, env_kwargs=config.eval_kwargs, load=load_agent)
     name = "grpo-tiny-kv"
     assert again["agents"][name]["qa_score"] == report["agents"][name]["qa_score"]
 

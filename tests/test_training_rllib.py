@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("ray.rllib")
 
+from memgym.loading import load_agent as load_named_agent
 from memgym.agents.evaluate import evaluate_agents  # noqa: E402
 from memgym.cli import app  # noqa: E402
 from memgym.training import ConfigError, load_config, resume_run, train_from_config  # noqa: E402
@@ -128,7 +129,7 @@ def test_tiny_config_writes_a_complete_run_folder(trained) -> None:
 def test_saved_module_reloads_and_scores_the_same(trained) -> None:
     config, run, report = trained
     again = evaluate_agents([str(run.path)], config.eval_id, split="heldout", episodes=3,
-                            seed=0, env_kwargs=config.eval_kwargs)
+                            seed=0, env_kwargs=config.eval_kwargs, load=load_named_agent)
     assert without_ratio(again["agents"]["tiny-rllib"]) == without_ratio(report["agents"]["tiny-rllib"])
     # an Algorithm checkpoint folder loads too
     from memgym.training.rllib import load_agent
@@ -241,7 +242,7 @@ def test_recurrent_and_unmasked_modules_train_and_reload(ray_cluster, tmp_path: 
         "rllib.action_masking": False, "total_timesteps": 128}))
     report = train_from_config(config)
     again = evaluate_agents([str(RunFolder.for_config(config).path)], config.eval_id,
-                            episodes=3, env_kwargs=config.eval_kwargs)
+                            episodes=3, env_kwargs=config.eval_kwargs, load=load_named_agent)
     assert without_ratio(again["agents"]["lstm"]) == without_ratio(report["agents"]["lstm"])
 
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from memgym.loading import load_agent
 from memgym.agents.evaluate import evaluate_agents
 from memgym.cli import app
 from memgym.training import ConfigError, load_config, resume_run, train_from_config
@@ -79,7 +80,7 @@ def test_saved_policy_reloads_and_scores_the_same(tmp_path: Path) -> None:
     report = train_from_config(config)
     run = RunFolder.for_config(config)
     again = evaluate_agents([str(run.path)], config.eval_id, split="heldout", episodes=3,
-                            seed=0, env_kwargs=config.eval_kwargs)
+                            seed=0, env_kwargs=config.eval_kwargs, load=load_agent)
     assert again["agents"]["tiny"]["qa_score"] == report["agents"]["tiny"]["qa_score"]
     assert again["agents"]["tiny"]["episode_scores"] == report["agents"]["tiny"]["episode_scores"]
 
@@ -95,7 +96,7 @@ def test_every_sb3_algorithm_trains_and_reloads(tmp_path: Path, algo: str, extra
     config = validate_config(config)
     train_from_config(config)
     report = evaluate_agents([str(RunFolder.for_config(config).path)], config.eval_id,
-                             episodes=2)
+                             episodes=2, load=load_agent)
     assert 0.0 <= report["agents"]["tiny"]["qa_score"] <= 1.0
 
 

@@ -36,7 +36,7 @@ PAPER = ("BudgetMem (Zhang et al. 2026): varying lambda traces an accuracy-cost 
 def train_router(out: Path, name: str, overrides: list[str], steps: int) -> tuple[Any, float]:
     import torch
 
-    from memgym.agents.loaders import load_policy_agent
+    from memgym.loading import load_policy_agent
 
     torch.set_num_threads(1)
     _, _, seconds = common.train_timed(CONFIG, [

@@ -56,7 +56,7 @@ def measure(agent: Any, beta: float, episodes: int, seed: int) -> dict[str, floa
 
 
 def train(beta: float, out: Path, minutes: float, steps: int, seed: int) -> tuple[Any, dict]:
-    from memgym.agents.loaders import load_policy_agent
+    from memgym.loading import load_policy_agent
 
     _, run, seconds = common.train_timed(common.ROOT / "configs" / "recipes" / "mem_alpha.yaml", [
         f"output_dir={out}", f"name=mem_alpha-beta{beta:g}", f"env.kwargs.beta={beta}",

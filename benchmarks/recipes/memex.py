@@ -33,7 +33,7 @@ PAPER = ("Memex: an indexed archive (summaries + stable indices in context, full
 def train_policy(out: Path, name: str, overrides: list[str]) -> tuple[Any, float]:
     import torch
 
-    from memgym.agents.loaders import load_policy_agent
+    from memgym.loading import load_policy_agent
 
     torch.set_num_threads(1)
     _, _, seconds = common.train_timed(CONFIG, [

@@ -56,7 +56,7 @@ def policy_stats(agent: Any, episodes: int, seed: int) -> dict[str, Any]:
 
 def train(config_name: str, out: Path, minutes: float, steps: int, seed: int
           ) -> tuple[Any, dict[str, Any]]:
-    from memgym.agents.loaders import load_policy_agent
+    from memgym.loading import load_policy_agent
 
     config, run, seconds = common.train_timed(
         common.ROOT / "configs" / "recipes" / f"{config_name}.yaml", [

@@ -36,7 +36,7 @@ def train_policy(out: Path, name: str, overrides: list[str], curve_every: int
     (QA on 20 Medium episodes every ``curve_every`` steps) and the training seconds."""
     import torch
 
-    from memgym.agents.loaders import load_policy_agent
+    from memgym.loading import load_policy_agent
 
     torch.set_num_threads(1)
     _, run, seconds = common.train_timed(CONFIG, [

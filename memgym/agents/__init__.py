@@ -1,1 +1,2 @@
-"""Agents: baseline memory managers and loaders of trained policies."""
+"""Agents: baseline memory managers and the evaluation harness (loading trained policies
+lives above, in :mod:`memgym.loading`)."""

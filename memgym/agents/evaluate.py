@@ -24,19 +24,24 @@ ALL_BASELINES: tuple[str, ...] = (
 )
 
 
-def make_agent(spec: str | Agent) -> Agent:
-    """A baseline by name, or a policy loaded from a path (see :mod:`memgym.agents.loaders`)."""
+#: Loads an agent from a name that is not a baseline (a run folder, ``llm:<model>``): passed
+#: in by the caller (:func:`memgym.loading.load_agent`), since loading a trained policy needs
+#: the trainers, which stand above evaluation.
+AgentLoader = Callable[[str], Agent]
+
+
+def make_agent(spec: str | Agent, load: AgentLoader | None = None) -> Agent:
+    """An agent object as it is, a baseline by name, else ``load(spec)``."""
     if not isinstance(spec, str):
         return spec
     if spec in BASELINES:
         return BASELINES[spec]()
-    if spec.startswith("llm:"):  # an LLM on a text env: llm:smollm2, llm:tiny, llm:<path>
-        from memgym.llm.agent import load_llm_agent
-
-        return load_llm_agent(spec[4:])
-    from memgym.agents.loaders import load_policy_agent  # trainers are optional extras
-
-    return load_policy_agent(spec)
+    if load is None:
+        raise ValueError(
+            f"unknown agent {spec!r}: expected a baseline ({', '.join(BASELINES)}) or an agent "
+            "object; run folders, checkpoints and llm:<model> are loaded by "
+            "memgym.loading.load_agent (pass load=load_agent)")
+    return load(spec)
 
 
 def expand_agent_names(names: Sequence[str]) -> list[str]:
@@ -217,6 +222,7 @@ def evaluate_agents(
     progress: Callable[[str, int], None] | None = None,
     workers: int = 1,
     imports: Sequence[str] = (),
+    load: AgentLoader | None = None,
 ) -> dict[str, Any]:
     """Evaluate each agent on the same ``episodes`` streams; returns the report dict.
 
@@ -224,10 +230,12 @@ def evaluate_agents(
     ``progress(agent_spec, episodes_done)`` is called after each episode. A trained policy is
     reported under its run name. ``workers > 1`` spreads the episodes over Ray workers (see
     :func:`evaluate_in_ray`); the report is identical to the single-process one.
-    ``imports`` are task modules to import first (here and in the workers); a run folder
-    agent's own ``imports:`` are imported too (:mod:`memgym.plugins`).
+    ``imports`` are task modules to import first (here and in the workers;
+    :mod:`memgym.plugins`). Agents are objects or baseline names; ``load`` turns any other
+    name into an agent (:func:`memgym.loading.load_agent`: run folders, ``llm:<model>``),
+    here or in each worker.
     """
-    imports = check_env_id(env_id, agents, imports)
+    imports = check_env_id(env_id, imports)
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if workers < 1:
@@ -241,13 +249,13 @@ def evaluate_agents(
         for name, results in evaluate_in_ray(agents, env_id, split=split, episodes=episodes,
                                              seed=seed, env_kwargs=env_kwargs, options=options,
                                              progress=progress, workers=workers,
-                                             imports=imports):
+                                             imports=imports, load=load):
             add_results(report, name, results)
         return with_oracle_ratio(report)
     env = gym.make(env_id, **(env_kwargs or {}))
     try:
         for spec in agents:
-            agent = make_agent(spec)
+            agent = make_agent(spec, load)
             if isinstance(spec, str) and spec in BASELINES and not hasattr(
                     env.unwrapped, "action_masks"):
                 raise ValueError(f"baseline {spec!r} acts on the structured interface; "
@@ -266,23 +274,16 @@ def evaluate_agents(
     return with_oracle_ratio(report)
 
 
-def check_env_id(env_id: str, agents: Sequence[str | Agent], imports: Sequence[str] = ()
-                 ) -> list[str]:
-    """Import the task modules ``imports`` and the ``imports:`` of run folder agents, then
-    check that ``env_id`` is registered (``ValueError``: the closest id and the ``--import``
-    hint). Returns every module imported, for worker processes to import again."""
-    from memgym.agents.loaders import run_imports
-    from memgym.plugins import import_modules, prepare, unknown_env_id
+def check_env_id(env_id: str, imports: Sequence[str] = ()) -> list[str]:
+    """Import the task modules ``imports``, then check that ``env_id`` is registered
+    (``ValueError``: the closest id and the ``--import`` hint). Returns the modules, for
+    worker processes to import again."""
+    from memgym.plugins import prepare, unknown_env_id
 
     prepare(imports)
-    out = list(imports)
-    for spec in agents:
-        own = run_imports(spec)
-        import_modules(own, label=f"{spec}: imports:")
-        out += [m for m in own if m not in out]
     if env_id not in gym.registry:
         raise ValueError(unknown_env_id(env_id))
-    return out
+    return list(imports)
 
 
 def add_results(report: dict[str, Any], name: str, results: list[dict[str, Any]]) -> None:
@@ -303,14 +304,15 @@ def with_oracle_ratio(report: dict[str, Any]) -> dict[str, Any]:
 
 def run_episodes(spec: str | Agent, env_id: str, seeds: list[int], *, split: str,
                  env_kwargs: dict[str, Any] | None, options: dict[str, Any] | None,
-                 imports: Sequence[str] = ()) -> tuple[str, list[dict[str, Any]]]:
+                 imports: Sequence[str] = (), load: AgentLoader | None = None
+                 ) -> tuple[str, list[dict[str, Any]]]:
     """One agent on the episodes ``seeds`` in a fresh env: ``(reported name, results)``.
     What a Ray worker runs; the agent is loaded there from its spec string, after the task
     modules ``imports`` (the worker is a fresh process)."""
     from memgym.plugins import prepare
 
     prepare(imports)
-    agent = make_agent(spec)
+    agent = make_agent(spec, load)
     name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
     env = gym.make(env_id, **(env_kwargs or {}))
     try:
@@ -323,26 +325,27 @@ def run_episodes(spec: str | Agent, env_id: str, seeds: list[int], *, split: str
 def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, episodes: int,
                     seed: int, env_kwargs: dict[str, Any] | None, options: dict[str, Any] | None,
                     progress: Callable[[str, int], None] | None, workers: int,
-                    imports: Sequence[str] = ()) -> list[tuple[str, list[dict[str, Any]]]]:
+                    imports: Sequence[str] = (), load: AgentLoader | None = None
+                    ) -> list[tuple[str, list[dict[str, Any]]]]:
     """Each agent's episodes cut into ``workers`` contiguous blocks, run as Ray tasks (joining
     the running session, ``RAY_ADDRESS``, or a local cluster of ``workers`` CPUs) and merged
     back in episode order, so ``summarise`` sees exactly the single-process list.
 
-    Baselines and policies are loaded inside the workers from their spec strings (a run
-    folder path must be readable there: on a multi-node cluster, shared storage); agent
-    objects are pickled to them. Episodes are independent (env and agent are re-seeded per
+    Baselines and policies are loaded inside the workers from their spec strings by ``load``
+    (a module-level function, pickled by reference; a run folder path must be readable
+    there: on a multi-node cluster, shared storage); agent objects are pickled to them. Episodes are independent (env and agent are re-seeded per
     episode), which is what makes the result identical.
     """
     import ray
 
-    from memgym.training.rllib_agent import ray_session
+    from memgym.ray_cluster import ray_session
 
     size = math.ceil(episodes / min(workers, episodes))
     blocks = [list(range(seed + i, seed + min(i + size, episodes))) for i in range(0, episodes, size)]
     with ray_session(num_cpus=workers):
         task = ray.remote(num_cpus=1, max_retries=2)(run_episodes)
         env_ref = {"split": split, "env_kwargs": env_kwargs, "options": options,
-                   "imports": list(imports)}
+                   "imports": list(imports), "load": load}
         pending = {task.remote(spec, env_id, block, **env_ref): (a, b)
                    for a, spec in enumerate(agents) for b, block in enumerate(blocks)}
         done: dict[tuple[int, int], tuple[str, list[dict[str, Any]]]] = {}

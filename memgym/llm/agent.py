@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 from memgym.llm.tool_env import SYSTEM_PROMPT, MemoryToolEnv, demonstration, initial_messages
@@ -183,13 +182,9 @@ def tool_functions(names: list[str] | None) -> list[Any]:
 
 def load_llm_agent(spec: str, *, max_new_tokens: int = 64, force_tool_calls: bool = True,
                    demonstration: int = 3) -> Any:
-    """``spec`` after ``llm:``: a model spec or a ``backend: trl`` run folder (whose config
+    """``spec`` after ``llm:``: a model spec (``smollm2``, ``tiny`` or a model folder). A
+    ``backend: trl`` run folder is loaded by :func:`memgym.loading.load_agent` (its config
     decides the prompt settings)."""
-    path = Path(spec)
-    if path.is_dir() and (path / "config.yaml").is_file():
-        from memgym.agents.loaders import load_policy_agent
-
-        return load_policy_agent(str(path))
     from memgym.llm.models import load_model
 
     model, tokenizer = load_model(spec, force_tool_calls=force_tool_calls)

@@ -96,9 +96,11 @@ def policy_class(config: TrainConfig) -> type:
     return cls.policy_aliases[name]
 
 
-def policy_kwargs(config: TrainConfig, env: Any = None) -> dict[str, Any]:
+def policy_kwargs(config: TrainConfig, env: Any = None, *, layout: bool = True
+                  ) -> dict[str, Any]:
     """``policy_kwargs`` with names from YAML turned into what SB3 takes; for the slot-pointer
-    policy, plus the env's slot-action layout (``env``, or one made from the config)."""
+    policy, plus the env's slot-action layout (``env``, or one made from the config; skipped
+    with ``layout=False``, when only the config is checked)."""
     from torch import nn
 
     kwargs = dict(config.algo.policy_kwargs)
@@ -108,10 +110,10 @@ def policy_kwargs(config: TrainConfig, env: Any = None) -> dict[str, Any]:
         if "net_arch" in kwargs:
             raise ConfigError(f"algo.policy_kwargs.net_arch: {POINTER_POLICY} has its own "
                               "architecture; set its width with policy_kwargs.hidden")
-        made = env is None
+        made = env is None and layout
         env = gym.make(config.env.id, **config.env.kwargs) if made else env
         try:
-            kwargs.update(pointer_policy_kwargs(env))
+            kwargs.update(pointer_policy_kwargs(env) if layout else {})
         except (AttributeError, ValueError) as exc:
             raise ConfigError(f"algo.policy: {POINTER_POLICY} needs the structured env's "
                               f"slot actions ({config.env.id}: {exc})") from exc
@@ -198,7 +200,7 @@ def validate(config: TrainConfig) -> None:
     """Fail on anything the algorithm would reject, before any file is written."""
     algo_kwargs(config)
     policy_class(config)
-    policy_kwargs(config)
+    policy_kwargs(config, layout=False)  # the env is built (and checked) by check_env_kwargs
 
 
 class SB3PolicyAgent:
