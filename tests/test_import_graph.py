@@ -1,0 +1,32 @@
+"""The house: no import circles in memgym/, and evaluation never reaches up to the trainers."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("import_graph", ROOT / "tools" / "import_graph.py")
+import_graph = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(import_graph)
+
+
+def test_no_import_circles() -> None:
+    edges = import_graph.graph()
+    assert "memgym.agents.evaluate" in edges  # the graph is read, not empty
+    assert import_graph.circles(edges) == []
+
+
+def test_circles_are_found_when_there_are_some() -> None:
+    assert import_graph.circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_lower_floors_never_import_loading_training_or_the_cli() -> None:
+    """Imports inside functions count too (ast, not the import system)."""
+    upper = ("memgym.training", "memgym.loading", "memgym.cli", "memgym.data_cli")
+    lower = ("memgym.episode", "memgym.facts", "memgym.rewards", "memgym.envs",
+             "memgym.agents", "memgym.llm")
+    edges = import_graph.graph()
+    bad = sorted(f"{a} -> {b}" for a, targets in edges.items() for b in targets
+                 if a.startswith(lower) and b.startswith(upper))
+    assert bad == []
