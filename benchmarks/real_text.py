@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 HEURISTICS = ("fifo", "keep", "lru", "salience", "longest", "novelty", "oracle")
 BASELINE_OPS = ["noop", "add", "update", "delete"]
+#: Row labels of the report -> the run names of their configs (for ``--reuse``).
+RUN_NAMES = {"sim2real (Dialogue-Free only)": "dialogue-free-sim2real"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,20 +47,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--qa-questions", type=int, default=-1,
                         help="questions answered by SmolLM2 per agent (-1: all, 0: skip QA)")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-real-text"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="evaluate the policies already trained under --out (training "
+                             "seconds from the previous --results JSON) instead of training")
     parser.add_argument("--results", default=str(RESULTS / "real_text"))
     return parser.parse_args()
 
 
-def train(config: Path, overrides: list[str]) -> tuple[Any, float, list[str]]:
-    """The trained agent, the training seconds and the ops it was trained with."""
+def train(config: Path, overrides: list[str], reuse: dict[str, float] | None = None
+          ) -> tuple[Any, float, list[str]]:
+    """The trained agent, the training seconds and the ops it was trained with; with
+    ``reuse`` (training seconds by run name) the run already under ``output_dir`` is loaded."""
     from memgym.training import load_config, train_from_config
     from memgym.training.run import RunFolder
     from memgym.training.sb3 import load_agent
 
     cfg = load_config(config, overrides)
-    start = time.perf_counter()
-    train_from_config(cfg, overwrite=True)
-    seconds = time.perf_counter() - start
+    if reuse is not None:
+        seconds = float(reuse[cfg.name])
+    else:
+        start = time.perf_counter()
+        train_from_config(cfg, overwrite=True)
+        seconds = time.perf_counter() - start
     return load_agent(RunFolder.for_config(cfg), cfg), seconds, list(cfg.env.kwargs["ops"])
 
 
@@ -135,8 +145,12 @@ def main() -> None:
     torch.set_num_threads(1)
     data = str(Path(args.data).resolve())
     common = [f"output_dir={args.out}", "progress=false"]
+    reuse = None
+    if args.reuse:
+        previous = json.loads(Path(args.results).with_suffix(".json").read_text())
+        reuse = {RUN_NAMES.get(k, k): v for k, v in previous["training_seconds"].items()}
     policy, seconds, ops = train(ROOT / "configs" / "locomo_small.yaml",
-                            [*common, f"env.kwargs.data_path={data}", f"max_minutes={args.minutes}"])
+                            [*common, f"env.kwargs.data_path={data}", f"max_minutes={args.minutes}"], reuse)
     trained = {"locomo-small": (policy, seconds, ops)}
     import gymnasium as gym
 
@@ -147,17 +161,19 @@ def main() -> None:
     elif not args.no_sim2real:
         trained["sim2real (Dialogue-Free only)"] = train(
             ROOT / "configs" / "dialogue_free_sim2real.yaml",
-            [*common, f"max_minutes={args.sim_minutes}"])
+            [*common, f"max_minutes={args.sim_minutes}"], reuse)
 
     reader = None
     if args.qa_questions:
         from memgym.llm.answerer import LLMReader
 
-        reader = LLMReader(model="smollm2", top_k=10, max_new_tokens=16, batch_size=4)
+        reader = LLMReader(model="smollm2", top_k=10, max_new_tokens=16, batch_size=4,
+                           cache_path=str(Path(args.out) / "answers.jsonl"))
     budgets = {f"{args.entries} entries": None, f"{args.entries} entries, {args.tokens} tokens": args.tokens}
     report: dict[str, Any] = {"data": Path(data).name, "split": "heldout", "budgets": {},
                               "training_seconds": {k: round(v[1], 1) for k, v in trained.items()},
-                              "qa_questions_per_agent": args.qa_questions}
+                              "qa_questions_per_agent": args.qa_questions,
+                              "reused_training": bool(args.reuse)}
     lines = ["# Real text: LoCoMo-format held-out conversations", "",
              f"Data `{Path(data).name}`, held-out split, whole conversations. Training: "
              + ", ".join(f"{k} {v[1] / 60:.1f} min" for k, v in trained.items()) + ".", ""]
