@@ -73,13 +73,8 @@ def test_slot_logits_move_with_their_slot() -> None:
 
 
 def pointer_config(tmp_path: Path, **changes) -> dict:
-    config = tiny(tmp_path, **{"env.kwargs.ops": OPS, "algo.policy": "SlotPointerPolicy",
-                               "algo.policy_kwargs": {"hidden": 16}})
-    for key, value in changes.items():
-        from memgym.training.config import set_path
-
-        set_path(config, key, value)
-    return config
+    return tiny(tmp_path, **{"env.kwargs.ops": OPS, "algo.policy": "SlotPointerPolicy",
+                             "algo.policy_kwargs": {"hidden": 16}, **changes})
 
 
 def test_trains_saves_and_reloads_through_memgym(tmp_path: Path) -> None:
