@@ -168,6 +168,10 @@ def print_report(report: dict[str, Any]) -> None:
                       *[f"{s['per_kind'].get(k, float('nan')):.3f}" for k in kinds],
                       f"{s['memory_mean']:.1f}", f"{s['invalid_per_episode']:.2f}")
     console.print(table)
+    others = {a: e for a, e in report.get("interfaces", {}).items() if e != report["env_id"]}
+    if others:  # baselines on the structured twin of a text id: the same episodes
+        console.print("same episodes, structured interface: " + ", ".join(
+            f"{a} on {e}" for a, e in others.items()))
 
 
 _mount_subcommands()

@@ -157,3 +157,22 @@ def test_reports_carry_action_success_and_format_rates() -> None:
     for summary in report["agents"].values():
         assert summary["format_valid_rate"] == 1.0  # the structured interface cannot be malformed
         assert summary["action_success_rate"] == 1.0  # masked baselines only take valid actions
+
+
+def test_llm_and_baselines_in_one_report_on_the_same_episodes() -> None:
+    """Baselines named with an LLM on a text id play its structured twin, same episodes."""
+    from memgym.agents.evaluate import evaluate_agents
+    from memgym.loading import load_agent
+
+    text_id, struct_id = "memgym/KVUpdates-Easy-Text-v0", "memgym/KVUpdates-Easy-v0"
+    mixed = evaluate_agents(["llm:tiny", "fifo", "oracle"], text_id, episodes=1,
+                            options={"length": 12}, load=load_agent)
+    assert mixed["interfaces"] == {"llm:tiny": text_id, "fifo": struct_id, "oracle": struct_id}
+    alone = evaluate_agents(["fifo", "oracle"], struct_id, episodes=1, options={"length": 12})
+    for name in ("fifo", "oracle"):
+        assert mixed["details"][name] == alone["details"][name]
+    assert "llm:tiny" in mixed["agents"] and "interfaces" not in alone
+    result = runner.invoke(app, ["eval", "--agent", "llm:tiny,fifo", "--env", text_id,
+                                 "--episodes", "1", "--length", "12"])
+    assert result.exit_code == 0, result.output
+    assert f"fifo on {struct_id}" in result.output

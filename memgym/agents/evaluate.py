@@ -245,6 +245,9 @@ def evaluate_agents(
         "options": dict(options or {}), "env_kwargs": dict(env_kwargs or {}),
         "memgym_version": memgym.__version__, "agents": {}, "details": {},
     }
+    interfaces = {spec_label(spec): interface_of(spec, env_id) for spec in agents}
+    if any(e != env_id for e in interfaces.values()):
+        report["interfaces"] = interfaces
     if workers > 1:
         for name, results in evaluate_in_ray(agents, env_id, split=split, episodes=episodes,
                                              seed=seed, env_kwargs=env_kwargs, options=options,
@@ -252,26 +255,47 @@ def evaluate_agents(
                                              imports=imports, load=load):
             add_results(report, name, results)
         return with_oracle_ratio(report)
-    env = gym.make(env_id, **(env_kwargs or {}))
+    envs: dict[str, gym.Env] = {}
     try:
         for spec in agents:
             agent = make_agent(spec, load)
-            if isinstance(spec, str) and spec in BASELINES and not hasattr(
-                    env.unwrapped, "action_masks"):
-                raise ValueError(f"baseline {spec!r} acts on the structured interface; "
-                                 f"evaluate it on {env_id.replace('-Text-', '-')} instead")
+            played = interfaces[spec_label(spec)]
+            if played not in envs:
+                envs[played] = gym.make(played, **(env_kwargs or {}))
             label = spec if isinstance(spec, str) else agent.name  # as the caller named it
             name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
             results = []
             for i in range(episodes):
-                results.append(run_episode(env, agent, split=split, episode_seed=seed + i,
-                                           options=options))
+                results.append(run_episode(envs[played], agent, split=split,
+                                           episode_seed=seed + i, options=options))
                 if progress is not None:
                     progress(label, i + 1)
             add_results(report, name, results)
     finally:
-        env.close()
+        for env in envs.values():
+            env.close()
     return with_oracle_ratio(report)
+
+
+def spec_label(spec: str | Agent) -> str:
+    return spec if isinstance(spec, str) else spec.name
+
+
+def interface_of(spec: str | Agent, env_id: str) -> str:
+    """The env id ``spec`` plays for ``env_id``: a baseline acts on the structured interface,
+    so on a text id it plays the structured twin (the same episodes: same task, seeds and
+    options), which lets one report compare an LLM manager with the baselines."""
+    if not (isinstance(spec, str) and spec in BASELINES):
+        return env_id
+    from memgym.envs.registration import REGISTRY, structured_twin
+
+    info = REGISTRY.get(env_id)
+    if info is None or info.interface != "text":
+        return env_id
+    try:
+        return structured_twin(env_id)
+    except ValueError as exc:
+        raise ValueError(f"baseline {spec!r} acts on the structured interface, and {exc}") from exc
 
 
 def check_env_id(env_id: str, imports: Sequence[str] = ()) -> list[str]:
@@ -346,7 +370,7 @@ def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, e
         task = ray.remote(num_cpus=1, max_retries=2)(run_episodes)
         env_ref = {"split": split, "env_kwargs": env_kwargs, "options": options,
                    "imports": list(imports), "load": load}
-        pending = {task.remote(spec, env_id, block, **env_ref): (a, b)
+        pending = {task.remote(spec, interface_of(spec, env_id), block, **env_ref): (a, b)
                    for a, spec in enumerate(agents) for b, block in enumerate(blocks)}
         done: dict[tuple[int, int], tuple[str, list[dict[str, Any]]]] = {}
         counts = [0] * len(agents)

@@ -16,6 +16,7 @@ for subprocess vector envs and Ray workers.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ class RegisteredTask:
 
 #: Every id registered through :func:`register_task`, in registration order.
 REGISTRY: dict[str, RegisteredTask] = {}
+_VERSION = re.compile(r"-v(\d+)$")
 
 
 def task_path(task: str | type) -> str:
@@ -119,3 +121,26 @@ def register_task(
                                               needs_data)
             ids.append(env_id)
     return ids
+
+
+# -- the two interfaces of one task: the same episodes, ids that differ by '-Text' -----------
+def text_twin(env_id: str) -> str:
+    """The text-interface id of a registered environment (itself if it is one)."""
+    info = REGISTRY.get(env_id)
+    if info is not None and info.interface == "text":
+        return env_id
+    twin = _VERSION.sub(r"-Text-v\1", env_id)
+    if twin not in REGISTRY:
+        raise ValueError(f"{env_id!r} has no text twin (expected {twin!r} to be registered)")
+    return twin
+
+
+def structured_twin(env_id: str) -> str:
+    """The structured-interface id of a registered environment (itself if it is one)."""
+    info = REGISTRY.get(env_id)
+    if info is not None and info.interface == "structured":
+        return env_id
+    twin = env_id.replace("-Text-v", "-v")
+    if twin not in REGISTRY:
+        raise ValueError(f"{env_id!r} has no structured twin (expected {twin!r})")
+    return twin

@@ -35,10 +35,10 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
+from memgym.envs.registration import structured_twin, text_twin  # noqa: F401  (re-exported)
 from memgym.llm.teacher import DEMO_INTRO, SYSTEM_PROMPT, USER_INTRO, play_teacher
 
 #: Default reward weights (``trl.rewards`` in a config file).
@@ -46,35 +46,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {"qa": 1.0, "tool_success": 0.2, "compressio
                                      "format": 0.2}
 ENV_TERMS = ("qa", "tool_success", "compression")
 STREAM_OVER = "The stream is over; reply done without calling a tool."
-_VERSION = re.compile(r"-v(\d+)$")
 MAX_REJECT_CHARS = 200
 """Longest message for a call Python could not bind (it may quote a model-written name)."""
-
-
-def text_twin(env_id: str) -> str:
-    """The text-interface id of a registered environment (itself if it is one)."""
-    import memgym
-
-    info = memgym.REGISTRY.get(env_id)
-    if info is not None and info.interface == "text":
-        return env_id
-    twin = _VERSION.sub(r"-Text-v\1", env_id)
-    if twin not in memgym.REGISTRY:
-        raise ValueError(f"{env_id!r} has no text twin (expected {twin!r} to be registered)")
-    return twin
-
-
-def structured_twin(env_id: str) -> str:
-    """The structured-interface id of a registered environment (itself if it is one)."""
-    import memgym
-
-    info = memgym.REGISTRY.get(env_id)
-    if info is not None and info.interface == "structured":
-        return env_id
-    twin = env_id.replace("-Text-v", "-v")
-    if twin not in memgym.REGISTRY:
-        raise ValueError(f"{env_id!r} has no structured twin (expected {twin!r})")
-    return twin
 
 
 def initial_messages(observation: str) -> list[dict[str, Any]]:
