@@ -15,29 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from memgym.cli_common import UserError, parse_pairs
+from memgym.cli_common import UserError, console, fail, parse_pairs
 
 data_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Validate and convert benchmark data files (LoCoMo, LongMemEval, "
                             "MemoryAgentBench, memgym JSONL).")
-console = Console()
-err_console = Console(stderr=True)
 
 FORMAT_HELP = "auto, locomo, longmemeval, memoryagentbench or jsonl"
 PARAM_HELP = "adapter parameter KEY=VALUE, e.g. chunk_chars=1000 or include_adversarial=true"
 
 
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(2)
-
-
 def _params(chunking: str | None, pairs: list[str] | None) -> dict[str, Any]:
-
     try:
         params = parse_pairs(pairs, "--param")
     except UserError as exc:
@@ -73,7 +64,7 @@ def validate(
             n_chunks += len(ep.chunks)
             kinds.update(q.kind for q in ep.questions)
     except _ERRORS as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     splits = ", ".join(f"{s} {len(ix)}" for s, ix in task.splits.items())
     for line in (f"{file.name}: format {resolved}, {n_records} records ({splits})",
@@ -114,6 +105,6 @@ def convert(
                 f.write(ep.to_json() + "\n")
         tmp.replace(out)
     except _ERRORS as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     console.print(escape(f"wrote {len(episodes)} episode{'s' * (len(episodes) != 1)} to {out}"), soft_wrap=True)

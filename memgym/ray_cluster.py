@@ -57,8 +57,9 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None,
         try:
             ray.init(address=address, logging_level="warning")
         except ConnectionError as exc:
-            raise ClusterUnreachable(f"could not join the Ray cluster at {address!r} (rllib.address "
-                              f"or RAY_ADDRESS; start one with `ray start --head`): {exc}") from exc
+            raise ClusterUnreachable(
+                f"could not join the Ray cluster at {address!r} (rllib.address or "
+                f"RAY_ADDRESS; start one with `ray start --head`): {exc}") from exc
     else:
         root = temp_dir or os.environ.get("RAY_TMPDIR")
         kwargs: dict[str, Any] = {}

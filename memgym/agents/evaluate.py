@@ -262,7 +262,7 @@ def evaluate_agents(
             played = interfaces[spec_label(spec)]
             if played not in envs:
                 envs[played] = gym.make(played, **(env_kwargs or {}))
-            label = spec if isinstance(spec, str) else agent.name  # as the caller named it
+            label = spec_label(spec)  # as the caller named it
             name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
             results = []
             for i in range(episodes):
@@ -278,6 +278,7 @@ def evaluate_agents(
 
 
 def spec_label(spec: str | Agent) -> str:
+    """How the caller named an agent: its spec string, or an agent object's name."""
     return spec if isinstance(spec, str) else spec.name
 
 
@@ -357,8 +358,9 @@ def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, e
 
     Baselines and policies are loaded inside the workers from their spec strings by ``load``
     (a module-level function, pickled by reference; a run folder path must be readable
-    there: on a multi-node cluster, shared storage); agent objects are pickled to them. Episodes are independent (env and agent are re-seeded per
-    episode), which is what makes the result identical.
+    there: on a multi-node cluster, shared storage); agent objects are pickled to them.
+    Episodes are independent (env and agent are re-seeded per episode), which is what makes
+    the result identical.
     """
     import ray
 
@@ -387,8 +389,7 @@ def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, e
                 raise
             counts[a] += len(blocks[b])
             if progress is not None:
-                spec = agents[a]
-                progress(spec if isinstance(spec, str) else spec.name, counts[a])
+                progress(spec_label(agents[a]), counts[a])
     out = []
     for a in range(len(agents)):
         names = {done[a, b][0] for b in range(len(blocks))}
