@@ -28,12 +28,16 @@ def run_folder_of(path: Path) -> Path | None:
     return next((p for p in path.parents if (p / "config.yaml").is_file()), None)
 
 
+#: Agent specs naming an LLM rather than a run folder: ``llm:<model>[#mode]``, ``endpoint:<model>``.
+LLM_PREFIXES = ("llm:", "endpoint:")
+
+
 def run_imports(spec: Any) -> list[str]:
     """The ``imports:`` of the run an agent spec points to (``[]`` for baselines, LLMs and
     anything unreadable: loading the agent reports those problems)."""
     import yaml
 
-    if not isinstance(spec, str) or spec in BASELINES or spec.startswith("llm:"):
+    if not isinstance(spec, str) or spec in BASELINES or spec.startswith(LLM_PREFIXES):
         return []
     path = Path(spec)
     folder = run_folder_of(path) if path.exists() else None
@@ -86,11 +90,12 @@ def load_agent(spec: str | Agent) -> Agent:
         return spec
     if spec in BASELINES:
         return BASELINES[spec]()
-    if spec.startswith("llm:"):  # an LLM on a text env: llm:smollm2, llm:tiny, llm:<path>
-        path = Path(spec[4:])
-        if path.is_dir() and (path / "config.yaml").is_file():  # a backend: trl run
-            return load_policy_agent(str(path))
-        from memgym.llm.agent import load_llm_agent
+    if spec.startswith(LLM_PREFIXES):  # an LLM on a text env: llm:smollm2, endpoint:<model>
+        kind, _, rest = spec.partition(":")
+        path = Path(rest)
+        if kind == "llm" and path.is_dir() and (path / "config.yaml").is_file():
+            return load_policy_agent(str(path))  # a backend: trl run (its config's rollout)
+        from memgym.llm.chunked_agent import load_chunked_agent
 
-        return load_llm_agent(spec[4:])
+        return load_chunked_agent(kind, rest)
     return load_policy_agent(spec)

@@ -76,6 +76,7 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
             break
     core = env.unwrapped.core
     records = [asdict(r) for r in core.records]
+    stats = agent.episode_stats() if hasattr(agent, "episode_stats") else None
     trace = core.memory_trace
     evidence = {c for q in core.episode.questions for c in q.evidence}
     return {
@@ -91,6 +92,7 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
         "memory_mean": float(np.mean(trace)) if trace else 0.0,
         "memory_trace": list(trace),
         "memory_tokens": core.store.total_tokens(),  # at the end (Mem-alpha's memory size)
+        **({"agent_stats": stats} if stats else {}),
         "diagnostics": {
             "extraction_recall": len(evidence & core.ever_stored) / len(evidence) if evidence else None,
             "removals": core.removals,
@@ -131,8 +133,20 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         "memory_tokens": float(np.mean([e["memory_tokens"] for e in episodes])) if n else 0.0,
         "steps_per_episode": float(np.mean([e["steps"] for e in episodes])) if n else 0.0,
         "diagnostics": diagnostics(episodes, records),
+        **agent_stats_summary(episodes),
         "episode_scores": [float(s) for s in scores],
     }
+
+
+def agent_stats_summary(episodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean over episodes of what an agent reports about itself (``episode_stats()``, e.g.
+    an LLM manager's turns and prompt lengths); keys starting with ``max_`` take the maximum."""
+    stats = [e["agent_stats"] for e in episodes if e.get("agent_stats")]
+    if not stats:
+        return {}
+    keys = sorted({k for s in stats for k in s})
+    return {"agent_stats": {k: float((max if k.startswith("max_") else np.mean)(
+        [s[k] for s in stats if k in s])) for k in keys}}
 
 
 def evidence_summary(episodes: list[dict[str, Any]]) -> dict[str, float | None]:

@@ -127,16 +127,18 @@ class PeriodicEval:
     def rank(value: float | None) -> float:
         return -math.inf if value is None else float(value)  # no evidence labels: never best
 
-    def __call__(self, agent: Any, steps: int, *, env_id: str | None = None
-                 ) -> tuple[dict[str, Any], bool]:
-        """Evaluate ``agent`` (on ``env_id``, default ``eval_id``); returns its summary and
-        whether it beats every earlier point (the first point always does)."""
+    def __call__(self, agent: Any, steps: int, *, env_id: str | None = None,
+                 env_kwargs: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Evaluate ``agent`` (on ``env_id`` with ``env_kwargs``, default ``eval_id`` and
+        ``eval_kwargs``); returns its summary and whether it beats every earlier point (the
+        first point always does)."""
         from memgym.agents.evaluate import evaluate_agents
 
         config = self.config
         report = evaluate_agents([agent], env_id or config.eval_id, split=self.split,
                                  episodes=config.eval.episodes, seed=config.eval.seed,
-                                 env_kwargs=config.eval_kwargs, options=config.eval.options)
+                                 env_kwargs=config.eval_kwargs if env_kwargs is None else env_kwargs,
+                                 options=config.eval.options)
         summary = next(iter(report["agents"].values()))
         value = summary.get(self.metric)
         seconds = self.seconds_before + time.perf_counter() - self.start

