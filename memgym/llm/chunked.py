@@ -21,9 +21,10 @@ Write modes:
   up) ends the turn, and the calls after it are dropped. If the view is unchanged after the
   last call, ``next_chunk`` moves the stream on, so every turn consumes its view.
 - ``rewrite`` (MemAgent / MEM1): the reply is the complete new memory, one entry per line.
-  Entries whose text is repeated verbatim stay; the others are deleted and the new lines are
-  added (through the environment's own ops, so capacity, evidence and rewards are the core's);
-  a line that does not fit counts as a failed call. Questions in view are routed to the first
+  Entries whose text is repeated verbatim stay; the others are overwritten by the new lines
+  (``update``) or deleted, and the remaining new lines added, all through the environment's
+  own ops (so capacity, evidence and rewards are the core's); a line that does not fit counts
+  as a failed call. Needs the ``add`` op and ``update`` or ``delete``. Questions in view are routed to the first
   retrieval tier.
 
 Reward: the rollout's terms are those of :class:`memgym.llm.tool_env.MemoryToolEnv` (``qa``,
@@ -154,18 +155,23 @@ def turn_messages(text_env: Any, write_mode: str, describe_tools: bool = False
 def turn_actions(core: Any, reply: str, write_mode: str) -> tuple[list[Any], bool]:
     """The environment actions of one reply to the view in ``core``, and whether the reply
     was well formed. ``tools``: its calls in order (a reply without a runnable call is passed
-    on as it is, so the environment charges it as malformed); ``rewrite``: delete the entries
-    the new memory leaves out, then add its new lines."""
+    on as it is, so the environment charges it as malformed); ``rewrite``: the entries the new
+    memory leaves out are overwritten by its new lines (``update``), the rest of them deleted
+    (``delete``; without it they stay), and the remaining new lines added."""
     if write_mode == "tools":
         calls, well_formed = parse_turn(reply)
         return (calls or [reply[:MAX_ACTION_CHARS]]), well_formed
     lines = memory_lines(reply)
     keep = set(lines)
     present = {e.text for e in core.store.entries.values()}
-    actions: list[Any] = [{"name": "delete_memory", "arguments": {"id": e.id}}
-                          for e in core.store.entries.values() if e.text not in keep]
-    actions += [{"name": "add_memory", "arguments": {"text": line}}
-                for line in lines if line not in present]
+    dropped = [e.id for e in core.store.entries.values() if e.text not in keep]
+    new = [line for line in lines if line not in present]
+    replaced = min(len(dropped), len(new)) if "update" in core.ops else 0
+    actions: list[Any] = [{"name": "update_memory", "arguments": {"id": i, "text": line}}
+                          for i, line in zip(dropped[:replaced], new[:replaced])]
+    if "delete" in core.ops:
+        actions += [{"name": "delete_memory", "arguments": {"id": i}} for i in dropped[replaced:]]
+    actions += [{"name": "add_memory", "arguments": {"text": line}} for line in new[replaced:]]
     return actions, True
 
 

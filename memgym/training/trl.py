@@ -84,10 +84,9 @@ def validate(config: TrainConfig) -> None:
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"env.kwargs: {exc}") from exc
     if spec.rollout == "chunked" and spec.write_mode == "rewrite":
-        missing = {"add_memory", "delete_memory"} - set(tools)
-        if missing:
-            raise ConfigError(f"trl.write_mode: rewrite needs the ops add and delete; env.kwargs.ops "
-                              f"lacks {', '.join(sorted(m.split('_')[0] for m in missing))}")
+        if "add_memory" not in tools or not {"update_memory", "delete_memory"} & set(tools):
+            raise ConfigError("trl.write_mode: rewrite needs the op add and the op update or "
+                              f"delete; the env enables {', '.join(tools)}")
 
 
 # -- data ----------------------------------------------------------------------------------
