@@ -14,6 +14,9 @@ seconds per SFT step and per GRPO step, turns per GRPO step, peak memory. Writes
 ``benchmarks/results/llm_chunked.json`` and ``.md``.
 
     python benchmarks/llm_chunked.py [--episodes 8] [--grpo-minutes 20] [--set K=V]
+        [--config configs/llm_chunked_gpu.yaml --out benchmarks/results/gpu_llm]
+
+``benchmarks/gpu_llm.sh`` runs it on one GPU with ``configs/llm_chunked_gpu.yaml`` (vLLM).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ def evaluate_model(model: str, config: Any, label: str) -> tuple[dict[str, Any],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, default=CONFIG, help="a chunked trl config")
     parser.add_argument("--episodes", type=int, default=8, help="held-out episodes per stage")
     parser.add_argument("--grpo-minutes", type=float, default=20.0)
     parser.add_argument("--grpo-steps", type=int, default=30)
@@ -69,7 +73,7 @@ def main() -> None:
     overrides = [f"output_dir={args.output_dir}", f"eval.episodes={args.episodes}",
                  f"total_timesteps={args.grpo_steps}", f"max_minutes={args.grpo_minutes}",
                  "progress=false", *args.overrides]
-    config = load_config(CONFIG, overrides)
+    config = load_config(args.config, overrides)
     spec = trl_spec(config)
     started = time.perf_counter()
     before, before_s = evaluate_model(spec.model, config, "untrained")
@@ -81,7 +85,7 @@ def main() -> None:
     sft_steps = len(sft.get("losses", []))
     steps = training["step_seconds"]
     result = {
-        "config": CONFIG.name, "env_id": report["env_id"], "episodes": args.episodes,
+        "config": args.config.name, "env_id": report["env_id"], "episodes": args.episodes,
         "options": config.eval.options,
         "stages": {"untrained": before, "sft": warm, "sft+grpo": stage(report, config.name)},
         "baselines": {k: {"qa": v["qa_score"], "qa_ci95": v["qa_ci95"],
@@ -115,7 +119,7 @@ def markdown(result: dict[str, Any]) -> str:
     def fmt(value: Any) -> str:
         return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
-    lines = [f"# SmolLM2-135M per-chunk on {result['env_id']} {result['options']} "
+    lines = [f"# {result['config']}: per-chunk on {result['env_id']} {result['options']} "
              f"(held-out, {result['episodes']} episodes)", "",
              "| stage | QA | ±95% CI | evidence | tool success | format | memory tokens "
              "| max prompt tokens |", "|---|---|---|---|---|---|---|---|"]

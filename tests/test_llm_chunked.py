@@ -288,3 +288,16 @@ def test_llm_chunked_tiny_trains_on_64_chunk_streams_with_bounded_prompts(tmp_pa
     report = json.loads((run / "eval" / "report.json").read_text())
     assert report["agents"]["llm-chunked-tiny"]["agent_stats"]["turns"] == 64
     assert (run / "final" / "memgym_model.json").is_file()
+
+
+def test_rloo_advantage_is_the_leave_one_out_baseline(tiny_trainer: Any) -> None:
+    import torch
+
+    trainer = tiny_trainer
+    trainer.model.train()
+    rewards = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    grpo = trainer._advantages(rewards, 2)
+    trainer.advantage = "rloo"
+    rloo = trainer._advantages(rewards, 2)
+    assert grpo.tolist() == pytest.approx([0.7071, -0.7071], abs=1e-3)
+    assert rloo.tolist() == pytest.approx([1.0, -1.0])  # 1 - 0 and 0 - 1

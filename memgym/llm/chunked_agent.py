@@ -82,8 +82,10 @@ class ModelCompleter:
         self.model.eval()
         try:
             with torch.no_grad():
+                device = self.model.device  # the model's own device (CPU, or the GPU)
                 out = self.model.generate(
-                    torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                    torch.tensor([ids], device=device),
+                    attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
                     max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
                     eos_token_id=self.tokenizer.eos_token_id, **sampling)
         finally:

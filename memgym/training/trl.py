@@ -131,6 +131,10 @@ def model_agent(model: str | Path, config: TrainConfig, name: str | None = None,
 
     spec = trl_spec(config)
     loaded, tokenizer = load_model(model, force_tool_calls=forced_tool_calls(spec))
+    import torch
+
+    if torch.cuda.is_available():  # evaluation generates on the GPU when there is one
+        loaded = loaded.to("cuda")
     agent = make_agent(loaded, tokenizer, config, spec, temperature=temperature)
     agent.name = name or agent.name
     return agent
@@ -230,7 +234,7 @@ def grpo_args(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> Any:
                      else "gradient_checkpointing")  # renamed in transformers 5.x
     return GRPOConfig(
         output_dir=str(run.checkpoints), max_steps=max_steps(config, spec), seed=config.seed,
-        use_cpu=not torch.cuda.is_available(), bf16=False,
+        use_cpu=not torch.cuda.is_available(),
         num_generations=spec.num_generations, max_completion_length=spec.max_completion_length,
         max_tool_calling_iterations=spec.max_tool_calling_iterations,
         learning_rate=spec.learning_rate, per_device_train_batch_size=batch_size(spec),
@@ -244,7 +248,7 @@ def grpo_args(config: TrainConfig, run: RunFolder, spec: TRLSpec) -> Any:
                         else [spec.rewards.format]),
         chat_template_kwargs=({} if spec.rollout == "chunked"
                               else {"demonstration": _demonstration(config, spec)}),
-        **{checkpointing: spec.gradient_checkpointing}, **spec.grpo)
+        **{"bf16": False, checkpointing: spec.gradient_checkpointing, **spec.grpo})
 
 
 def _demonstration(config: TrainConfig, spec: TRLSpec) -> list[dict[str, Any]]:

@@ -69,12 +69,14 @@ class ChunkedGRPOTrainer(GRPOTrainer):
         max_prompt_tokens: A turn prompt longer than this raises (None: no bound).
         rollout_log: JSONL file getting one line per generation step (rollouts, turns, the
             longest prompt per turn index, reward terms), or None.
+        advantage: ``grpo`` (TRL's group advantage) or ``rloo`` (leave-one-out baseline).
     """
 
     def __init__(self, *args: Any, episode_factory: Any, codec: TurnCodec,
                  max_prompt_tokens: int | None = None, rollout_log: Path | None = None,
-                 **kwargs: Any) -> None:
+                 advantage: str = "grpo", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.advantage = advantage
         self.episode_factory, self.codec = episode_factory, codec
         self.max_prompt_tokens, self.rollout_log = max_prompt_tokens, rollout_log
         self._episodes: list[ChunkedEpisode] = []
@@ -149,6 +151,11 @@ class ChunkedGRPOTrainer(GRPOTrainer):
                        * weights).nansum(dim=1)
             std = nanstd(rewards).expand_as(rewards)
             advantages = (rewards - torch.nanmean(rewards)) / (std + 1e-4)
+        elif self.advantage == "rloo":  # r_i - mean_{j != i} r_j = g / (g - 1) (r_i - mean)
+            rewards = (rewards_per_func * weights).nansum(dim=1)
+            mean = torch.nanmean(rewards.view(-1, g), dim=1).repeat_interleave(g)
+            advantages = (rewards - mean) * g / max(g - 1, 1)
+            std = nanstd(rewards.view(-1, g), dim=1).repeat_interleave(g)
         else:
             rewards = (rewards_per_func * weights).nansum(dim=1)
             mean = torch.nanmean(rewards.view(-1, g), dim=1).repeat_interleave(g)
@@ -327,4 +334,4 @@ def build_chunked_trainer(config: Any, run: Any, spec: Any, model: Any, tokenize
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         peft_config=peft_config, callbacks=callbacks, episode_factory=factory,
         codec=TurnCodec(tokenizer, schemas), max_prompt_tokens=spec.max_prompt_tokens,
-        rollout_log=Path(run.path) / "rollouts.jsonl")
+        rollout_log=Path(run.path) / "rollouts.jsonl", advantage=spec.advantage)

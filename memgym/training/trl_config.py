@@ -64,6 +64,10 @@ class TRLSpec(_Strict):
     write_mode: Literal["tools", "rewrite"] = "tools"
     """Chunked turns only: ``tools`` (tool calls on the ops) or ``rewrite`` (the model writes
     the whole new memory, one entry per line)."""
+    advantage: Literal["grpo", "rloo"] = "grpo"
+    """Chunked turns only: ``grpo`` (group-normalised, GRPOConfig's ``scale_rewards``) or
+    ``rloo`` (RLOO's leave-one-out baseline, r_i - mean of the other rollouts of the group,
+    unscaled: the critic-free REINFORCE baseline of TRL's RLOOTrainer)."""
     tool_schemas: bool = True
     """Chunked tools mode: the chat template renders the tools' JSON schemas (as TRL does);
     false lists them one line each in the system message instead, ~4x fewer prompt tokens
@@ -120,7 +124,7 @@ class TRLSpec(_Strict):
 def trl_spec(config: TrainConfig) -> TRLSpec:
     spec = validate_block(TRLSpec, config.trl, "trl")
     if spec.rollout == "conversation":
-        for key in ("write_mode", "max_prompt_tokens", "tool_schemas"):
+        for key in ("write_mode", "max_prompt_tokens", "tool_schemas", "advantage"):
             if key in spec.model_fields_set:
                 raise ConfigError(f"trl.{key}: only for trl.rollout: chunked")
     elif "demonstration" in spec.model_fields_set and spec.demonstration:
