@@ -301,3 +301,13 @@ def test_rloo_advantage_is_the_leave_one_out_baseline(tiny_trainer: Any) -> None
     rloo = trainer._advantages(rewards, 2)
     assert grpo.tolist() == pytest.approx([0.7071, -0.7071], abs=1e-3)
     assert rloo.tolist() == pytest.approx([1.0, -1.0])  # 1 - 0 and 0 - 1
+
+
+def test_the_accelerate_launch_configs_load_with_accelerate() -> None:
+    config_args = pytest.importorskip("accelerate.commands.config.config_args")
+    paths = sorted((ROOT / "configs" / "accelerate").glob("*.yaml"))
+    assert {p.name for p in paths} == {"single_gpu.yaml", "multi_gpu.yaml"}
+    loaded = {p.stem: config_args.ClusterConfig.from_yaml_file(str(p)) for p in paths}
+    assert loaded["multi_gpu"].distributed_type.value == "MULTI_GPU"
+    assert loaded["single_gpu"].distributed_type.value == "NO"
+    assert not any(c.use_cpu for c in loaded.values())

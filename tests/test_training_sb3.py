@@ -153,13 +153,23 @@ def test_missing_file_and_invalid_yaml_name_the_file_and_line(tmp_path: Path) ->
 
 
 def test_every_shipped_config_validates() -> None:
-    configs = sorted((ROOT / "configs").rglob("*.yaml"))
+    # configs/accelerate/ holds `accelerate launch` files, checked in test_llm_chunked.py
+    configs = sorted(p for p in (ROOT / "configs").rglob("*.yaml")
+                     if "accelerate" not in p.relative_to(ROOT / "configs").parts)
     assert configs
+    from memgym.training import backend_module
+
     for path in configs:
         config = load_config(path)
-        from memgym.training import backend_module
-
-        backend_module(config.backend).validate(config)
+        try:
+            backend_module(config.backend).validate(config)
+        except ConfigError as exc:
+            # a GPU config is refused on a machine without CUDA, for that reason only: its
+            # other keys are checked with vLLM switched off
+            if not str(exc).startswith("trl.use_vllm: vLLM needs a CUDA GPU"):
+                raise
+            config = load_config(path, overrides=["trl.use_vllm=false"])
+            backend_module(config.backend).validate(config)
 
 
 def test_overwrite_starts_a_fresh_run(tmp_path: Path) -> None:

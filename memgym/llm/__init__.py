@@ -4,7 +4,11 @@
   and :func:`format_reward`.
 - :mod:`memgym.llm.models`: ``load_model("smollm2" | "tiny" | path)``, offline.
 - :mod:`memgym.llm.answerer`: :class:`LLMReader` (``reader="llm"``).
-- :mod:`memgym.llm.agent`: :class:`LLMAgent` (``memgym eval --agent llm:<spec>``).
+- :mod:`memgym.llm.agent`: :class:`LLMAgent` (``llm:<spec>#conversation``: the whole stream
+  as one growing conversation).
+- :mod:`memgym.llm.chunked`: :class:`ChunkedEpisode`, per-chunk (stateless) turns in the
+  ``tools`` or ``rewrite`` write mode; :mod:`memgym.llm.chunked_agent`:
+  :class:`ChunkedLLMAgent` (``memgym eval --agent llm:<spec>`` / ``endpoint:<model>``).
 
 Importing this package imports neither torch nor transformers; the submodules that need them
 import them inside their functions.
@@ -21,6 +25,9 @@ _EXPORTS = {
     "LLMReader": "memgym.llm.answerer",
     "LLMAgent": "memgym.llm.agent",
     "load_llm_agent": "memgym.llm.agent",
+    "ChunkedEpisode": "memgym.llm.chunked",
+    "ChunkedLLMAgent": "memgym.llm.chunked_agent",
+    "load_chunked_agent": "memgym.llm.chunked_agent",
 }
 
 

@@ -5,7 +5,8 @@ the stream is a fresh prompt (system + the current memory + the chunk), the mode
 memory operations or a rewritten memory, and the rollout's final reward is shared by all of
 its per-chunk turns. :class:`ChunkedEpisode` is one such rollout over a memgym text
 environment; the GRPO trainer (:mod:`memgym.training.trl_chunked`), the evaluation agent
-(:mod:`memgym.llm.chunked_agent`) and the warm start (:mod:`memgym.llm.sft`) all play it.
+(:mod:`memgym.llm.chunked_agent`) and the warm start (:mod:`memgym.llm.chunked_sft`) all play
+it.
 
 A turn. The prompt is the system message of the write mode and one user message: the
 environment's own view (:func:`memgym.envs.text_view.render_prompt`: memory with ids, the
@@ -24,8 +25,8 @@ Write modes:
   Entries whose text is repeated verbatim stay; the others are overwritten by the new lines
   (``update``) or deleted, and the remaining new lines added, all through the environment's
   own ops (so capacity, evidence and rewards are the core's); a line that does not fit counts
-  as a failed call. Needs the ``add`` op and ``update`` or ``delete``. Questions in view are routed to the first
-  retrieval tier.
+  as a failed call. Needs the ``add`` op and ``update`` or ``delete``. Questions in view are
+  routed to the first retrieval tier.
 
 Reward: the rollout's terms are those of :class:`memgym.llm.tool_env.MemoryToolEnv` (``qa``,
 ``tool_success``, ``compression``) plus ``format``, the share of well-formed turns (tools: at
