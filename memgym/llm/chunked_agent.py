@@ -36,8 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from memgym.llm.chunked import (REWRITE_OPS_PER_CHUNK, WRITE_MODES, route_action, turn_actions, turn_messages,
-                                view_key)
+from memgym.llm.chunked import (REWRITE_OPS_PER_CHUNK, WRITE_MODES, route_action, turn_actions,
+                                turn_messages, view_key)
 
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8000/v1"
 
