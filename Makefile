@@ -34,7 +34,8 @@ test-slow: venv
 
 # Every script in benchmarks/ (not recipes/), then SUMMARY.md; ~20 min on 2 cores with the
 # budgets below (BENCH_ARGS_<script> shrinks a script's defaults; none: its own defaults).
-BENCH_SCRIPTS = $(filter-out benchmarks/summary.py benchmarks/llm_grpo.py,$(sort $(wildcard benchmarks/*.py)))
+LLM_BENCH_SCRIPTS = benchmarks/llm_grpo.py benchmarks/llm_chunked.py
+BENCH_SCRIPTS = $(filter-out benchmarks/summary.py $(LLM_BENCH_SCRIPTS),$(sort $(wildcard benchmarks/*.py)))
 BENCH_ARGS_learning = --minutes 3 --fps-seconds 15
 BENCH_ARGS_rllib_sampling = --minutes 2 --sample-seconds 10
 BENCH_ARGS_crash_resume = --trials 1
@@ -43,9 +44,11 @@ bench: venv
 	$(foreach script,$(BENCH_SCRIPTS),$(BIN)/python $(script) $(BENCH_ARGS_$(basename $(notdir $(script)))) &&) true
 	$(BIN)/python benchmarks/summary.py
 
-# SmolLM2 before / after SFT + GRPO on CPU (~1 h on one free core): not part of `bench`.
+# SmolLM2 before / after SFT + GRPO on CPU, 8-chunk conversations then 64-chunk per-chunk
+# streams (hours on one free core): not part of `bench`.
 bench-llm: venv
 	$(BIN)/python benchmarks/llm_grpo.py
+	$(BIN)/python benchmarks/llm_chunked.py
 
 clean:
 	rm -rf $(VENV) runs

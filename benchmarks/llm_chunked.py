@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,52 +43,70 @@ def stage(report: dict[str, Any], name: str) -> dict[str, Any]:
             "max_prompt_tokens": stats.get("max_prompt_tokens"), "turns": stats.get("turns")}
 
 
-def evaluate_model(model: str, config: Any, label: str) -> tuple[dict[str, Any], float]:
-    from memgym.training.trl import evaluate_policy, model_agent
-
-    started = time.perf_counter()
-    report = evaluate_policy(config, model_agent(model, config, label), baselines=False)
-    return stage(report, label), time.perf_counter() - started
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, default=CONFIG, help="a chunked trl config")
-    parser.add_argument("--episodes", type=int, default=8, help="held-out episodes per stage")
-    parser.add_argument("--grpo-minutes", type=float, default=20.0)
+def stage_parser(description: str, *, episodes: int, minutes: float, out: Path,
+                 config: Path | None = None) -> argparse.ArgumentParser:
+    """The arguments of a three-stage LLM benchmark (this one and ``llm_grpo.py``)."""
+    parser = argparse.ArgumentParser(description=description)
+    if config is not None:
+        parser.add_argument("--config", type=Path, default=config, help="a chunked trl config")
+    parser.add_argument("--episodes", type=int, default=episodes, help="held-out episodes per stage")
+    parser.add_argument("--grpo-minutes", type=float, default=minutes)
     parser.add_argument("--grpo-steps", type=int, default=30)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="config override, as `memgym train --set`")
     parser.add_argument("--output-dir", default="runs/bench")
-    parser.add_argument("--out", default=str(RESULTS / "llm_chunked"))
-    args = parser.parse_args()
+    parser.add_argument("--out", default=str(out))
+    return parser
+
+
+def run_stages(config_path: Path, args: argparse.Namespace,
+               stage_of: Callable[[dict[str, Any], str], dict[str, Any]]) -> dict[str, Any]:
+    """Untrained model, ``memgym train`` (warm start + GRPO), warm start alone, all on the
+    same held-out streams; each stage summarised by ``stage_of(report, agent name)``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import torch
 
     from memgym.training import load_config, train_from_config
     from memgym.training.run import RunFolder
-    from memgym.training.trl import trl_spec
+    from memgym.training.trl import evaluate_policy, model_agent, trl_spec
+
+    def evaluate(model: str, label: str) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        report = evaluate_policy(config, model_agent(model, config, label), baselines=False)
+        return stage_of(report, label), time.perf_counter() - started
 
     torch.set_num_threads(1)
     overrides = [f"output_dir={args.output_dir}", f"eval.episodes={args.episodes}",
                  f"total_timesteps={args.grpo_steps}", f"max_minutes={args.grpo_minutes}",
                  "progress=false", *args.overrides]
-    config = load_config(args.config, overrides)
-    spec = trl_spec(config)
+    config = load_config(config_path, overrides)
     started = time.perf_counter()
-    before, before_s = evaluate_model(spec.model, config, "untrained")
+    before, before_s = evaluate(trl_spec(config).model, "untrained")
     report = train_from_config(config, overwrite=True)
     run = RunFolder.for_config(config)
     training = json.loads(run.summary.read_text())["training"]
-    warm, _ = evaluate_model(str(run.path / "sft"), config, "sft")
+    warm, _ = evaluate(str(run.path / "sft"), "sft")
+    return {"config": config, "report": report, "training": training,
+            "stages": {"untrained": before, "sft": warm,
+                       "sft+grpo": stage_of(report, config.name)},
+            "eval_seconds_untrained": round(before_s, 1),
+            "total_minutes": round((time.perf_counter() - started) / 60, 1)}
+
+
+def main() -> None:
+    args = stage_parser(__doc__.split("\n")[0], episodes=8, minutes=20.0,
+                        out=RESULTS / "llm_chunked", config=CONFIG).parse_args()
+    ran = run_stages(args.config, args, stage)
+    config, report, training = ran["config"], ran["report"], ran["training"]
+    warm = ran["stages"]["sft"]
     sft = training.get("sft", {})
     sft_steps = len(sft.get("losses", []))
     steps = training["step_seconds"]
     result = {
         "config": args.config.name, "env_id": report["env_id"], "episodes": args.episodes,
         "options": config.eval.options,
-        "stages": {"untrained": before, "sft": warm, "sft+grpo": stage(report, config.name)},
+        "stages": ran["stages"],
         "baselines": {k: {"qa": v["qa_score"], "qa_ci95": v["qa_ci95"],
                           "evidence_retention": v.get("evidence_retention")}
                       for k, v in report["agents"].items() if k != config.name},
@@ -101,8 +120,8 @@ def main() -> None:
                  "step_seconds": steps,
                  "seconds_per_step": sum(steps) / len(steps) if steps else None,
                  "turns": training.get("turns"), "peak_rss_mb": training.get("peak_rss_mb")},
-        "eval_seconds_untrained": round(before_s, 1),
-        "total_minutes": round((time.perf_counter() - started) / 60, 1),
+        "eval_seconds_untrained": ran["eval_seconds_untrained"],
+        "total_minutes": ran["total_minutes"],
     }
     gain = result["stages"]["sft+grpo"]["qa"] - warm["qa"]
     interval = result["stages"]["sft+grpo"]["qa_ci95"] + warm["qa_ci95"]

@@ -19,12 +19,11 @@ peak resident memory of the training process. Writes ``benchmarks/results/llm_gr
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any
+
+from llm_chunked import run_stages, stage_parser  # this folder is on sys.path (a script)
 
 RESULTS = Path(__file__).parent / "results"
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "grpo_smollm2_kv.yaml"
@@ -37,55 +36,18 @@ def _stage(report: dict[str, Any], name: str) -> dict[str, Any]:
             "format_valid": agent.get("format_valid_rate")}
 
 
-def evaluate_model(model: str, config: Any, label: str) -> tuple[dict, float]:
-    """``model`` (a spec or folder), prompted as in training, on the held-out streams."""
-    from memgym.training.trl import evaluate_policy, model_agent
-
-    started = time.perf_counter()
-    agent = model_agent(model, config, label)
-    report = evaluate_policy(config, agent, baselines=False)
-    return _stage(report, label), time.perf_counter() - started
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--episodes", type=int, default=5, help="held-out episodes per stage")
-    parser.add_argument("--grpo-minutes", type=float, default=15.0)
-    parser.add_argument("--grpo-steps", type=int, default=30)
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="config override, as `memgym train --set`")
-    parser.add_argument("--output-dir", default="runs/bench")
-    parser.add_argument("--out", default=str(RESULTS / "llm_grpo"))
-    args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-    import torch
-
-    from memgym.training import load_config, train_from_config
-    from memgym.training.run import RunFolder
-    from memgym.training.trl import trl_spec
-
-    torch.set_num_threads(1)
-    overrides = [f"output_dir={args.output_dir}", f"eval.episodes={args.episodes}",
-                 f"total_timesteps={args.grpo_steps}", f"max_minutes={args.grpo_minutes}",
-                 "progress=false"]
-    overrides += args.overrides
-    config = load_config(CONFIG, overrides)
-    spec = trl_spec(config)
-    started = time.perf_counter()
-    before, before_s = evaluate_model(spec.model, config, "untrained")
-    report = train_from_config(config, overwrite=True)
-    run = RunFolder.for_config(config)
-    summary = json.loads(run.summary.read_text())
-    after_sft, _ = evaluate_model(str(run.path / "sft"), config, "sft")
-    training = summary["training"]
+    args = stage_parser(__doc__.split("\n")[0], episodes=5, minutes=15.0,
+                        out=RESULTS / "llm_grpo").parse_args()
+    ran = run_stages(CONFIG, args, _stage)
+    report, training = ran["report"], ran["training"]
     sft = training.get("sft", {})
     sft_steps = len(sft.get("losses", []))
     result = {
         "config": str(CONFIG.name), "env_id": report["env_id"], "episodes": args.episodes,
-        "stages": {"untrained": before, "sft": after_sft,
-                   "sft+grpo": _stage(report, config.name)},
-        "baselines": {k: v["qa_score"] for k, v in report["agents"].items() if k != config.name},
+        "stages": ran["stages"],
+        "baselines": {k: v["qa_score"] for k, v in report["agents"].items()
+                      if k != ran["config"].name},
         "sft": {"conversations": sft.get("conversations"), "teacher_qa": sft.get("teacher_qa"),
                 "mean_tokens": sft.get("mean_tokens"), "optimizer_steps": sft_steps,
                 "seconds": sft.get("seconds"),
@@ -96,8 +58,8 @@ def main() -> None:
         "grpo": {"steps": training["steps"], "seconds": training["seconds"],
                  "step_seconds": training["step_seconds"],
                  "peak_rss_mb": training.get("peak_rss_mb")},
-        "eval_seconds_untrained": round(before_s, 1),
-        "total_minutes": round((time.perf_counter() - started) / 60, 1),
+        "eval_seconds_untrained": ran["eval_seconds_untrained"],
+        "total_minutes": ran["total_minutes"],
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

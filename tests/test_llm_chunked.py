@@ -311,3 +311,23 @@ def test_the_accelerate_launch_configs_load_with_accelerate() -> None:
     assert loaded["multi_gpu"].distributed_type.value == "MULTI_GPU"
     assert loaded["single_gpu"].distributed_type.value == "NO"
     assert not any(c.use_cpu for c in loaded.values())
+
+
+@pytest.mark.slow
+def test_the_chunked_benchmark_runs_its_three_stages_on_the_tiny_model(tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    env = {**os.environ, "MEMGYM_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "llm_chunked"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "llm_chunked.py"),
+         "--config", str(ROOT / "configs" / "llm_chunked_tiny.yaml"), "--episodes", "1",
+         "--grpo-steps", "1", "--output-dir", str(tmp_path / "runs"), "--out", str(out),
+         "--set", "env.options.length=16", "--set", "eval.options.length=16",
+         "--set", "trl.sft={episodes: 1, epochs: 1, gradient_accumulation_steps: 8}"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert list(data["stages"]) == ["untrained", "sft", "sft+grpo"]
+    assert data["sft"]["turns"] == 16 and data["grpo"]["steps"] == 1
+    assert all(s["turns"] == 16 for s in data["stages"].values())
+    assert "| sft+grpo |" in out.with_suffix(".md").read_text()
