@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from memgym.cli_common import UserError, console, err_console, fail, parse_pairs  # noqa: F401
@@ -94,13 +95,18 @@ def eval_cmd(
         names = expand_agent_names(agent)
         modules = agent_imports(names, list(imports or []))  # a run's own imports: too
         check_env_id(env, modules)  # before the progress bar starts
+        # episodes done (fractions within a stream), elapsed, time left, and the current
+        # chunk with the agent's rate (an LLM agent's tokens/s)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
-            tasks = {name: bar.add_task(name, total=episodes) for name in names}
+                      TimeElapsedColumn(), TimeRemainingColumn(),
+                      TextColumn("{task.fields[note]}"), console=err_console,
+                      transient=True) as bar:
+            tasks = {name: bar.add_task(name, total=episodes, note="") for name in names}
             report = evaluate_agents(
                 names, env, split=split, episodes=episodes, seed=seed, env_kwargs=env_kwargs,
-                options=options, progress=lambda name, done: bar.update(tasks[name], completed=done),
-                workers=workers, imports=modules, load=load_agent)
+                options=options, workers=workers, imports=modules, load=load_agent,
+                progress=lambda name, done, note: bar.update(tasks[name], completed=done,
+                                                             note=note))
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(str(exc))
         return

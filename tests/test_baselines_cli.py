@@ -71,6 +71,19 @@ def test_report_is_deterministic_and_seeds_matter() -> None:
     assert run(0) != run(1)
 
 
+def test_progress_counts_chunks_within_episodes_and_the_report_is_unchanged() -> None:
+    calls: list[tuple[str, float, str]] = []
+    report = evaluate_agents(["fifo"], "memgym/Needle-Easy-v0", episodes=2,
+                             progress=lambda label, done, note: calls.append((label, done, note)))
+    done = [d for _, d, _ in calls]
+    assert done == sorted(done) and done[-1] == 2  # never runs backwards, ends at the count
+    within = [(d, note) for d, note in zip(done, [n for *_, n in calls]) if 0 < d < 1]
+    assert within and all(note.startswith("chunk ") for _, note in within)
+    assert any(d != int(d) for d in done)  # fractions: the bar moves inside an episode
+    assert json.dumps(report, sort_keys=True) == json.dumps(
+        evaluate_agents(["fifo"], "memgym/Needle-Easy-v0", episodes=2), sort_keys=True)
+
+
 def test_expand_agent_names() -> None:
     assert expand_agent_names(["fifo,oracle", "fifo"]) == ["fifo", "oracle"]
     assert expand_agent_names(["all"])[0] == "random" and "oracle" in expand_agent_names(["all"])

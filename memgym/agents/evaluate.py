@@ -56,17 +56,32 @@ def expand_agent_names(names: Sequence[str]) -> list[str]:
     return out
 
 
+#: ``on_chunk(share_of_stream_read, note)``: called as an episode's stream moves on.
+ChunkProgress = Callable[[float, str], None]
+
+
 def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
-                options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Play one episode; returns its return, QA records, reward terms, op counts, memory."""
+                options: dict[str, Any] | None = None,
+                on_chunk: ChunkProgress | None = None) -> dict[str, Any]:
+    """Play one episode; returns its return, QA records, reward terms, op counts, memory.
+
+    ``on_chunk(share, note)`` is called each time the stream moves on: ``share`` of its
+    chunks read, ``note`` "chunk i/n" plus the agent's ``progress_note()`` if it has one
+    (an LLM agent: tokens/s), for progress bars of long evaluations."""
     obs, info = env.reset(seed=episode_seed,
                           options={"split": split, "episode_seed": episode_seed, **(options or {})})
     agent.reset(env, seed=episode_seed)
     total, terms = 0.0, Counter()
     actions = succeeded = malformed = 0  # tool-success / format-validity (LLM agents mostly)
+    core = env.unwrapped.core
+    read = core.cursor
     while True:
         action = agent.act(obs, info, env)
         obs, reward, terminated, truncated, info = env.step(action)
+        if on_chunk is not None and core.cursor != read:
+            read, chunks = core.cursor, len(core.episode.chunks)
+            note = getattr(agent, "progress_note", lambda: "")()
+            on_chunk(read / chunks, f"chunk {read}/{chunks}" + (f", {note}" if note else ""))
         total += reward
         terms.update(info.get("reward_terms", {}))
         actions += 1
@@ -74,7 +89,6 @@ def run_episode(env: gym.Env, agent: Agent, *, split: str, episode_seed: int,
         malformed += info.get("error") == "malformed"
         if terminated or truncated:
             break
-    core = env.unwrapped.core
     records = [asdict(r) for r in core.records]
     stats = agent.episode_stats() if hasattr(agent, "episode_stats") else None
     trace = core.memory_trace
@@ -233,7 +247,7 @@ def evaluate_agents(
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[str, float, str], None] | None = None,
     workers: int = 1,
     imports: Sequence[str] = (),
     load: AgentLoader | None = None,
@@ -241,7 +255,10 @@ def evaluate_agents(
     """Evaluate each agent on the same ``episodes`` streams; returns the report dict.
 
     ``options`` are per-episode reset options (task parameters such as ``length``);
-    ``progress(agent_spec, episodes_done)`` is called after each episode. A trained policy is
+    ``progress(agent_spec, episodes_done, note)`` is called after each episode and, in one
+    process, as each stream moves on (``episodes_done`` then counts the share of the current
+    stream read; ``note`` says the chunk and the agent's rate, see :func:`run_episode`).
+    A trained policy is
     reported under its run name. ``workers > 1`` spreads the episodes over Ray workers (see
     :func:`evaluate_in_ray`); the report is identical to the single-process one.
     ``imports`` are task modules to import first (here and in the workers;
@@ -280,10 +297,13 @@ def evaluate_agents(
             name = spec if isinstance(spec, str) and spec in BASELINES else agent.name
             results = []
             for i in range(episodes):
+                on_chunk = (None if progress is None else
+                            lambda share, note, i=i, label=label: progress(label, i + share, note))
                 results.append(run_episode(envs[played], agent, split=split,
-                                           episode_seed=seed + i, options=options))
+                                           episode_seed=seed + i, options=options,
+                                           on_chunk=on_chunk))
                 if progress is not None:
-                    progress(label, i + 1)
+                    progress(label, i + 1, "")
             add_results(report, name, results)
     finally:
         for env in envs.values():
@@ -363,7 +383,7 @@ def run_episodes(spec: str | Agent, env_id: str, seeds: list[int], *, split: str
 
 def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, episodes: int,
                     seed: int, env_kwargs: dict[str, Any] | None, options: dict[str, Any] | None,
-                    progress: Callable[[str, int], None] | None, workers: int,
+                    progress: Callable[[str, float, str], None] | None, workers: int,
                     imports: Sequence[str] = (), load: AgentLoader | None = None
                     ) -> list[tuple[str, list[dict[str, Any]]]]:
     """Each agent's episodes cut into ``workers`` contiguous blocks, run as Ray tasks (joining
@@ -403,7 +423,7 @@ def evaluate_in_ray(agents: Sequence[str | Agent], env_id: str, *, split: str, e
                 raise
             counts[a] += len(blocks[b])
             if progress is not None:
-                progress(spec_label(agents[a]), counts[a])
+                progress(spec_label(agents[a]), counts[a], "")
     out = []
     for a in range(len(agents)):
         names = {done[a, b][0] for b in range(len(blocks))}

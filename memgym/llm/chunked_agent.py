@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ class Reply:
     text: str
     prompt_tokens: int
     truncated: bool
+    completion_tokens: int = 0
 
 
 class ModelCompleter:
@@ -93,7 +95,7 @@ class ModelCompleter:
                 self.model.train()
         completion = out[0, len(ids):].tolist()
         truncated = self.tokenizer.eos_token_id not in completion
-        return Reply(self.codec.decode(completion), len(ids), truncated)
+        return Reply(self.codec.decode(completion), len(ids), truncated, len(completion))
 
 
 class EndpointCompleter:
@@ -107,7 +109,8 @@ class EndpointCompleter:
         from memgym.envs.memory import count_tokens
 
         text = self.endpoint.complete(messages, max_tokens=self.max_tokens)
-        return Reply(text, sum(count_tokens(m["content"]) for m in messages), False)
+        return Reply(text, sum(count_tokens(m["content"]) for m in messages), False,
+                     count_tokens(text))
 
 
 class ChunkedLLMAgent:
@@ -131,6 +134,7 @@ class ChunkedLLMAgent:
             raise ValueError(f"write_mode: {write_mode!r}; expected one of {', '.join(WRITE_MODES)}")
         self.complete, self.name = complete, name
         self.write_mode, self.prefill, self.describe_tools = write_mode, prefill, describe_tools
+        self.generated_tokens, self.generation_seconds = 0, 0.0  # over the agent's life
 
     def reset(self, env: Any, seed: int | None = None) -> None:
         if getattr(self.complete, "temperature", 0) > 0:
@@ -169,8 +173,11 @@ class ChunkedLLMAgent:
         if self.write_mode == "rewrite" and core.view.kind == "question":
             tier = next(iter(core.retrieval_tiers), None)
             return [route_action(tier)] if tier is not None else []
+        started = time.perf_counter()
         reply = self.complete(turn_messages(text_env, self.write_mode, self.describe_tools),
                               text_env.tools)
+        self.generation_seconds += time.perf_counter() - started
+        self.generated_tokens += reply.completion_tokens
         actions, well_formed = turn_actions(core, self.prefill + reply.text, self.write_mode)
         stats = self.stats
         stats["turns"] += 1
@@ -179,6 +186,12 @@ class ChunkedLLMAgent:
         stats["truncated"] += reply.truncated
         stats["well_formed"] += well_formed and not reply.truncated
         return actions
+
+    def progress_note(self) -> str:
+        """The generation rate so far, for progress bars."""
+        if not self.generation_seconds:
+            return ""
+        return f"{self.generated_tokens / self.generation_seconds:.1f} tok/s"
 
     def episode_stats(self) -> dict[str, float]:
         turns = max(self.stats["turns"], 1)
