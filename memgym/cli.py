@@ -15,7 +15,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 from rich.table import Table
 
-from memgym.cli_common import UserError, console, err_console, fail, parse_pairs  # noqa: F401
+from memgym.cli_common import (IMPORT_HELP, UserError, console, err_console, fail,  # noqa: F401
+                               load_plugins, parse_pairs)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="memgym: a gym for training memory-managing agents.")
@@ -23,22 +24,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _mount_subcommands() -> None:
     from memgym.data_cli import data_app
+    from memgym.serve.cli import serve_cmd  # light: the server's libraries load when it runs
 
     app.add_typer(data_app, name="data")
-
-
-IMPORT_HELP = ("import this task module first (repeatable): a module of your own whose "
-               "register_task(...) calls add env ids; it must be importable (on PYTHONPATH)")
-
-
-def load_plugins(imports: list[str] | None) -> None:
-    """Installed ``memgym.tasks`` entry points and ``--import`` modules; one line on error."""
-    from memgym.plugins import PluginError, prepare
-
-    try:
-        prepare(imports or [])
-    except PluginError as exc:
-        fail(str(exc))
+    app.command("serve")(serve_cmd)
 
 
 @app.command("list")

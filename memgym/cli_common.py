@@ -39,3 +39,17 @@ def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise UserError(f"{flag} {pair!r}: value is not valid YAML ({exc})") from exc
     return out
+
+
+IMPORT_HELP = ("import this task module first (repeatable): a module of your own whose "
+               "register_task(...) calls add env ids; it must be importable (on PYTHONPATH)")
+
+
+def load_plugins(imports: list[str] | None) -> None:
+    """Installed ``memgym.tasks`` entry points and ``--import`` modules; one line on error."""
+    from memgym.plugins import PluginError, prepare
+
+    try:
+        prepare(imports or [])
+    except PluginError as exc:
+        fail(str(exc))
