@@ -101,3 +101,14 @@ def test_rllib_sampling_tiny(tmp_path: Path) -> None:
                                  "64", "--results", str(tmp_path)])
     result = json.loads((tmp_path / "rllib_sampling.json").read_text())
     assert result["sampling"][0]["sample_fps"] > 0
+
+
+def test_serve_load_tiny(tmp_path: Path) -> None:
+    pytest.importorskip("openenv")
+    result = load("serve_load").main(["--clients", "2", "--episodes", "1", "--rounds", "2",
+                                      "--length", "8", "--out", str(tmp_path / "serve_load")])
+    assert result["episodes"] == result["expected_episodes"] == 6
+    assert result["mismatched_episodes"] == 0 and result["server_alive"]
+    assert result["malformed"].get("4xx", 0) > 0
+    assert not any(k.startswith("other") for k in result["malformed"])  # no 5xx, no 2xx
+    assert (tmp_path / "serve_load.md").read_text().startswith("# memgym serve load test")

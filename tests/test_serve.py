@@ -7,7 +7,6 @@ import json
 import socket
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,22 +19,12 @@ import websockets  # noqa: E402
 
 from memgym.llm.chunked import ChunkedEpisode  # noqa: E402
 from memgym.serve.app import build_app  # noqa: E402
-from memgym.serve.client import MemgymClient, TurnAction  # noqa: E402
+from memgym.serve.client import MemgymClient, TurnAction, scripted_reply  # noqa: E402
 from memgym.serve.models import ServeSettings  # noqa: E402
 
 ENV = "memgym/KVUpdates-Easy-Text-v0"
 OPTIONS = {"length": 8}
-REPLIES = [
-    '<tool_call>{"name": "add_memory", "arguments": {}}</tool_call>',
-    '<tool_call>{"name": "next_chunk", "arguments": {}}</tool_call>',
-    '<tool_call>{"name": "update_memory", "arguments": {"id": 0, "text": "k is 3"}}</tool_call>',
-    "I am not sure what to do here.",  # malformed: a failed call, never an error
-]
-
-
-def policy(messages: list[dict[str, str]]) -> str:
-    """A fixed reply per prompt, so a served rollout can be replayed in process."""
-    return REPLIES[zlib.crc32(messages[-1]["content"].encode()) % len(REPLIES)]
+policy = scripted_reply  # a fixed reply per prompt: served rollouts replay in process
 
 
 def in_process(seed: int, settings: ServeSettings) -> tuple[float, dict[str, float]]:

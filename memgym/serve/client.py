@@ -18,6 +18,8 @@ concurrent episodes uses.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from openenv.core.client_types import StepResult
@@ -25,7 +27,23 @@ from openenv.core.env_client import EnvClient
 
 from memgym.serve.models import TurnAction, TurnObservation, TurnState
 
-__all__ = ["MemgymClient", "TurnAction", "TurnObservation", "TurnState"]
+__all__ = ["MemgymClient", "TurnAction", "TurnObservation", "TurnState", "scripted_reply"]
+
+#: Replies of :func:`scripted_reply`: store, move on, overwrite entry 0, and a malformed one.
+SCRIPTED_REPLIES = (
+    '<tool_call>{"name": "add_memory", "arguments": {}}</tool_call>',
+    '<tool_call>{"name": "next_chunk", "arguments": {}}</tool_call>',
+    '<tool_call>{"name": "update_memory", "arguments": {"id": 0, "text": "k is 3"}}</tool_call>',
+    "I am not sure what to do here.",
+)
+
+
+def scripted_reply(messages: Sequence[dict[str, str]],
+                   replies: Sequence[str] = SCRIPTED_REPLIES) -> str:
+    """A fixed reply per prompt (by a hash of its last message), for smoke and load tests:
+    a rollout played with it is a pure function of the episode, so a served rollout can be
+    checked against the in-process one."""
+    return replies[zlib.crc32(messages[-1]["content"].encode()) % len(replies)]
 
 
 class MemgymClient(EnvClient[TurnAction, TurnObservation, TurnState]):

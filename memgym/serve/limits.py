@@ -49,7 +49,7 @@ class RequestLimits:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
-            await self.app(scope, self._ws_receive(receive, send), send)
+            await self.app(scope, self._ws_receive(receive, send), _quiet_close(send))
         else:
             await self.app(scope, receive, send)
 
@@ -113,6 +113,21 @@ class RequestLimits:
                     return message
 
         return checked
+
+
+def _quiet_close(send: Send) -> Send:
+    """OpenEnv's handler closes the socket after the client has already closed it; uvicorn
+    then raises ``ClientDisconnected`` (an ``OSError``) and every session end would log a
+    traceback. Closing a closed socket is nothing to report."""
+
+    async def send_or_skip(message: Message) -> None:
+        try:
+            await send(message)
+        except OSError:
+            if message["type"] != "websocket.close":
+                raise
+
+    return send_or_skip
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:
