@@ -10,6 +10,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("openenv")
@@ -45,7 +50,7 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, **settings: Any) -> None:
-        self.settings = ServeSettings(env_ids=[ENV], **settings)
+        self.settings = ServeSettings(**{"env_ids": [ENV], **settings})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(build_app(self.settings), host="127.0.0.1", port=self.port,
@@ -184,3 +189,46 @@ def test_bad_server_settings_fail_before_serving() -> None:
         build_app(ServeSettings(env_ids=[ENV], weights={"qaa": 1.0}))
     with pytest.raises(ValueError, match="write_mode"):
         build_app(ServeSettings(env_ids=[ENV], write_mode="poetry"))
+
+
+def test_a_server_with_other_rewards_than_the_trainer_is_refused(server: Server) -> None:
+    from memgym.serve.remote import RemoteChunkedEpisode
+
+    common = {"env_id": ENV, "env_kwargs": {}, "write_mode": "tools", "describe_tools": True}
+    RemoteChunkedEpisode.check_server(server.url, weights={}, **common)  # the same: accepted
+    with pytest.raises(ValueError, match="weights is"):
+        RemoteChunkedEpisode.check_server(server.url, weights={"qa": 2.0}, **common)
+    with pytest.raises(ValueError, match="env_kwargs is"):
+        RemoteChunkedEpisode.check_server(server.url, weights={},
+                                          **{**common, "env_kwargs": {"ops_per_chunk": 2}})
+    with pytest.raises(ValueError, match="does not serve"):
+        RemoteChunkedEpisode.check_server(server.url, weights={},
+                                          **{**common, "env_id": "memgym/Needle-Easy-Text-v0"})
+
+
+@pytest.mark.slow  # ~2 min: two GRPO steps of the tiny model, 256 turns over the server
+def test_trl_chunked_grpo_trains_through_the_server(tmp_path: Path) -> None:
+    """configs/llm_chunked_tiny.yaml with trl.env_server: every training turn is played on
+    the server (OpenEnv WebSocket sessions), generation and the loss stay in the trainer."""
+    pytest.importorskip("trl")
+    import yaml
+
+    from memgym.serve.environment import ServedMemoryEnvironment
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "configs" / "llm_chunked_tiny.yaml").read_text())
+    with Server(env_kwargs=config["env"]["kwargs"], weights=config["trl"]["rewards"],
+                describe_tools=False) as s:
+        before = ServedMemoryEnvironment.turns_served
+        env = {**os.environ, "MEMGYM_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+        result = subprocess.run(
+            [sys.executable, "-m", "memgym.cli", "train", str(root / "configs" / "llm_chunked_tiny.yaml"),
+             "--set", f"output_dir={tmp_path}", "--set", f"trl.env_server={s.url}",
+             "--set", "eval.episodes=1", "--no-progress"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+        assert result.returncode == 0, result.stderr[-3000:]
+        served = ServedMemoryEnvironment.turns_served - before
+    steps = [json.loads(line) for line in
+             (tmp_path / "llm-chunked-tiny" / "rollouts.jsonl").read_text().splitlines()]
+    assert len(steps) == 2 and all(step["turns"] == 128 for step in steps)
+    assert served == sum(step["turns"] for step in steps)  # every training turn, on the server

@@ -28,6 +28,7 @@ from openenv.core.env_server.types import ConcurrencyConfig, ServerMode
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from memgym.llm.chunked import ChunkedEpisode
+from memgym.llm.tool_env import DEFAULT_WEIGHTS
 from memgym.serve.environment import ServedMemoryEnvironment
 from memgym.serve.limits import RequestLimits
 from memgym.serve.models import ServeSettings, TurnAction, TurnObservation
@@ -138,9 +139,12 @@ def build_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/memgym/envs", tags=["Environment Info"])
     def served_envs() -> dict[str, Any]:
-        return {"env_ids": settings.env_ids, "write_mode": settings.write_mode,
+        return {"env_ids": settings.env_ids, "env_kwargs": settings.env_kwargs,
+                "weights": {**DEFAULT_WEIGHTS, **settings.weights},
+                "write_mode": settings.write_mode, "describe_tools": settings.describe_tools,
                 "max_turns": settings.max_turns, "max_sessions": settings.max_sessions,
-                "http_sessions": len(http.sessions)}
+                "http_sessions": len(http.sessions),
+                "turns_served": ServedMemoryEnvironment.turns_served}
 
     @app.post("/sessions", tags=["Sessions"])
     def open_session() -> dict[str, str]:

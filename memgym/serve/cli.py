@@ -24,6 +24,8 @@ def serve_cmd(
                                      help="reward weight KEY=VALUE (qa, tool_success, "
                                           "compression, format)"),
     write_mode: str = typer.Option("tools", help="tools or rewrite"),
+    describe_tools: bool = typer.Option(True, help="list the tools in the system message "
+                                        "(off: the trainer's chat template renders schemas)"),
     host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: every one)"),
     port: int = typer.Option(8000, min=1, max=65535),
     max_sessions: int = typer.Option(64, min=1, help="concurrent sessions per transport"),
@@ -56,6 +58,7 @@ def serve_cmd(
         settings = ServeSettings(
             env_ids=ids, env_kwargs=parse_pairs(env_arg, "--env-arg"),
             weights=parse_pairs(weight, "--weight"), write_mode=write_mode,
+            describe_tools=describe_tools,
             max_turns=max_turns, max_sessions=max_sessions, idle_timeout_s=idle_timeout,
             max_message_bytes=max_message_kb * 1024, requests_per_s=rate)
         err_console.print(f"memgym serve: {len(ids)} env id(s) on http://{host}:{port} "

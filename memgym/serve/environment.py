@@ -66,6 +66,8 @@ class ServedMemoryEnvironment(Environment[TurnAction, TurnObservation, TurnState
     """
 
     SUPPORTS_CONCURRENT_SESSIONS = True  # one ChunkedEpisode per session, nothing shared
+    turns_served = 0
+    """Turns played by every session of this process (``/memgym/envs`` reports it)."""
 
     def __init__(self, settings: ServeSettings) -> None:
         super().__init__()
@@ -106,6 +108,7 @@ class ServedMemoryEnvironment(Environment[TurnAction, TurnObservation, TurnState
         record = self.rollout.apply(action.reply, prompt_tokens=action.prompt_tokens,
                                     truncated=action.truncated)
         self._state.step_count += 1
+        ServedMemoryEnvironment.turns_served += 1  # a statistic: a lost increment is harmless
         return self._observation(record)
 
     @property
@@ -143,7 +146,8 @@ class ServedMemoryEnvironment(Environment[TurnAction, TurnObservation, TurnState
         return TurnObservation(
             messages=[] if done else rollout.messages(), env_id=self._state.env_id or "",
             turn=len(rollout.turns), done=done, reward=rollout.reward() if done else 0.0,
-            reward_terms=rollout.rollout_terms if done else {}, **last)
+            reward_terms=rollout.rollout_terms if done else {},
+            env_reward=rollout.env_reward() if done else None, **last)
 
 
 def _checked_options(options: Any) -> dict[str, Any]:

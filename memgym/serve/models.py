@@ -44,6 +44,8 @@ class TurnObservation(Observation):
     last_ok_calls: int = Field(0, description="of them, the ones the environment accepted")
     last_well_formed: bool = True
     reward_terms: dict[str, float] = Field(default_factory=dict)
+    env_reward: float | None = Field(None, description="at the end: the weighted environment "
+                                                       "terms (the reward without format)")
 
 
 class TurnState(State):

@@ -323,11 +323,23 @@ def build_chunked_trainer(config: Any, run: Any, spec: Any, model: Any, tokenize
     from memgym.llm.tool_env import text_twin
     from memgym.training.trl_config import forced_tool_calls
 
-    factory = functools.partial(
-        ChunkedEpisode, env_id=text_twin(config.env.id), env_kwargs=config.env.kwargs,
-        weights=spec.rewards.model_dump(), split=config.env.split, write_mode=spec.write_mode,
-        prefill=TOOL_CALL_PREFILL if forced_tool_calls(spec) else "",
-        describe_tools=spec.write_mode == "tools" and not spec.tool_schemas)
+    env_id = text_twin(config.env.id)
+    prefill = TOOL_CALL_PREFILL if forced_tool_calls(spec) else ""
+    describe_tools = spec.write_mode == "tools" and not spec.tool_schemas
+    if spec.env_server:  # rollouts on a memgym server (memgym.serve), generation here
+        from memgym.serve.remote import RemoteChunkedEpisode
+
+        RemoteChunkedEpisode.check_server(
+            spec.env_server, env_id=env_id, env_kwargs=config.env.kwargs,
+            weights=spec.rewards.model_dump(), write_mode=spec.write_mode,
+            describe_tools=describe_tools)
+        factory = functools.partial(RemoteChunkedEpisode, spec.env_server, env_id=env_id,
+                                    split=config.env.split, prefill=prefill)
+    else:
+        factory = functools.partial(
+            ChunkedEpisode, env_id=env_id, env_kwargs=config.env.kwargs,
+            weights=spec.rewards.model_dump(), split=config.env.split,
+            write_mode=spec.write_mode, prefill=prefill, describe_tools=describe_tools)
     schemas = tool_functions(tools) if spec.write_mode == "tools" and spec.tool_schemas else None
     return ChunkedGRPOTrainer(
         model=model, reward_funcs=[memgym_env, memgym_format], args=args,

@@ -72,6 +72,11 @@ class TRLSpec(_Strict):
     """Chunked tools mode: the chat template renders the tools' JSON schemas (as TRL does);
     false lists them one line each in the system message instead, ~4x fewer prompt tokens
     per turn (what a CPU run of a small model can afford)."""
+    env_server: str | None = None
+    """Chunked turns only: the URL of a ``memgym serve`` (``http://host:port``) to play the
+    rollouts on, over OpenEnv's WebSocket sessions (:mod:`memgym.serve.remote`); the server
+    must serve ``env.id`` with this config's ``env.kwargs``, reward weights and write mode.
+    None: in this process."""
     max_prompt_tokens: int | None = Field(None, ge=16)
     """Chunked turns only: a turn prompt longer than this stops the run with an error naming
     the turn (the bound the memory budget and chunk size should keep)."""
@@ -124,7 +129,7 @@ class TRLSpec(_Strict):
 def trl_spec(config: TrainConfig) -> TRLSpec:
     spec = validate_block(TRLSpec, config.trl, "trl")
     if spec.rollout == "conversation":
-        for key in ("write_mode", "max_prompt_tokens", "tool_schemas", "advantage"):
+        for key in ("write_mode", "max_prompt_tokens", "tool_schemas", "advantage", "env_server"):
             if key in spec.model_fields_set:
                 raise ConfigError(f"trl.{key}: only for trl.rollout: chunked")
     elif "demonstration" in spec.model_fields_set and spec.demonstration:
