@@ -232,3 +232,38 @@ def test_trl_chunked_grpo_trains_through_the_server(tmp_path: Path) -> None:
              (tmp_path / "llm-chunked-tiny" / "rollouts.jsonl").read_text().splitlines()]
     assert len(steps) == 2 and all(step["turns"] == 128 for step in steps)
     assert served == sum(step["turns"] for step in steps)  # every training turn, on the server
+
+
+def test_the_serve_command_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memgym.cli", "serve", "--env", ENV, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/memgym/envs", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "memgym serve did not come up"
+                time.sleep(0.2)
+        assert info["env_ids"] == [ENV] and info["weights"]["qa"] == 1.0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+
+
+def test_the_serve_command_refuses_bad_input_in_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from memgym.cli import app
+
+    out = CliRunner().invoke(app, ["serve", "--env", "memgym/KVUpdate-Easy-v0"])
+    assert out.exit_code == 2 and "did you mean 'memgym/KVUpdates-Easy-v0'" in out.output
+    out = CliRunner().invoke(app, ["serve", "--env", ENV, "--weight", "qaa=1"])
+    assert out.exit_code == 2 and "unknown reward weights" in out.output

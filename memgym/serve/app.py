@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -176,8 +178,25 @@ def build_app(settings: ServeSettings) -> FastAPI:
 
 def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000,
           graceful_s: float = 10.0) -> None:
-    """Run the server until SIGINT / SIGTERM; in-flight requests get ``graceful_s`` to end."""
+    """Run the server until SIGINT / SIGTERM; in-flight requests get ``graceful_s`` to end,
+    then sessions are closed and this returns."""
+    import signal
+
     import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises the signal after its graceful shutdown, so the process would
+            # end "killed by SIGTERM" (143) even when every session closed cleanly; a server
+            # that shut down as asked returns, and the command exits 0
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
 
     try:
         app = build_app(settings)
@@ -185,5 +204,6 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000,
         raise ValueError(f"server settings: {exc}") from exc
     # uvicorn's own WebSocket frame limit sits above the per-message check of RequestLimits,
     # so an oversized message gets the clear error, not a dropped connection.
-    uvicorn.run(app, host=host, port=port, ws_max_size=4 * settings.max_message_bytes,
-                timeout_graceful_shutdown=graceful_s, log_level="warning")
+    config = uvicorn.Config(app, host=host, port=port, ws_max_size=4 * settings.max_message_bytes,
+                            timeout_graceful_shutdown=graceful_s, log_level="warning")
+    Server(config).run()

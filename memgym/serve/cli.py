@@ -64,5 +64,6 @@ def serve_cmd(
         err_console.print(f"memgym serve: {len(ids)} env id(s) on http://{host}:{port} "
                           f"(/ws, /sessions, /docs); Ctrl-C stops")
         serve(settings, host=host, port=port)
+        err_console.print("memgym serve: stopped (sessions closed)")
     except (UserError, ValueError) as exc:
         fail(str(exc))
