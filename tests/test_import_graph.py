@@ -30,3 +30,28 @@ def test_lower_floors_never_import_loading_training_or_the_cli() -> None:
     bad = sorted(f"{a} -> {b}" for a, targets in edges.items() for b in targets
                  if a.startswith(lower) and b.startswith(upper))
     assert bad == []
+
+
+def test_import_memgym_loads_registration_tables_not_env_classes_baselines_or_recipes() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, memgym; print(' '.join(sorted(m for m in sys.modules "
+            "if m.startswith('memgym.'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert "memgym.envs.registration" in loaded and "memgym.tasks.lts" in loaded
+    heavy = [m for m in loaded if m.startswith(("memgym.recipes", "memgym.agents",
+                                                 "memgym.rewards", "memgym.envs.structured",
+                                                 "memgym.envs.core"))]
+    assert heavy == []
+
+
+def test_baselines_are_a_table_of_paths_loaded_on_first_use() -> None:
+    from memgym.agents.baselines import BASELINES, BaselineTable
+
+    assert BASELINES["fifo_write"].__module__ == "memgym.recipes.trim_kv"  # no import needed
+    assert all(BASELINES[name].name == name for name in BASELINES)  # every path resolves
+    table = BaselineTable({})
+    table["mine"] = "memgym.agents.baselines:FIFOAgent"
+    assert table["mine"] is BASELINES["fifo"] and list(table) == ["mine"]

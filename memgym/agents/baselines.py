@@ -9,7 +9,9 @@ one-op equivalent of evict-then-add.
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Iterator, MutableMapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -203,10 +205,61 @@ class OracleAgent(BaselineAgent):
         return env.action_index[("answer", list(core.retrieval_tiers).index(tiers[0]), -1)]
 
 
-BASELINES: dict[str, type[BaselineAgent]] = {
-    cls.name: cls for cls in (RandomAgent, KeepUntilFullAgent, FIFOAgent, LRUAgent,
-                              SalienceAgent, OracleAgent)
+#: Every baseline by name, as ``"module:Class"`` (one table, like the readers'): a class loads
+#: when first used, so a recipe's baselines need no import side effect to be found.
+BASELINE_PATHS: dict[str, str] = {
+    "random": "memgym.agents.baselines:RandomAgent",
+    "keep": "memgym.agents.baselines:KeepUntilFullAgent",
+    "fifo": "memgym.agents.baselines:FIFOAgent",
+    "lru": "memgym.agents.baselines:LRUAgent",
+    "salience": "memgym.agents.baselines:SalienceAgent",
+    "oracle": "memgym.agents.baselines:OracleAgent",
+    "recency": "memgym.agents.baselines:RecencyWeightedAgent",
+    "longest": "memgym.agents.baselines:LongestAgent",
+    "novelty": "memgym.agents.baselines:NoveltyAgent",
+    # recipe baselines (LTS admission control, TRIM-KV eviction)
+    "admit_all": "memgym.recipes.lts:AdmitAllAgent",
+    "admit_none": "memgym.recipes.lts:AdmitNoneAgent",
+    "admit_facts": "memgym.recipes.lts:AdmitFactsAgent",
+    "admit_random": "memgym.recipes.lts:RandomAdmissionAgent",
+    "fifo_write": "memgym.recipes.trim_kv:WriteOrderFIFOAgent",
 }
+
+
+class BaselineTable(MutableMapping[str, type]):
+    """Name -> baseline class, imported from :data:`BASELINE_PATHS` on first use. Setting an
+    entry takes a class or a ``"module:Class"`` path (a task module of one's own may add its
+    baselines this way)."""
+
+    def __init__(self, paths: dict[str, str]) -> None:
+        self.paths, self.loaded = paths, {}
+
+    def __getitem__(self, name: str) -> type:
+        if name not in self.loaded:
+            module, _, attr = self.paths[name].partition(":")
+            self.loaded[name] = getattr(importlib.import_module(module), attr)
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, value: type | str) -> None:
+        if isinstance(value, str):
+            self.paths[name] = value
+            self.loaded.pop(name, None)
+        else:
+            self.paths[name] = f"{value.__module__}:{value.__qualname__}"
+            self.loaded[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self.paths[name]
+        self.loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+BASELINES = BaselineTable(BASELINE_PATHS)
 
 
 class RecencyWeightedAgent(BaselineAgent):
@@ -228,8 +281,6 @@ class RecencyWeightedAgent(BaselineAgent):
 
         return self.admit_or_replace(env, mask, retention)
 
-
-BASELINES[RecencyWeightedAgent.name] = RecencyWeightedAgent
 
 
 # -- baselines for real text: keep the informative-looking turns, or the novel ones -------
@@ -321,6 +372,3 @@ class NoveltyAgent(BaselineAgent):
         vecs = get_encoder().encode(texts)
         return vecs[0], vecs[1:]
 
-
-for _cls in (LongestAgent, NoveltyAgent):
-    BASELINES[_cls.name] = _cls

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from memgym.agents.baselines import BASELINES, BaselineAgent, salience
+from memgym.agents.baselines import BaselineAgent, salience
 from memgym.envs.core import QARecord
 from memgym.envs.structured import MemoryEnv
 from memgym.facts import normalize
@@ -201,7 +201,6 @@ class RandomAdmissionAgent(BaselineAgent):
         return ADMIT if env.unwrapped.action_masks()[ADMIT] and self.rng.random() < 0.5 else SKIP
 
 
+#: The admission baselines (named in :data:`memgym.agents.baselines.BASELINE_PATHS`).
 ADMISSION_BASELINES = {cls.name: cls for cls in (AdmitAllAgent, AdmitNoneAgent, AdmitFactsAgent,
                                                  RandomAdmissionAgent)}
-for _name, _cls in ADMISSION_BASELINES.items():  # additive: never replaces a core baseline
-    BASELINES.setdefault(_name, _cls)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from memgym.agents.baselines import BASELINES, BaselineAgent
+from memgym.agents.baselines import BaselineAgent
 from memgym.envs.core import StepOutcome
 from memgym.envs.structured import MemoryEnv
 
@@ -167,6 +167,3 @@ class WriteOrderFIFOAgent(BaselineAgent):
         store = env.core.store
         return self.admit_or_replace(
             env, mask, lambda k: store.entries[int(env.slot_entry[k])].updated)
-
-
-BASELINES.setdefault(WriteOrderFIFOAgent.name, WriteOrderFIFOAgent)  # additive registration

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-import memgym.recipes.lts  # noqa: F401  (adds the admission baselines to the registry)
 from memgym.envs.registration import REGISTRY, RegisteredTask
 
 ENV_ID = "memgym/LTS-Admission-v0"

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-import memgym.recipes.trim_kv  # noqa: F401  (adds the fifo_write baseline to the registry)
 from memgym.envs.registration import REGISTRY, RegisteredTask
 
 ENV_ID = "memgym/TrimKV-Eviction-v0"
