@@ -252,11 +252,16 @@ class MemoryEnv(gym.Env):
     def action_masks(self) -> np.ndarray:
         """Valid actions now (sb3-contrib's MaskablePPO calls this)."""
         if self._mask_step != (self.core.step_count, self._episodes_started):
-            self._mask = self._compute_mask()
+            self._mask = self.compute_action_mask()
             self._mask_step = (self.core.step_count, self._episodes_started)
         return self._mask.copy()
 
-    def _compute_mask(self) -> np.ndarray:
+    def compute_action_mask(self) -> np.ndarray:
+        """The valid actions of the current view; :meth:`action_masks` caches it per step.
+
+        The public hook for recipes: a subclass that restricts the action set overrides it,
+        calls ``super().compute_action_mask()`` and clears what its rules forbid (the mask guides
+        maskable samplers; ``step`` must still take a masked action without crashing)."""
         core, mask = self.core, np.zeros(len(self.action_table), dtype=bool)
         view = core.view
         if core.done:

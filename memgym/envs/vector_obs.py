@@ -1,6 +1,6 @@
 """Observation and action mask of the batched env, computed for every env with array ops.
 
-Mirrors :meth:`memgym.envs.structured.MemoryEnv._observation` and ``_compute_mask`` column
+Mirrors :meth:`memgym.envs.structured.MemoryEnv._observation` and ``compute_action_mask`` column
 for column (``tests/test_vector.py`` checks equality with the single env).
 """
 
@@ -65,7 +65,7 @@ def batch_observation(env: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
 
 def batch_mask(env: Any, occupied: np.ndarray, used: np.ndarray, used_tokens: np.ndarray,
                view_tokens: np.ndarray) -> np.ndarray:
-    """Valid actions per env, as ``MemoryEnv._compute_mask`` (a finished env: noop only)."""
+    """Valid actions per env, as ``MemoryEnv.compute_action_mask`` (a finished env: noop only)."""
     mask = np.zeros((env.num_envs, env.n_actions), dtype=bool)
     mask[:, 0] = True
     live = ~env.done[:, None]

@@ -129,7 +129,7 @@ class AdmissionEnv(MemoryEnv):
         entries = self.core.store.entries.values()
         return min(entries, key=lambda e: (e.updated, e.id)).id if entries else None
 
-    def _compute_mask(self) -> np.ndarray:
+    def compute_action_mask(self) -> np.ndarray:
         core = self.core
         mask = np.array([True, False])
         if not core.done and core.view.kind == "chunk":

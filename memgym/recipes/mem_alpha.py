@@ -122,8 +122,8 @@ class MemAlphaEnv(_MemAlphaRewards, MemoryEnv):
             self.slots.apply("add", OpResult("add", True, entry.id), store, False,
                              self._features.features_of)
 
-    def _compute_mask(self) -> np.ndarray:
-        mask = super()._compute_mask()
+    def compute_action_mask(self) -> np.ndarray:
+        mask = super().compute_action_mask()
         core_slots = np.isin(self.slot_tier, [self.tier_names.index(t)
                                               for t in self.core.core_tiers()])
         for op in ("delete", "evict", "route"):

@@ -90,8 +90,8 @@ class MemoryR1Env(MemoryEnv):
             return False
         return 0 <= a < len(self.action_table) and self.action_table[a][0] == "merge"
 
-    def _compute_mask(self) -> np.ndarray:
-        mask = super()._compute_mask()
+    def compute_action_mask(self) -> np.ndarray:
+        mask = super().compute_action_mask()
         if not self.merge_enabled:
             return mask
         rows = self._op_index["merge"]

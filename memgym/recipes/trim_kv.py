@@ -150,8 +150,8 @@ class EvictionEnv(MemoryEnv):
         reward = float(sum(o.reward for o in outcomes))
         return self._observation(), reward, self.core.done, False, info
 
-    def _compute_mask(self) -> np.ndarray:
-        mask = super()._compute_mask()
+    def compute_action_mask(self) -> np.ndarray:
+        mask = super().compute_action_mask()
         if self._full() and "add" in self._op_index:
             mask[self._op_index["add"]] = False
         return mask
