@@ -115,11 +115,40 @@ def register_task(
         for interface, entry, tag in interfaces:
             env_id = f"{namespace}/{name}{suffix}{tag}-v{version}"
             vector = VECTOR_ENTRY if interface == "structured" and vectorizable(kwargs) else None
-            gym.register(id=env_id, entry_point=entry, kwargs=kwargs, disable_env_checker=False,
-                         vector_entry_point=vector)
-            REGISTRY[env_id] = RegisteredTask(env_id, path, level, interface, description, kwargs,
-                                              needs_data)
-            ids.append(env_id)
+            ids.append(register_env(env_id, entry, kwargs=kwargs, description=description,
+                                    task=path, level=level, interface=interface,
+                                    needs_data=needs_data, vector_entry_point=vector))
+    return ids
+
+
+def register_env(env_id: str, entry_point: str, *, kwargs: dict[str, Any], description: str,
+                 task: str = "", level: str = "", interface: str = "recipe",
+                 needs_data: bool = False, vector_entry_point: str | None = None) -> str:
+    """The one registration every id goes through: Gymnasium's registry (``gym.make``) and
+    memgym's listing (``memgym list``, :data:`REGISTRY`). ``entry_point`` is a
+    ``"module:callable"`` string, so the env class loads on ``gym.make`` and ids pickle for
+    subprocess / Ray workers. :func:`register_task` (a task at its levels, both interfaces)
+    and :func:`register_recipe` (a recipe's own env class) are built on it."""
+    gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs, disable_env_checker=False,
+                 vector_entry_point=vector_entry_point)
+    REGISTRY[env_id] = RegisteredTask(env_id, task, level, interface, description, kwargs,
+                                      needs_data)
+    return env_id
+
+
+def register_recipe(name: str, entry_point: str, *, levels: dict[str, dict[str, Any]],
+                    description: str, task: str, interface: str = "recipe") -> list[str]:
+    """Register a recipe env (an env class in :mod:`memgym.recipes`, made through a
+    ``"module:function"`` entry point) at each level (``{"Medium": {"task": {...}, "env":
+    {...}}}``; level ``""``: no level in the id), listed under ``interface`` (``"recipe"``: a
+    structured env whose reward, and maybe action space, is the recipe's own, so the generic
+    structured-env tests do not apply to it)."""
+    ids = []
+    for level, spec in levels.items():
+        kwargs = {"task": task, "task_params": dict(spec.get("task", {})), **spec.get("env", {})}
+        env_id = f"memgym/{name}-{level}-v0" if level else f"memgym/{name}-v0"
+        ids.append(register_env(env_id, entry_point, kwargs=kwargs, description=description,
+                                task=task, level=level, interface=interface))
     return ids
 
 

@@ -39,7 +39,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from memgym.tasks.rememr1 import register_recipe
+from memgym.envs.registration import register_recipe
+from memgym.tasks.rememr1 import REVISIT_TASK
 
 BUDGETMEM_TASK: dict[str, Any] = {"length": 24, "n_keys": 3, "fact_rate": 0.4,
                                   "mention_rate": 0.2}
@@ -52,9 +53,11 @@ register_recipe(
     "BudgetMem", "memgym.recipes.budgetmem:make_env",
     levels={"": {"task": BUDGETMEM_TASK, "env": {**BUDGETMEM_ENV, "lam": 1.0, "align": True}}},
     description="BudgetMem: learned per-question tier router, task + lambda * aligned cost reward.",
+    task=REVISIT_TASK,
 )
 register_recipe(
     "BudgetMem-NoAlign", "memgym.recipes.budgetmem:make_env",
     levels={"": {"task": BUDGETMEM_TASK, "env": {**BUDGETMEM_ENV, "lam": 1.0, "align": False}}},
     description="BudgetMem ablation: the cost reward without the std(task)/std(cost) alignment.",
+    task=REVISIT_TASK,
 )

@@ -46,9 +46,7 @@ Env: a 6-entry memory, ``reuse_bonus=1.0``, ``rewards`` as above; all overridabl
 
 from __future__ import annotations
 
-import gymnasium as gym
-
-from memgym.envs.registration import REGISTRY, RegisteredTask
+from memgym.envs.registration import register_env
 
 ENV_ID = "memgym/LTS-Admission-v0"
 ENTRY_POINT = "memgym.recipes.lts:AdmissionEnv"
@@ -64,8 +62,6 @@ KWARGS = {
     "reuse_bonus": 1.0,
 }
 
-gym.register(id=ENV_ID, entry_point=ENTRY_POINT, kwargs=KWARGS)
-REGISTRY[ENV_ID] = RegisteredTask(
-    ENV_ID, TASK, "", "structured",
-    "LTS: admit / skip per chunk at a fixed budget (FIFO eviction), reuse-credit reward.",
-    KWARGS)
+register_env(
+    ENV_ID, ENTRY_POINT, kwargs=KWARGS, task=TASK, interface="structured",
+    description="LTS: admit / skip per chunk at a fixed budget (FIFO eviction), reuse-credit reward.")

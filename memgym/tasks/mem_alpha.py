@@ -63,9 +63,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
-
-from memgym.envs.registration import REGISTRY, RegisteredTask, task_path
+from memgym.envs.registration import register_env, task_path
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import check_rate, resolve_params, split_rng
 from memgym.tasks.fact_words import (
@@ -225,8 +223,8 @@ MEM_ALPHA_ENV: dict[str, Any] = {
 for _interface, _tag in (("structured", ""), ("text", "-Text")):
     _id = f"memgym/MemAlpha{_tag}-v0"
     _kwargs = {**MEM_ALPHA_ENV, "interface": _interface}
-    gym.register(id=_id, entry_point="memgym.recipes.mem_alpha:make_env", kwargs=_kwargs)
-    REGISTRY[_id] = RegisteredTask(
-        _id, MEM_ALPHA_ENV["task"], "", _interface,
-        "Mem-alpha: core (update-only) / episodic / semantic memory; QA + tool success + "
-        "beta x compression + content validity.", _kwargs)
+    register_env(
+        _id, "memgym.recipes.mem_alpha:make_env", kwargs=_kwargs, task=MEM_ALPHA_ENV["task"],
+        interface=_interface,
+        description="Mem-alpha: core (update-only) / episodic / semantic memory; QA + tool "
+                    "success + beta x compression + content validity.")

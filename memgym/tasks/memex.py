@@ -42,7 +42,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from memgym.tasks.rememr1 import register_recipe
+from memgym.envs.registration import register_recipe
+from memgym.tasks.rememr1 import REVISIT_TASK
 
 # Small on purpose: a small PPO policy must discover add -> evict -> (cue) reread -> add
 # within a few minutes of CPU (a 20-chunk, 6-slot level reached 0.15 QA in 45k steps).
@@ -62,9 +63,11 @@ register_recipe(
     levels={"": {"task": MEMEX_TASK, "env": {
         **MEMEX_ENV, "ops": ("noop", "add", "update", "delete", "evict", "reread")}}},
     description="Memex: indexed archive (evict with summary, reread by index), context budget.",
+    task=REVISIT_TASK,
 )
 register_recipe(
     "Memex-NoArchive", "memgym.recipes.memex:make_env",
     levels={"": {"task": MEMEX_TASK, "env": {**MEMEX_ENV, "ops": ("noop", "add", "update", "delete")}}},
     description="Memex ablation: the same stream and context budget without the archive.",
+    task=REVISIT_TASK,
 )

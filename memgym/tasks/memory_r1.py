@@ -66,10 +66,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-from memgym.envs.registration import REGISTRY, RegisteredTask, task_path
+from memgym.envs.registration import register_env, task_path
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import check_rate, resolve_params, split_rng
 from memgym.tasks.fact_words import (
@@ -246,8 +245,8 @@ MEMORY_R1_ENV: dict[str, Any] = {
 for _interface, _tag in (("structured", ""), ("text", "-Text")):
     _id = f"memgym/MemoryR1{_tag}-v0"
     _kwargs = {**MEMORY_R1_ENV, "interface": _interface}
-    gym.register(id=_id, entry_point="memgym.recipes.memory_r1:make_env", kwargs=_kwargs)
-    REGISTRY[_id] = RegisteredTask(
-        _id, MEMORY_R1_ENV["task"], "", _interface,
-        "Memory-R1 fact stream: ADD / UPDATE (overwrite or merge) / DELETE / NOOP, EM reward.",
-        _kwargs)
+    register_env(
+        _id, "memgym.recipes.memory_r1:make_env", kwargs=_kwargs, task=MEMORY_R1_ENV["task"],
+        interface=_interface,
+        description="Memory-R1 fact stream: ADD / UPDATE (overwrite or merge) / DELETE / NOOP, "
+                    "EM reward.")

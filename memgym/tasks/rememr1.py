@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from memgym.envs.registration import register_task
+from memgym.envs.registration import register_recipe, register_task
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import check_rate, rate_count, resolve_params, split_pool, split_rng
 from memgym.tasks.fact_words import (
@@ -258,6 +258,9 @@ REVISIT_LEVELS: dict[str, dict[str, Any]] = {
     "Long": {"length": 48, "n_keys": 3, "min_gap": 8},
 }
 
+#: The Revisit task's path: the task of the ReMemR1, BudgetMem and Memex recipe ids.
+REVISIT_TASK = "memgym.tasks.rememr1:RevisitTask"
+
 register_task(
     "Revisit", RevisitTask,
     levels={lvl: {"task": t, "env": REVISIT_ENV} for lvl, t in REVISIT_LEVELS.items()},
@@ -265,36 +268,17 @@ register_task(
 )
 
 
-def register_recipe(name: str, entry_point: str, *, levels: dict[str, dict[str, Any]],
-                    description: str, task: str = "memgym.tasks.rememr1:RevisitTask") -> list[str]:
-    """Register a recipe env (an env class in :mod:`memgym.recipes`, made through a
-    ``"module:function"`` entry point so ids pickle for subprocess / Ray workers) at each level
-    (``{"Medium": {"task": {...}, "env": {...}}}``) and list it in ``memgym list`` under the
-    interface ``"recipe"``: a structured env whose reward (and, for BudgetMem, action space)
-    is the recipe's own, so the generic structured-env tests do not apply to it."""
-    import gymnasium as gym
-
-    from memgym.envs.registration import REGISTRY, RegisteredTask
-
-    ids = []
-    for level, spec in levels.items():
-        kwargs = {"task": task, "task_params": dict(spec.get("task", {})), **spec.get("env", {})}
-        env_id = f"memgym/{name}-{level}-v0" if level else f"memgym/{name}-v0"
-        gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs)
-        REGISTRY[env_id] = RegisteredTask(env_id, task, level, "recipe", description, kwargs)
-        ids.append(env_id)
-    return ids
-
-
 register_recipe(
     "ReMemR1", "memgym.recipes.rememr1:make_env",
     levels={lvl: {"task": t, "env": {**REREAD_ENV, "alpha": 0.8}}
             for lvl, t in REVISIT_LEVELS.items()},
     description="ReMemR1: reread by query, alpha-mixed outcome / recall-gain / reread-bonus reward.",
+    task=REVISIT_TASK,
 )
 register_recipe(
     "ReMemR1-NoReread", "memgym.recipes.rememr1:make_env",
     levels={lvl: {"task": t, "env": {**REVISIT_ENV, "alpha": 0.8}}
             for lvl, t in REVISIT_LEVELS.items()},
     description="ReMemR1 ablation: the same streams and reward without the reread op.",
+    task=REVISIT_TASK,
 )

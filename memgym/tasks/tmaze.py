@@ -65,9 +65,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
-
-from memgym.envs.registration import REGISTRY, RegisteredTask, register_task, task_path
+from memgym.envs.registration import register_env, register_task, task_path
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import WRITE_OPS, resolve_params, split_pool, split_rng
 
@@ -230,8 +228,8 @@ register_task(
 for _level, _task in LEVEL_TASKS.items():
     _id = f"memgym/TMaze-{_level}-Memoryless-v0"
     _kwargs = {"task": task_path(TMazeTask), "task_params": dict(_task)}
-    gym.register(id=_id, entry_point="memgym.recipes.memory_rewriting:make_env", kwargs=_kwargs)
-    REGISTRY[_id] = RegisteredTask(
-        _id, _kwargs["task"], _level, "memoryless",
-        "TMaze without memory ops: the agent answers each junction (only recurrence helps).",
-        _kwargs)
+    register_env(
+        _id, "memgym.recipes.memory_rewriting:make_env", kwargs=_kwargs, task=_kwargs["task"],
+        level=_level, interface="memoryless",
+        description="TMaze without memory ops: the agent answers each junction (only recurrence "
+                    "helps).")

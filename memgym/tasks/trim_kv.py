@@ -44,9 +44,7 @@ Env: one 32-entry tier, ``budgets=(2, 4, 8, 16, 32)``; ``reset(options={"budget"
 
 from __future__ import annotations
 
-import gymnasium as gym
-
-from memgym.envs.registration import REGISTRY, RegisteredTask
+from memgym.envs.registration import register_env
 
 ENV_ID = "memgym/TrimKV-Eviction-v0"
 ENTRY_POINT = "memgym.recipes.trim_kv:EvictionEnv"
@@ -61,7 +59,6 @@ KWARGS = {
     "budgets": BUDGETS,
 }
 
-gym.register(id=ENV_ID, entry_point=ENTRY_POINT, kwargs=KWARGS)
-REGISTRY[ENV_ID] = RegisteredTask(
-    ENV_ID, TASK, "", "structured",
-    "TRIM-KV: choose which entry to evict when memory is full; budget per episode.", KWARGS)
+register_env(
+    ENV_ID, ENTRY_POINT, kwargs=KWARGS, task=TASK, interface="structured",
+    description="TRIM-KV: choose which entry to evict when memory is full; budget per episode.")
