@@ -309,6 +309,20 @@ def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
+def linear_start(key: str, value: Any) -> float | None:
+    """``algo.hyperparams.KEY``: the start of a ``lin_<value>`` schedule (rl-zoo's notation:
+    linear decay to 0 over the run), or None for a plain value; one parser for every
+    backend (SB3 builds a ``LinearSchedule`` from it, RLlib a ``[[0, start], [T, 0]]`` list)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        if value.startswith("lin_"):
+            return float(value[4:])
+    except ValueError:
+        pass
+    raise ConfigError(f"algo.hyperparams.{key}: {value!r} (a number or lin_<number>)")
+
+
 def validate_block(model: type[BaseModel], data: Any, prefix: str) -> Any:
     """Validate a backend's free-form block (``trl:``, ``rllib:``) against its pydantic model;
     every error names its key path under ``prefix`` (with the closest valid name for an

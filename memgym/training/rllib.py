@@ -48,7 +48,7 @@ from ray.rllib.examples.rl_modules.classes.action_masking_rlm import (  # noqa: 
 logging.getLogger("ray._common.deprecation").setLevel(logging.NOTSET)
 log_once("PPO_on_new_api_stack")
 
-from memgym.training.config import ConfigError, TrainConfig, validate_block  # noqa: E402
+from memgym.training.config import ConfigError, TrainConfig, linear_start, validate_block  # noqa: E402
 from memgym.training.rllib_agent import (  # noqa: F401  (re-exported)
     AFTER_SHUTDOWN, RLlibPolicyAgent, load_module, logdir_under, ray_session, save_dir_atomic)
 from memgym.training.run import PeriodicEval, RunFolder, final_report
@@ -119,13 +119,7 @@ def training_kwargs(config: TrainConfig) -> dict[str, Any]:
             hint = (f" (did you mean {SB3_NAMES[key]!r}? RLlib's name for SB3's {key})"
                     if key in SB3_NAMES else _hint(key, sorted(accepted)))
             raise ConfigError(f"algo.hyperparams.{key}: not an argument of PPOConfig.training{hint}")
-        if key in SCHEDULED and isinstance(value, str):
-            try:
-                start = float(value[4:]) if value.startswith("lin_") else None
-            except ValueError:
-                start = None
-            if start is None:
-                raise ConfigError(f"algo.hyperparams.{key}: {value!r} (a number or lin_<number>)")
+        if key in SCHEDULED and (start := linear_start(key, value)) is not None:
             value = [[0, start], [config.total_timesteps, 0.0]]
         out[key] = value
     return out

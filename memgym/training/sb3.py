@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.config import ConfigError, TrainConfig, linear_start
 from memgym.training.run import RunFolder, final_report
 
 ALGOS = ("PPO", "MaskablePPO", "RecurrentPPO")
@@ -63,13 +63,8 @@ def algo_kwargs(config: TrainConfig) -> dict[str, Any]:
             raise ConfigError(f"algo.hyperparams.{key}: not an argument of {cls.__name__}{hint}")
         if key in ("seed", "tensorboard_log", "verbose", "device", "policy_kwargs"):
             raise ConfigError(f"algo.hyperparams.{key}: set by memgym; use the top-level key")
-        if key in SCHEDULED and isinstance(value, str):
-            if not value.startswith("lin_"):
-                raise ConfigError(f"algo.hyperparams.{key}: {value!r} (a number or lin_<number>)")
-            try:
-                value = linear_schedule(float(value[4:]))
-            except ValueError as exc:
-                raise ConfigError(f"algo.hyperparams.{key}: {value!r} is not lin_<number>") from exc
+        if key in SCHEDULED and (start := linear_start(key, value)) is not None:
+            value = linear_schedule(start)
         out[key] = value
     return out
 
