@@ -127,17 +127,24 @@ def main() -> None:
     interval = result["stages"]["sft+grpo"]["qa_ci95"] + warm["qa_ci95"]
     result["grpo_gain_over_sft"] = {"qa": gain, "ci95_sum": interval,
                                     "beyond_interval": gain > interval}
-    out = Path(args.out)
+    write_results(result, Path(args.out), markdown)
+
+
+def write_results(result: dict[str, Any], out: Path, render: Any) -> None:
+    """``out``.json and ``out``.md (``render(result)``, also printed); shared by the LLM
+    benchmarks."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    out.with_suffix(".md").write_text(render(result))
+    print(render(result))
+
+
+def fmt(value: Any) -> str:
+    """A table cell: 3 decimals for floats, '-' for a missing value."""
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def markdown(result: dict[str, Any]) -> str:
-    def fmt(value: Any) -> str:
-        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
-
     lines = [f"# {result['config']}: per-chunk on {result['env_id']} {result['options']} "
              f"(held-out, {result['episodes']} episodes)", "",
              "| stage | QA | ±95% CI | evidence | tool success | format | memory tokens "

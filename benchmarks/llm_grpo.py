@@ -19,11 +19,10 @@ peak resident memory of the training process. Writes ``benchmarks/results/llm_gr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from llm_chunked import run_stages, stage_parser  # this folder is on sys.path (a script)
+from llm_chunked import fmt, run_stages, stage_parser, write_results  # this folder is on sys.path (a script)
 
 RESULTS = Path(__file__).parent / "results"
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "grpo_smollm2_kv.yaml"
@@ -61,17 +60,10 @@ def main() -> None:
         "eval_seconds_untrained": ran["eval_seconds_untrained"],
         "total_minutes": ran["total_minutes"],
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(result, Path(args.out), markdown)
 
 
 def markdown(result: dict[str, Any]) -> str:
-    def fmt(value: Any) -> str:
-        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
-
     lines = [f"# SmolLM2-135M on {result['env_id']} (held-out, {result['episodes']} episodes)", "",
              "| stage | QA | tool success | format valid |", "|---|---|---|---|"]
     for name, stage in result["stages"].items():
