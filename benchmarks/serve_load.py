@@ -9,11 +9,13 @@ over the HTTP sessions, every step answered by :func:`memgym.serve.client.script
 
 Checked: no client error; no lost or mixed-up sessions (every episode's reward and terms equal
 the in-process :class:`memgym.llm.chunked.ChunkedEpisode` for the same seed); every malformed
-request answered 4xx (or an OpenEnv error message), none 5xx; the server's RSS after the
-first round vs after the last (flat). Reported: step latency p50 / p99 per transport,
+request answered 4xx (or an OpenEnv error message), none 5xx; the server's RSS after each
+round (flat with ``--repeat-streams``; with new streams every round it grows with memgym's
+episode cache, which is bounded at 8192 episodes). Reported: step latency p50 / p99 per transport,
 steps/s. Bounded: ``--max-seconds`` stops the clients (the table says if it did).
 
     python benchmarks/serve_load.py [--clients 8] [--episodes 4] [--rounds 3] [--length 16]
+                                    [--repeat-streams]
 
 Writes ``benchmarks/results/serve_load.json`` and ``.md``.
 """
@@ -196,7 +198,8 @@ async def drive(url: str, args: argparse.Namespace, sampler: Sampler) -> dict[st
     rss_after, round_s = [], []
     for r in range(args.rounds):
         t_round = time.perf_counter()
-        played.extend(await one_round(url, args.clients, args.episodes, r, args.length, lat,
+        played.extend(await one_round(url, args.clients, args.episodes,
+                                      0 if args.repeat_streams else r, args.length, lat,
                                       deadline))
         round_s.append(time.perf_counter() - t_round)
         await asyncio.sleep(0.5)  # let the sampler see the server between rounds
@@ -215,6 +218,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--length", type=int, default=16, help="chunks per stream")
     ap.add_argument("--max-seconds", type=float, default=300.0)
+    ap.add_argument("--repeat-streams", action="store_true",
+                    help="every round plays the same seeds (default: new ones each round; the "
+                         "episode cache, bounded at 8192 episodes, then grows with them)")
     ap.add_argument("--out", type=Path, default=RESULTS / "serve_load")
     args = ap.parse_args(argv)
 
@@ -260,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "mismatched_episodes": mismatched,
         "expected_episodes": args.clients * args.episodes * args.rounds + 2,
         "stopped_early": run["stopped_early"], "server_alive": alive,
+        "repeat_streams": args.repeat_streams,
         "seconds": round(run["seconds"], 2), "round_seconds": [round(x, 2) for x in run["round_s"]], "steps_per_s": round(steps / run["seconds"], 1),
         "latency_ms": {("ws step" if kind == "ws" else "http step" if kind == "http" else
                         "reset (both)"): {"p50": round(1000 * float(np.percentile(v, 50)), 2),
@@ -294,7 +301,8 @@ def write(result: dict[str, Any], out: Path) -> None:
         f"- malformed requests answered: {result['malformed']}; server alive after: "
         f"{result['server_alive']}",
         f"- server RSS MiB: start {rss['start']}, after each round {rss['after_round']}, "
-        f"peak {rss['peak']} (growth after round 1: {100 * rss['growth_after_round_1']:.1f}%)",
+        f"peak {rss['peak']} (growth after round 1: {100 * rss['growth_after_round_1']:.1f}%; "
+        f"{'the same streams every round' if result['repeat_streams'] else 'new streams every round: the episode cache, bounded at 8192 episodes, grows with them'})",
     ]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -89,11 +89,11 @@ class ServedMemoryEnvironment(Environment[TurnAction, TurnObservation, TurnState
         if seed < 0:
             raise ValueError(f"reset: seed {seed} must be >= 0")
         s = self.settings
-        rollout = ChunkedEpisode(env_id, s.env_kwargs, s.weights or None, split,
-                                 write_mode=s.write_mode, max_turns=s.max_turns,
-                                 describe_tools=s.describe_tools)
-        rollout.reset(episode_seed=seed, options=options)
-        self.rollout = rollout
+        if self.rollout is None:  # one per session: it keeps its environments between episodes
+            self.rollout = ChunkedEpisode(env_id, s.env_kwargs, s.weights or None, split,
+                                          write_mode=s.write_mode, max_turns=s.max_turns,
+                                          describe_tools=s.describe_tools)
+        self.rollout.reset(env_id=env_id, split=split, episode_seed=seed, options=options)
         self._state = TurnState(episode_id=episode_id or str(uuid.uuid4()), step_count=0,
                                 env_id=env_id, split=split, episode_seed=seed,
                                 write_mode=s.write_mode)
