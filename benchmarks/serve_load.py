@@ -68,15 +68,14 @@ class Sampler(threading.Thread):
 
 def expected(seeds: set[int], length: int) -> dict[int, tuple[float, dict[str, float]]]:
     """In-process rollouts with the same replies: what every served episode must score."""
-    from memgym.llm.chunked import ChunkedEpisode
     from memgym.serve.client import scripted_reply
+    from memgym.serve.environment import served_rollout
     from memgym.serve.models import ServeSettings
 
-    s = ServeSettings(env_ids=[ENV])
+    settings = ServeSettings(env_ids=[ENV])
     out = {}
     for seed in sorted(seeds):
-        rollout = ChunkedEpisode(ENV, s.env_kwargs, None, "val", write_mode=s.write_mode,
-                                 max_turns=s.max_turns, describe_tools=s.describe_tools)
+        rollout = served_rollout(settings, ENV, "val")
         rollout.reset(episode_seed=seed, options={"length": length})
         while not rollout.done:
             rollout.apply(scripted_reply(rollout.messages()))

@@ -22,8 +22,8 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 import websockets  # noqa: E402
 
-from memgym.llm.chunked import ChunkedEpisode  # noqa: E402
 from memgym.serve.app import build_app  # noqa: E402
+from memgym.serve.environment import served_rollout  # noqa: E402
 from memgym.serve.client import MemgymClient, TurnAction, scripted_reply  # noqa: E402
 from memgym.serve.models import ServeSettings  # noqa: E402
 
@@ -33,9 +33,7 @@ policy = scripted_reply  # a fixed reply per prompt: served rollouts replay in p
 
 
 def in_process(seed: int, settings: ServeSettings) -> tuple[float, dict[str, float]]:
-    rollout = ChunkedEpisode(ENV, settings.env_kwargs, None, "val",
-                             write_mode=settings.write_mode, max_turns=settings.max_turns,
-                             describe_tools=settings.describe_tools)
+    rollout = served_rollout(settings, ENV, "val")
     rollout.reset(episode_seed=seed, options=OPTIONS)
     while not rollout.done:
         rollout.apply(policy(rollout.messages()))

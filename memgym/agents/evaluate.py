@@ -258,8 +258,7 @@ def evaluate_agents(
     ``progress(agent_spec, episodes_done, note)`` is called after each episode and, in one
     process, as each stream moves on (``episodes_done`` then counts the share of the current
     stream read; ``note`` says the chunk and the agent's rate, see :func:`run_episode`).
-    A trained policy is
-    reported under its run name. ``workers > 1`` spreads the episodes over Ray workers (see
+    A trained policy is reported under its run name. ``workers > 1`` spreads the episodes over Ray workers (see
     :func:`evaluate_in_ray`); the report is identical to the single-process one.
     ``imports`` are task modules to import first (here and in the workers;
     :mod:`memgym.plugins`). Agents are objects or baseline names; ``load`` turns any other

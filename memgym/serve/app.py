@@ -29,9 +29,8 @@ from openenv.core.env_server.serialization import serialize_observation
 from openenv.core.env_server.types import ConcurrencyConfig, ServerMode
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from memgym.llm.chunked import ChunkedEpisode
 from memgym.llm.tool_env import DEFAULT_WEIGHTS
-from memgym.serve.environment import ServedMemoryEnvironment
+from memgym.serve.environment import ServedMemoryEnvironment, served_rollout
 from memgym.serve.limits import RequestLimits
 from memgym.serve.models import ServeSettings, TurnAction, TurnObservation
 
@@ -104,9 +103,7 @@ class HTTPSessions:
 
 def build_app(settings: ServeSettings) -> FastAPI:
     """The ASGI app serving ``settings`` (run it with uvicorn, or :func:`serve`)."""
-    # fail now on bad settings (weights, write mode), not in the first session
-    ChunkedEpisode(settings.env_ids[0], settings.env_kwargs, settings.weights or None,
-                   write_mode=settings.write_mode)
+    served_rollout(settings)  # fail now on bad settings (weights, write mode), not in a session
     http = HTTPSessions(settings)
 
     app = FastAPI(title="memgym environment server",
@@ -136,8 +133,6 @@ def build_app(settings: ServeSettings) -> FastAPI:
         concurrency_config=ConcurrencyConfig(max_concurrent_envs=settings.max_sessions,
                                              session_timeout=settings.idle_timeout_s))
     server.register_routes(app, mode=ServerMode.PRODUCTION)  # no stateless /reset, /step
-    app.state.http_sessions = http
-    app.state.settings = settings
 
     @app.get("/memgym/envs", tags=["Environment Info"])
     def served_envs() -> dict[str, Any]:

@@ -25,6 +25,15 @@ from memgym.serve.models import ServeSettings, TurnAction, TurnObservation, Turn
 _OPTION_TYPES = (bool, int, float, str)
 
 
+def served_rollout(settings: ServeSettings, env_id: str | None = None,
+                   split: str = "train") -> ChunkedEpisode:
+    """The in-process rollout a session of ``settings`` plays (reset it with a row): what the
+    server steps, and what a served episode can be checked against."""
+    return ChunkedEpisode(env_id or settings.env_ids[0], settings.env_kwargs,
+                          settings.weights or None, split, write_mode=settings.write_mode,
+                          max_turns=settings.max_turns, describe_tools=settings.describe_tools)
+
+
 class ServedMemoryEnvironment(Environment[TurnAction, TurnObservation, TurnState]):
     """
     ## Description
@@ -88,15 +97,12 @@ class ServedMemoryEnvironment(Environment[TurnAction, TurnObservation, TurnState
         seed = secrets.randbelow(2**31) if seed is None else int(seed)
         if seed < 0:
             raise ValueError(f"reset: seed {seed} must be >= 0")
-        s = self.settings
         if self.rollout is None:  # one per session: it keeps its environments between episodes
-            self.rollout = ChunkedEpisode(env_id, s.env_kwargs, s.weights or None, split,
-                                          write_mode=s.write_mode, max_turns=s.max_turns,
-                                          describe_tools=s.describe_tools)
+            self.rollout = served_rollout(self.settings, env_id, split)
         self.rollout.reset(env_id=env_id, split=split, episode_seed=seed, options=options)
         self._state = TurnState(episode_id=episode_id or str(uuid.uuid4()), step_count=0,
                                 env_id=env_id, split=split, episode_seed=seed,
-                                write_mode=s.write_mode)
+                                write_mode=self.settings.write_mode)
         return self._observation(None)
 
     def step(self, action: TurnAction, timeout_s: float | None = None,
