@@ -10,11 +10,14 @@
    heuristic can replace entries), the learned policy and the sim-to-real policy (on the
    admission ops they were trained with);
 4. at the entry budget, answers a fixed random sample of questions (``--qa-questions``,
-   the same for every agent; agents fifo, longest, novelty, oracle and the trained ones) with the LLM answerer (local SmolLM2, BM25 top-10,
-   LoCoMo-style F1) from the agent's final memory.
+   the same for every agent; agents fifo, longest, novelty, oracle and the trained ones)
+   with the LLM answerer (local SmolLM2 over the BM25 top ``--answer-top-k`` entries,
+   LoCoMo-style F1) from the agent's final memory. The default top-3 was chosen on the
+   ``val`` conversation: SmolLM2-135M reads 3 entries better than 5 or 10 (more are
+   distractors to it), at a third of the cost.
 
 Writes ``benchmarks/results/real_text.json`` and ``.md``. Heavy: ~15 min training + ~10 min
-sim-to-real + QA (SmolLM2 on CPU ~2-4 s per question). Model selection never touches
+sim-to-real + QA (SmolLM2 on CPU ~1 s per question at top-3). Model selection never touches
 ``heldout``: only this final evaluation does.
 """
 
@@ -47,9 +50,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--qa-questions", type=int, default=-1,
                         help="questions answered by SmolLM2 per agent (-1: all, 0: skip QA)")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-real-text"))
-    parser.add_argument("--reuse", action="store_true",
+    parser.add_argument("--answer-top-k", type=int, default=3,
+                        help="entries the LLM answerer reads (BM25 top-k)")
+    parser.add_argument("--reuse", nargs="*", metavar="RUN", default=None,
                         help="evaluate the policies already trained under --out (training "
-                             "seconds from the previous --results JSON) instead of training")
+                             "seconds from the previous --results JSON) instead of training: "
+                             "all of them, or only the named runs (locomo-small, "
+                             "dialogue-free-sim2real)")
     parser.add_argument("--results", default=str(RESULTS / "real_text"))
     return parser.parse_args()
 
@@ -63,7 +70,7 @@ def train(config: Path, overrides: list[str], reuse: dict[str, float] | None = N
     from memgym.training.sb3 import load_agent
 
     cfg = load_config(config, overrides)
-    if reuse is not None:
+    if reuse is not None and cfg.name in reuse:
         seconds = float(reuse[cfg.name])
     else:
         start = time.perf_counter()
@@ -146,9 +153,10 @@ def main() -> None:
     data = str(Path(args.data).resolve())
     common = [f"output_dir={args.out}", "progress=false"]
     reuse = None
-    if args.reuse:
+    if args.reuse is not None:
         previous = json.loads(Path(args.results).with_suffix(".json").read_text())
-        reuse = {RUN_NAMES.get(k, k): v for k, v in previous["training_seconds"].items()}
+        reuse = {RUN_NAMES.get(k, k): v for k, v in previous["training_seconds"].items()
+                 if not args.reuse or RUN_NAMES.get(k, k) in args.reuse}
     policy, seconds, ops = train(ROOT / "configs" / "locomo_small.yaml",
                             [*common, f"env.kwargs.data_path={data}", f"max_minutes={args.minutes}"], reuse)
     trained = {"locomo-small": (policy, seconds, ops)}
@@ -167,13 +175,15 @@ def main() -> None:
     if args.qa_questions:
         from memgym.llm.answerer import LLMReader
 
-        reader = LLMReader(model="smollm2", top_k=10, max_new_tokens=16, batch_size=4,
+        reader = LLMReader(model="smollm2", top_k=args.answer_top_k, max_new_tokens=16,
+                           batch_size=4,
                            cache_path=str(Path(args.out) / "answers.jsonl"))
     budgets = {f"{args.entries} entries": None, f"{args.entries} entries, {args.tokens} tokens": args.tokens}
     report: dict[str, Any] = {"data": Path(data).name, "split": "heldout", "budgets": {},
                               "training_seconds": {k: round(v[1], 1) for k, v in trained.items()},
                               "qa_questions_per_agent": args.qa_questions,
-                              "reused_training": bool(args.reuse)}
+                              "answer_top_k": args.answer_top_k,
+                              "reused_training": sorted(reuse or {})}
     lines = ["# Real text: LoCoMo-format held-out conversations", "",
              f"Data `{Path(data).name}`, held-out split, whole conversations. Training: "
              + ", ".join(f"{k} {v[1] / 60:.1f} min" for k, v in trained.items()) + ".", ""]

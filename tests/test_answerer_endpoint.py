@@ -22,7 +22,9 @@ import pytest
 pytest.importorskip("openai")
 
 from memgym.llm.answer_cache import AnswerCache  # noqa: E402
-from memgym.llm.answerer import LLMReader, endpoint_reader, parse_judgement  # noqa: E402
+from memgym.llm.answerer import (  # noqa: E402
+    LLMReader, clean_answer, endpoint_reader, parse_judgement,
+)
 from memgym.llm.endpoint import AnswererError  # noqa: E402
 from memgym.rewards.metrics import locomo_f1, score_answer  # noqa: E402
 from memgym.rewards.reader import ReaderAnswer, make_reader  # noqa: E402
@@ -219,6 +221,16 @@ def test_judgement_parsing() -> None:
     assert parse_judgement("not correct") == parse_judgement("no idea") == 0.0
     assert parse_judgement('{"reasoning": "not the same words", "label": "CORRECT"}') == 1.0
     assert parse_judgement("") == parse_judgement("hmm") == 0.0
+
+
+def test_answers_lose_a_copied_speaker_label_but_keep_times_and_phrases() -> None:
+    assert clean_answer("Deborah: She is married.") == "She is married."
+    assert clean_answer("Answer: Jolene: yoga\nmore") == "yoga"
+    assert clean_answer("10:30 am") == "10:30 am"  # a time is not a label
+    assert clean_answer("Deborah:") == "Deborah:"  # nothing after it: kept as said
+    assert clean_answer("Jolene's mom: a pendant") == "Jolene's mom: a pendant"
+    assert clean_answer(' "Oslo" ') == "Oslo"
+    assert clean_answer("\n  \n") == ""
 
 
 def test_locomo_f1_normalises_and_splits_multi_hop_answers() -> None:

@@ -324,12 +324,19 @@ def endpoint_reader(base_url: str, model: str, **params: Any) -> LLMReader:
     return LLMReader(model=model, backend="openai", base_url=base_url, **params)
 
 
+# A leading "Name:" label: notes are shown as "[time] Speaker: text" and small models copy the
+# speaker label in front of their answer; it is formatting, not part of the answer.
+_SPEAKER_LABEL = re.compile(r"^[A-Z][\w'-]{0,30}:\s+(?=\S)")
+
+
 def clean_answer(text: str) -> str:
-    """The first non-empty line, without a leading ``Answer:`` and surrounding quotes."""
+    """The first non-empty line, without a leading ``Answer:``, a copied speaker label
+    (``"Deborah: yoga"`` -> ``"yoga"``) and surrounding quotes."""
     for line in text.strip().splitlines():
         line = line.strip()
         if line.lower().startswith("answer:"):
             line = line[7:].strip()
+        line = _SPEAKER_LABEL.sub("", line)
         line = line.strip("\"'` ")
         if line:
             return line[:200]
