@@ -68,7 +68,7 @@ import numpy as np
 
 from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
-from memgym.tasks.base import resolve_params, split_pool, split_rng
+from memgym.tasks.base import check_rate, resolve_params, split_pool, split_rng
 from memgym.tasks.dialogue_free_words import (
     CHITCHAT, DETAIL_TEMPLATES, ELABORATIONS, EXTRA_HAPPENINGS, FOLLOW_UPS, FRIENDS, HAPPENINGS,
     LONG_CHAT, PLACES, REACTIONS, RELATIVE_DAYS, TELL_TEMPLATES,
@@ -102,8 +102,7 @@ class DialogueFreeParams:
             raise ValueError(f"length must be >= 4, got {self.length}")
         if not 0 < self.happening_rate <= 0.5:
             raise ValueError(f"happening_rate must be in (0, 0.5], got {self.happening_rate}")
-        if not 0 <= self.detail_rate <= 1:
-            raise ValueError(f"detail_rate must be in [0, 1], got {self.detail_rate}")
+        check_rate("detail_rate", self.detail_rate)
 
 
 def session_time(day: dt.date, rng: np.random.Generator) -> str:
