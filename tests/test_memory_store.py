@@ -120,3 +120,21 @@ def test_bad_tier_config_names_the_key() -> None:
         parse_tiers({"episodic": {"entries": 2, "size": 3}})
     with pytest.raises(ValueError, match="entries must be >= 1"):
         parse_tiers({"episodic": {"entries": 0}})
+
+
+def test_tier_spec_is_parsed_once_into_the_layout_every_layer_reads() -> None:
+    import pickle
+
+    layout = parse_tiers({"core": {"entries": 1, "tokens": 8, "always_shown": True},
+                          "episodic": {"entries": 3, "tokens": None}})
+    assert parse_tiers(layout) is layout, "a parsed layout passes through unchanged"
+    assert layout.names == ("core", "episodic") and layout.n_slots == 4
+    assert layout.slot_tier.tolist() == [0, 1, 1, 1]
+    assert layout.token_caps.tolist() == [8.0, np.inf]
+    assert layout.always_shown.tolist() == [True, False] and layout.default == "episodic"
+    assert layout.position == {"core": 0, "episodic": 1} and layout[1].entries == 3
+    copy = pickle.loads(pickle.dumps(layout))  # subprocess workers get the same layout
+    assert tuple(copy) == tuple(layout) and copy.slot_tier.tolist() == [0, 1, 1, 1]
+    assert MemoryStore(layout).tier_specs["core"].tokens == 8
+    with pytest.raises(ValueError, match="unique"):
+        MemoryStore((layout[0], layout[0]))

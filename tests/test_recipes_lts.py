@@ -122,3 +122,13 @@ def test_benchmark_script_runs(tmp_path):
     assert set(result["table"]) == {"learned", "admit_all", "admit_none", "admit_random",
                                     "admit_facts"}
     assert (tmp_path / "lts.md").read_text().startswith("# LTS")
+
+
+def test_memory_op_baselines_refuse_the_admission_actions_with_a_clear_error():
+    from memgym.agents.evaluate import evaluate_agents
+
+    with pytest.raises(ValueError, match=r"baseline 'fifo' plays 'memory' actions; "
+                                         r"memgym/LTS-Admission-v0 takes 'admission' actions"):
+        evaluate_agents(["fifo"], ENV_ID, episodes=1)
+    report = evaluate_agents(["admit_all"], ENV_ID, episodes=1)  # its own baselines play
+    assert len(report["agents"]["admit_all"]["episode_scores"]) == 1

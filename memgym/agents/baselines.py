@@ -35,8 +35,21 @@ class BaselineAgent:
     """Helpers shared by the heuristics: free room, the current view, action lookup."""
 
     name = "baseline"
+    #: The action layout this baseline plays: an env's ``action_layout`` (the structured
+    #: env's memory ops are ``"memory"``; a recipe with its own action space names its own).
+    acts_on = "memory"
 
     def reset(self, env: Any, seed: int | None = None) -> None:
+        base = env.unwrapped
+        layout = getattr(base, "action_layout", "memory")
+        if layout != self.acts_on:  # e.g. fifo on LTS-Admission's skip / admit
+            env_id = base.spec.id if base.spec is not None else type(base).__name__
+            names = list(getattr(base, "action_names", []))
+            listed = f": {', '.join(map(str, names))}" if len(names) == base.action_space.n \
+                and len(names) <= 8 else ""
+            raise ValueError(f"baseline {self.name!r} plays {self.acts_on!r} actions; {env_id} "
+                             f"takes {layout!r} actions ({base.action_space}{listed}); "
+                             "use a baseline made for it")
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: Any, info: dict[str, Any], env: Any) -> int:

@@ -111,9 +111,8 @@ class MemoryCore:
             for name, spec in self.retrieval_tiers.items()
         }
         self.recall_ranker = recall_ranker(self.reader, self.rewards.evidence_k)
-        self.default_tier = next((t.name for t in self.tiers if not t.always_shown),
-                                 self.tiers[0].name)
-        self.entry_capacity = sum(t.entries for t in self.tiers)
+        self.default_tier = self.tiers.default
+        self.entry_capacity = self.tiers.n_slots
         self.episode: Episode | None = None
 
     # -- episode lifecycle ---------------------------------------------------------------

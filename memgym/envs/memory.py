@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from memgym.episode import Chunk
 from memgym.facts import tokenize
 
@@ -51,8 +53,37 @@ class TierSpec:
             raise ValueError(f"tier {self.name!r}: tokens must be >= 1 or null, got {self.tokens}")
 
 
-def parse_tiers(tiers: dict[str, dict[str, Any]] | None) -> tuple[TierSpec, ...]:
-    """Validate a ``{"name": {"entries": n, "tokens": m, "always_shown": b}}`` mapping."""
+class TierLayout(tuple):
+    """The parsed tier spec: a tuple of :class:`TierSpec` plus the arrays every layer reads
+    (the store, the structured env's slots and mask, the batched env), computed once here.
+
+    Slots are laid out tier by tier: the first ``entries[0]`` slots belong to tier 0, etc."""
+
+    def __new__(cls, specs: tuple[TierSpec, ...]) -> TierLayout:
+        layout = super().__new__(cls, specs)
+        layout.names = tuple(t.name for t in specs)
+        if len(set(layout.names)) != len(layout.names):
+            raise ValueError("tier names must be unique")
+        layout.by_name = {t.name: t for t in specs}
+        layout.position = {t.name: i for i, t in enumerate(specs)}
+        layout.entries = np.array([t.entries for t in specs], dtype=np.int64)
+        layout.token_caps = np.array([t.tokens or np.inf for t in specs], dtype=np.float64)
+        layout.always_shown = np.array([t.always_shown for t in specs], dtype=bool)
+        layout.slot_tier = np.repeat(np.arange(len(specs)), layout.entries)
+        layout.n_slots = int(layout.entries.sum())
+        #: Where an add with no tier goes: the first tier not always shown.
+        layout.default = next((t.name for t in specs if not t.always_shown), specs[0].name)
+        return layout
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (subprocess workers) as its specs
+        return (TierLayout, (tuple(self),))
+
+
+def parse_tiers(tiers: dict[str, dict[str, Any]] | TierLayout | None) -> TierLayout:
+    """Validate a ``{"name": {"entries": n, "tokens": m, "always_shown": b}}`` mapping; the one
+    place a tier spec is read (a :class:`TierLayout` passes through)."""
+    if isinstance(tiers, TierLayout):
+        return tiers
     tiers = DEFAULT_TIERS if tiers is None else tiers
     if not tiers:
         raise ValueError("tiers: at least one tier is needed")
@@ -65,7 +96,7 @@ def parse_tiers(tiers: dict[str, dict[str, Any]] | None) -> tuple[TierSpec, ...]
             raise ValueError(f"tiers.{name}: 'entries' is required")
         specs.append(TierSpec(name, int(spec["entries"]), spec.get("tokens"),
                               bool(spec.get("always_shown", False))))
-    return tuple(specs)
+    return TierLayout(tuple(specs))
 
 
 @dataclass
@@ -100,7 +131,7 @@ def _fail(op: str, error: str, message: str) -> OpResult:
 
 @dataclass
 class MemoryStore:
-    tiers: tuple[TierSpec, ...]
+    tiers: TierLayout
     archive_capacity: int | None = None
     entries: dict[int, Entry] = field(default_factory=dict)
     archive: dict[int, Entry] = field(default_factory=dict)
@@ -108,9 +139,9 @@ class MemoryStore:
     next_id: int = 0
 
     def __post_init__(self) -> None:
-        self.tier_specs = {t.name: t for t in self.tiers}
-        if len(self.tier_specs) != len(self.tiers):
-            raise ValueError("tier names must be unique")
+        if not isinstance(self.tiers, TierLayout):
+            self.tiers = TierLayout(tuple(self.tiers))
+        self.tier_specs = self.tiers.by_name
         self.tier_entries = {t.name: 0 for t in self.tiers}
         self.tier_tokens = {t.name: 0 for t in self.tiers}
 

@@ -49,7 +49,7 @@ class SlotTable:
                 if op != "update":
                     if op == "route":
                         self.free(self.entry_slot.pop(entry_id))
-                    tier = next(i for i, t in enumerate(store.tiers) if t.name == entry.tier)
+                    tier = store.tiers.position[entry.tier]
                     self.entry_slot[entry_id] = self.free_slot(tier)
                 self.fill(self.entry_slot[entry_id], entry, features_of(entry.text, entry.source))
         if answered:  # the reader read memory: hit counts changed

@@ -123,6 +123,9 @@ class MemoryEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    #: What the actions are: ``"memory"``, the op rows above. A recipe that replaces the action
+    #: space names its own, so baselines written for memory ops refuse it with a clear error.
+    action_layout = "memory"
 
     def __init__(
         self,
@@ -170,17 +173,16 @@ class MemoryEnv(gym.Env):
         )
         self.render_mode = render_mode
         self.bow_dim, self.slot_bow = bow_dim, slot_bow
-        tiers_ = self.core.tiers
-        self.tier_names = [t.name for t in tiers_]
-        self.tier_entries = np.array([t.entries for t in tiers_])
-        self.tier_token_cap = np.array([t.tokens or np.inf for t in tiers_], dtype=np.float64)
-        self.n_slots = int(self.tier_entries.sum())
-        self.slot_tier = np.repeat(np.arange(len(tiers_)), self.tier_entries)
+        layout = self.core.tiers  # parsed once, in the core; its arrays are read here
+        self.tier_names = list(layout.names)
+        self.tier_entries = layout.entries
+        self.tier_token_cap = layout.token_caps
+        self.n_slots = layout.n_slots
+        self.slot_tier = layout.slot_tier
         self.archive_view = archive_view if "reread" in self.core.ops else 0
-        self._token_caps = [t.tokens or float("inf") for t in tiers_]
         self._archive_scale = archive_capacity or max(self.n_slots, 1)
         self._build_actions()
-        n_tiers = len(tiers_)
+        n_tiers = len(layout)
         self.slots = SlotTable(self.slot_tier, n_tiers, bow_dim)
         obs = {
             "view": spaces.Box(0, 1, (bow_dim + len(VIEW_FEATURES),), np.float32),
@@ -384,7 +386,7 @@ class MemoryEnv(gym.Env):
         tier_entries, tier_tokens = store.tier_entries, store.tier_tokens
         memory = np.array(
             [tier_entries[t] / cap for t, cap in zip(self.tier_names, self.tier_entries)]
-            + [min(tier_tokens[t] / cap, 1.0) for t, cap in zip(self.tier_names, self._token_caps)]
+            + [min(tier_tokens[t] / cap, 1.0) for t, cap in zip(self.tier_names, self.tier_token_cap)]
             + [min(len(store.archive) / self._archive_scale, 1.0),
                core.cursor / max(len(self.episode.chunks), 1),
                1.0 - core.ops_used / core.ops_per_chunk,

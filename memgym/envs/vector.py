@@ -131,7 +131,7 @@ class MemoryVectorEnv(VectorEnv):
         self.weights = np.array([self.core.weights[k] for k in TERMS])
         costs = self.core.rewards.op_costs
         self.op_cost = np.array([costs.get(op, 0.0) for op in VECTOR_OPS])
-        self.always_shown = np.array([s.always_shown for s in self.core.tiers])
+        self.always_shown = self.core.tiers.always_shown
         self.slot_bow_obs = t.slot_bow
 
     def _allocate_state(self) -> None:

@@ -89,6 +89,7 @@ class BudgetRouterEnv(MemoryEnv):
         self.tier_costs = np.array([float(s.get("cost", 0.0))
                                     for s in self.core.retrieval_tiers.values()])
         self.action_space = spaces.Discrete(len(self.tier_costs))
+        self.action_layout = "routing"  # the memory-op baselines refuse it (acts_on)
         self._task_window: deque[float] = deque(maxlen=align_window)
         self._cost_window: deque[float] = deque(maxlen=align_window)
         self.align_factor = 1.0

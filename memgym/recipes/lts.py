@@ -101,6 +101,7 @@ class AdmissionEnv(MemoryEnv):
         self.reuse_bonus = float(reuse_bonus)
         self.action_space = spaces.Discrete(2)
         self.action_names = ["skip", "admit"]
+        self.action_layout = "admission"  # the memory-op baselines refuse it (acts_on)
         self.admitted: set[tuple[int, int]] = set()  # (entry id, write step) of admissions
         self.reused: set[tuple[int, int]] = set()  # ... of those credited at least once
 
@@ -162,7 +163,13 @@ class AdmissionEnv(MemoryEnv):
 
 
 # -- admission baselines (act on AdmissionEnv's Discrete(2)) ---------------------------------
-class AdmitAllAgent(BaselineAgent):
+class AdmissionBaseline(BaselineAgent):
+    """A baseline of AdmissionEnv's ``Discrete(2)`` skip / admit actions."""
+
+    acts_on = "admission"
+
+
+class AdmitAllAgent(AdmissionBaseline):
     """Admit every chunk (memory then holds the last chunks: FIFO)."""
 
     name = "admit_all"
@@ -171,7 +178,7 @@ class AdmitAllAgent(BaselineAgent):
         return ADMIT if env.unwrapped.action_masks()[ADMIT] else SKIP
 
 
-class AdmitNoneAgent(BaselineAgent):
+class AdmitNoneAgent(AdmissionBaseline):
     """Never admit (the empty-memory floor)."""
 
     name = "admit_none"
@@ -180,7 +187,7 @@ class AdmitNoneAgent(BaselineAgent):
         return SKIP
 
 
-class AdmitFactsAgent(BaselineAgent):
+class AdmitFactsAgent(AdmissionBaseline):
     """Hand-written rule: admit a chunk when it states a fact without hedging (the salience
     heuristic of :mod:`memgym.agents.baselines` above its keep threshold)."""
 
@@ -192,7 +199,7 @@ class AdmitFactsAgent(BaselineAgent):
         return ADMIT if keep and env.action_masks()[ADMIT] else SKIP
 
 
-class RandomAdmissionAgent(BaselineAgent):
+class RandomAdmissionAgent(AdmissionBaseline):
     """Admit with probability 1/2."""
 
     name = "admit_random"
