@@ -288,6 +288,8 @@ def test_trl_config_errors_name_the_key(tmp_path: Path) -> None:
         ("trl.grpo={max_step: 1}",
          "trl.grpo.max_step: not a GRPOConfig argument (did you mean 'max_steps'?)"),
         ("env.kwargs={reader: oracle}", "env.kwargs: unknown reader 'oracle'"),
+        ("algo.hyperparams={learning_rate: 0.1}",
+         "algo.hyperparams.learning_rate: not read by the trl backend"),
     ]:
         with pytest.raises(ConfigError) as info:
             validate(load_config(cfg, [override, f"output_dir={tmp_path}"]))

@@ -166,7 +166,8 @@ def test_crash_while_saving_leaves_the_previous_checkpoint(trained, tmp_path: Pa
     ({"algo.hyperparams.learning_rate": 0.1}, "algo.hyperparams.learning_rate: not an argument "
                                               "of PPOConfig.training (did you mean 'lr'?"),
     ({"algo.hyperparams.num_epoch": 2}, "(did you mean 'num_epochs'?)"),
-    ({"algo.hyperparams.lr": "fast"}, "algo.hyperparams.lr: 'fast'"),
+    ({"algo.hyperparams.lr": "fast"}, "algo.hyperparams.lr: a number or lin_<number> (got 'fast')"),
+    ({"algo.hyperparams.num_epochs": "two"}, "algo.hyperparams.num_epochs: Input should be a valid integer"),
     ({"algo.hyperparams.minibatch_size": 4096}, "minibatch_size` (4096) must be <="),
     ({"algo.policy_kwargs.fcnet_hidden": [8]}, "did you mean 'fcnet_hiddens'?"),
     ({"algo.name": "RecurrentPPO"}, "set algo.policy_kwargs.use_lstm: true"),

@@ -17,12 +17,9 @@ moments are not saved, so a resumed run restarts them.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,30 +27,34 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.hyperparams import validate_hyperparams
 from memgym.training.run import PeriodicEval, RunFolder, final_report
 
 SUFFIX = ".safetensors"
 STATS = ("loss", "policy_loss", "kl", "entropy", "clip_fraction")
 
 
-@dataclass(frozen=True)
-class GRPOParams:
-    """``algo.hyperparams`` of the grpo backend."""
+class GRPOParams(BaseModel):
+    """``algo.hyperparams`` of the grpo backend (typed; validated once per run)."""
 
-    group_size: int = 8
-    """Episodes per group; all play the same episode seed."""
-    groups_per_update: int = 4
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_size: int = Field(8, ge=2)
+    """Episodes per group; all play the same episode seed (>= 2: advantages are relative to
+    the group)."""
+    groups_per_update: int = Field(4, ge=1)
     """Groups (distinct episode seeds) per policy update."""
-    learning_rate: float = 3e-4
+    learning_rate: float = Field(3e-4, gt=0)
     """Adam step size."""
-    n_epochs: int = 4
+    n_epochs: int = Field(4, ge=1)
     """Passes over each update's steps."""
-    batch_size: int = 256
+    batch_size: int = Field(256, ge=1)
     """Steps per minibatch."""
-    clip_range: float = 0.2
+    clip_range: float = Field(0.2, gt=0)
     """Ratio clipping against the policy that sampled the steps."""
     ent_coef: float = 0.0
     """Entropy bonus weight."""
@@ -64,26 +65,9 @@ class GRPOParams:
     max_grad_norm: float = 0.5
     """Gradient norm clipping."""
 
-    def __post_init__(self) -> None:
-        for name in ("groups_per_update", "n_epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"algo.hyperparams.{name}: must be >= 1")
-        if self.group_size < 2:
-            raise ConfigError("algo.hyperparams.group_size: must be >= 2 (advantages are "
-                              "relative to the group)")
-        if self.learning_rate <= 0 or self.clip_range <= 0:
-            raise ConfigError("algo.hyperparams: learning_rate and clip_range must be > 0")
-
 
 def grpo_params(config: TrainConfig) -> GRPOParams:
-    names = [f.name for f in dataclasses.fields(GRPOParams)]
-    for key in config.algo.hyperparams:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"algo.hyperparams.{key}: not a GRPO hyperparameter{hint}; "
-                              f"valid: {', '.join(names)}")
-    return GRPOParams(**config.algo.hyperparams)
+    return validate_hyperparams(GRPOParams, config.algo.hyperparams, "the grpo backend")
 
 
 def net_arch(config: TrainConfig) -> list[int]:
@@ -98,11 +82,13 @@ def net_arch(config: TrainConfig) -> list[int]:
     return arch
 
 
-def validate(config: TrainConfig) -> None:
+def validate(config: TrainConfig) -> GRPOParams:
+    """Fail on anything the trainer would reject; returns the typed hyperparameters."""
     if config.algo.name != "GRPO":
         raise ConfigError(f"algo.name: {config.algo.name!r}; the grpo backend trains 'GRPO'")
-    grpo_params(config)
+    params = grpo_params(config)
     net_arch(config)
+    return params
 
 
 class MaskedMLPPolicy(nn.Module):
@@ -267,8 +253,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     from torch.utils.tensorboard import SummaryWriter
 
     torch.set_num_threads(config.torch_threads)
-    validate(config)
-    p, arch = grpo_params(config), net_arch(config)
+    p, arch = validate(config), net_arch(config)
     torch.manual_seed(config.seed)
     envs = [make_env(config) for _ in range(p.group_size)]
     for i, env in enumerate(envs):  # seeds each env's own sampling (episodes come from options)

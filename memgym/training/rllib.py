@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import inspect
 import json
 import logging
 import os
@@ -48,7 +47,9 @@ from ray.rllib.examples.rl_modules.classes.action_masking_rlm import (  # noqa: 
 logging.getLogger("ray._common.deprecation").setLevel(logging.NOTSET)
 log_once("PPO_on_new_api_stack")
 
-from memgym.training.config import ConfigError, TrainConfig, linear_start, validate_block  # noqa: E402
+from memgym.training.config import ConfigError, TrainConfig, validate_block  # noqa: E402
+from memgym.training.hyperparams import (  # noqa: E402
+    LinearDecay, given, signature_model, validate_hyperparams)
 from memgym.training.rllib_agent import (  # noqa: F401  (re-exported)
     AFTER_SHUTDOWN, RLlibPolicyAgent, load_module, logdir_under, ray_session, save_dir_atomic)
 from memgym.training.run import PeriodicEval, RunFolder, final_report
@@ -106,23 +107,30 @@ def rllib_spec(config: TrainConfig) -> RLlibSpec:
     return validate_block(RLlibSpec, config.rllib, "rllib")
 
 
-def training_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """``algo.hyperparams`` as ``PPOConfig.training`` takes them; unknown names fail."""
+@functools.cache
+def hyperparams_model() -> type[BaseModel]:
+    """The typed ``algo.hyperparams``: the arguments of ``PPOConfig.training`` (and of
+    ``AlgorithmConfig.training``, which it forwards to), with their types."""
     from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
     from ray.rllib.algorithms.ppo import PPOConfig
 
-    accepted = (set(inspect.signature(PPOConfig.training).parameters)
-                | set(inspect.signature(AlgorithmConfig.training).parameters)) - NOT_SETTABLE
-    out: dict[str, Any] = {}
-    for key, value in config.algo.hyperparams.items():
-        if key not in accepted:
-            hint = (f" (did you mean {SB3_NAMES[key]!r}? RLlib's name for SB3's {key})"
-                    if key in SB3_NAMES else _hint(key, sorted(accepted)))
-            raise ConfigError(f"algo.hyperparams.{key}: not an argument of PPOConfig.training{hint}")
-        if key in SCHEDULED and (start := linear_start(key, value)) is not None:
-            value = [[0, start], [config.total_timesteps, 0.0]]
-        out[key] = value
-    return out
+    return signature_model("RLlibPPOHyperparams",
+                           [PPOConfig.training, AlgorithmConfig.training],
+                           skip=NOT_SETTABLE, scheduled=SCHEDULED)
+
+
+def hyperparams(config: TrainConfig) -> BaseModel:
+    """``algo.hyperparams`` validated into :func:`hyperparams_model` (once per run)."""
+    return validate_hyperparams(hyperparams_model(), config.algo.hyperparams,
+                                "PPOConfig.training", hints=SB3_NAMES)
+
+
+def training_kwargs(config: TrainConfig, params: BaseModel) -> dict[str, Any]:
+    """The hyperparameters the config set, as ``PPOConfig.training`` takes them (a
+    ``lin_<v>`` decay becomes RLlib's ``[[0, v], [total_timesteps, 0]]``)."""
+    return {key: [[0, value.start], [config.total_timesteps, 0.0]]
+            if isinstance(value, LinearDecay) else value
+            for key, value in given(params).items()}
 
 
 def model_config(config: TrainConfig) -> dict[str, Any]:
@@ -146,6 +154,12 @@ def model_config(config: TrainConfig) -> dict[str, Any]:
 
 def validate(config: TrainConfig) -> RLlibSpec:
     """Fail on anything RLlib would reject, before any file is written."""
+    return validated(config)[0]
+
+
+def validated(config: TrainConfig) -> tuple[RLlibSpec, BaseModel]:
+    """The ``rllib:`` block and the typed hyperparameters, each validated once, after RLlib
+    has accepted the whole ``PPOConfig`` they make."""
     if config.algo.name not in ALGOS:
         hint = " (set algo.policy_kwargs.use_lstm: true)" if config.algo.name == "RecurrentPPO" \
             else _hint(config.algo.name, list(ALGOS))
@@ -153,14 +167,14 @@ def validate(config: TrainConfig) -> RLlibSpec:
                           f"choose {', '.join(ALGOS)} (both: RLlib PPO, masked per rllib.action_masking)")
     if config.algo.policy is not None:
         raise ConfigError("algo.policy: not used by the rllib backend (set algo.policy_kwargs)")
-    spec = rllib_spec(config)
-    algo_config = build_algo_config(config, spec)
+    spec, params = rllib_spec(config), hyperparams(config)
+    algo_config = build_algo_config(config, spec, params)
     try:
         algo_config.validate()
     except (ValueError, TypeError) as exc:
         message = str(exc).split("\nTo suppress")[0].strip()
         raise ConfigError(f"algo / rllib settings rejected by RLlib: {message}") from exc
-    return spec
+    return spec, params
 
 
 # -- environments -------------------------------------------------------------------------
@@ -219,7 +233,10 @@ class UnmaskedTorchRLModule(ActionMaskingTorchRLModule):
         return batch
 
 
-def build_algo_config(config: TrainConfig, spec: RLlibSpec) -> Any:
+def build_algo_config(config: TrainConfig, spec: RLlibSpec, params: BaseModel | None = None
+                      ) -> Any:
+    """The ``PPOConfig`` of the run (``params``: the typed hyperparameters, validated here
+    when not given)."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -235,7 +252,7 @@ def build_algo_config(config: TrainConfig, spec: RLlibSpec) -> Any:
                      sample_timeout_s=spec.sample_timeout_s,
                      gym_env_vectorize_mode=spec.gym_env_vectorize_mode)
         .learners(num_learners=0)
-        .training(**training_kwargs(config))
+        .training(**training_kwargs(config, hyperparams(config) if params is None else params))
         .rl_module(rl_module_spec=RLModuleSpec(module_class=module_class,
                                                model_config=model_config(config)))
         .fault_tolerance(restart_failed_env_runners=spec.restart_failed_env_runners,
@@ -362,14 +379,14 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     import torch
 
     torch.set_num_threads(config.torch_threads)
-    spec = validate(config)
+    spec, params = validated(config)
     storage = (Path(spec.storage_path) / config.name if spec.storage_path
                else run.path / "ray").absolute()
     temp_dir = spec.temp_dir or os.environ.get("RAY_TMPDIR") or storage / "tmp"
     with ray_session(address=spec.address, num_cpus=spec.num_cpus, temp_dir=temp_dir):
         register_envs(config.env.id)
         with logdir_under(storage):
-            algo = build_algo_config(config, spec).build_algo()
+            algo = build_algo_config(config, spec, params).build_algo()
         try:
             latest = run.latest_checkpoint() if resume else None
             steps = 0

@@ -9,14 +9,18 @@ checked against its constructor), trains with periodic evaluation on ``eval.sele
 from __future__ import annotations
 
 import difflib
-import inspect
+import functools
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from memgym.training.config import ConfigError, TrainConfig, linear_start
+from pydantic import BaseModel
+
+from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.hyperparams import (LinearDecay, given, signature_model,
+                                         validate_hyperparams)
 from memgym.training.run import RunFolder, final_report
 
 ALGOS = ("PPO", "MaskablePPO", "RecurrentPPO")
@@ -51,22 +55,30 @@ def linear_schedule(start: float) -> Any:
     return LinearSchedule(start, 0.0, 1.0)
 
 
-def algo_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """Hyperparameters as the algorithm takes them; unknown names fail with a suggestion."""
-    cls = algo_class(config.algo.name)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env"}
-    out: dict[str, Any] = {}
-    for key, value in config.algo.hyperparams.items():
-        if key not in accepted:
-            close = difflib.get_close_matches(key, sorted(accepted), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"algo.hyperparams.{key}: not an argument of {cls.__name__}{hint}")
-        if key in ("seed", "tensorboard_log", "verbose", "device", "policy_kwargs"):
-            raise ConfigError(f"algo.hyperparams.{key}: set by memgym; use the top-level key")
-        if key in SCHEDULED and (start := linear_start(key, value)) is not None:
-            value = linear_schedule(start)
-        out[key] = value
-    return out
+#: Constructor arguments memgym sets from the config's top-level keys.
+MANAGED = ("seed", "tensorboard_log", "verbose", "device", "policy_kwargs")
+
+
+@functools.cache
+def hyperparams_model(name: str) -> type[BaseModel]:
+    """The typed ``algo.hyperparams`` of algorithm ``name``: its constructor's arguments,
+    types and defaults (less ``policy``, ``env`` and :data:`MANAGED`)."""
+    cls = algo_class(name)
+    return signature_model(f"{name}Hyperparams", [cls.__init__],
+                           skip={"policy", "env", *MANAGED}, scheduled=SCHEDULED)
+
+
+def hyperparams(config: TrainConfig) -> BaseModel:
+    """``algo.hyperparams`` validated into the algorithm's typed model (once per run)."""
+    model = hyperparams_model(config.algo.name)
+    return validate_hyperparams(model, config.algo.hyperparams, config.algo.name,
+                                managed=MANAGED)
+
+
+def algo_kwargs(params: BaseModel) -> dict[str, Any]:
+    """The hyperparameters the config set, as the algorithm's constructor takes them."""
+    return {key: linear_schedule(value.start) if isinstance(value, LinearDecay) else value
+            for key, value in given(params).items()}
 
 
 def policy_class(config: TrainConfig) -> type:
@@ -182,20 +194,22 @@ def build_batched_vec_env(config: TrainConfig, kwargs: dict[str, Any]) -> Any:
     return VecMonitor(vec)
 
 
-def build_model(config: TrainConfig, venv: Any, run: RunFolder) -> Any:
+def build_model(config: TrainConfig, venv: Any, run: RunFolder, params: BaseModel) -> Any:
     cls = algo_class(config.algo.name)
     if config.algo.name == "PPO" and not isinstance(venv.action_space, gym.spaces.Discrete):
         raise ConfigError("algo.name: PPO needs a Discrete action space")
     return cls(policy_class(config), venv,
                seed=config.seed, verbose=0, device="cpu", tensorboard_log=str(run.tensorboard),
-               policy_kwargs=policy_kwargs(config), **algo_kwargs(config))
+               policy_kwargs=policy_kwargs(config), **algo_kwargs(params))
 
 
-def validate(config: TrainConfig) -> None:
-    """Fail on anything the algorithm would reject, before any file is written."""
-    algo_kwargs(config)
+def validate(config: TrainConfig) -> BaseModel:
+    """Fail on anything the algorithm would reject, before any file is written; returns the
+    typed hyperparameters."""
+    params = hyperparams(config)
     policy_class(config)
     policy_kwargs(config, layout=False)  # the env is built (and checked) by check_env_kwargs
+    return params
 
 
 class SB3PolicyAgent:
@@ -251,10 +265,10 @@ def trusted_objects(path: Path, config: TrainConfig) -> dict[str, Any]:
     if unexpected:
         raise ConfigError(f"{path}: refusing to unpickle unexpected checkpoint fields {unexpected}")
     env = gym.make(config.env.id, **config.env.kwargs)
-    kwargs = algo_kwargs(config)
-    learning_rate = kwargs.get("learning_rate", 3e-4)
-    clip_range = kwargs.get("clip_range", 0.2)
-    clip_range_vf = kwargs.get("clip_range_vf")
+    params = hyperparams(config)  # its defaults are the algorithm's own
+    learning_rate, clip_range, clip_range_vf = (
+        linear_schedule(v.start) if isinstance(v, LinearDecay) else v
+        for v in (params.learning_rate, params.clip_range, params.clip_range_vf))
     objects: dict[str, Any] = dict.fromkeys(REBUILT_FIELDS)
     objects.update(
         policy_class=policy_class(config), policy_kwargs=policy_kwargs(config, env),
@@ -294,7 +308,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
     from memgym.training.callbacks import TrainingCallback
 
     torch.set_num_threads(config.torch_threads)
-    validate(config)
+    params = validate(config)
     venv = build_vec_env(config)
     interrupted = False
     try:
@@ -303,7 +317,7 @@ def train(config: TrainConfig, run: RunFolder, *, resume: bool = False) -> dict[
             model = load_model(latest[0], config, env=venv)
             model.tensorboard_log = str(run.tensorboard)
         else:
-            model = build_model(config, venv, run)
+            model = build_model(config, venv, run, params)
         remaining = config.total_timesteps - model.num_timesteps
         callback = TrainingCallback(config, run, agent_factory=lambda m: SB3PolicyAgent(
             m, name=config.name))

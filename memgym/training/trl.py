@@ -49,6 +49,11 @@ def validate(config: TrainConfig) -> None:
     from memgym.llm.tool_env import structured_twin, text_twin
 
     spec = trl_spec(config)
+    if config.algo.hyperparams:  # typed in the trl: block (TRLSpec), not here
+        key = next(iter(config.algo.hyperparams))
+        raise ConfigError(f"algo.hyperparams.{key}: not read by the trl backend; its "
+                          "hyperparameters are the trl: block (e.g. trl.learning_rate, "
+                          "trl.grpo: {...} for GRPOConfig)")
     for key, env_id in (("env.id", config.env.id), ("eval.id", config.eval_id)):
         try:
             text_twin(env_id)
