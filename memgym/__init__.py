@@ -7,6 +7,7 @@ from memgym.episode import SPLITS, Chunk, Episode, Question, Task, read_jsonl, w
 from memgym.envs.registration import REGISTRY, register_task
 
 import memgym.tasks  # noqa: F401,E402  (registers the built-in tasks)
+import memgym.recipes.ids  # noqa: F401,E402  (registers the recipe ids; classes load on gym.make)
 
 __version__ = "0.1.0"
 __all__ = [

@@ -41,8 +41,10 @@ def test_import_memgym_loads_registration_tables_not_env_classes_baselines_or_re
             "if m.startswith('memgym.'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
-    assert "memgym.envs.registration" in loaded and "memgym.tasks.lts" in loaded
-    heavy = [m for m in loaded if m.startswith(("memgym.recipes", "memgym.agents",
+    assert "memgym.envs.registration" in loaded and "memgym.recipes.ids" in loaded
+    recipe_classes = [m for m in loaded if m.startswith("memgym.recipes.") and m != "memgym.recipes.ids"]
+    assert recipe_classes == [], "recipe ids are a table; their env classes load on gym.make"
+    heavy = [m for m in loaded if m.startswith(("memgym.agents",
                                                  "memgym.rewards", "memgym.envs.structured",
                                                  "memgym.envs.core"))]
     assert heavy == []

@@ -28,7 +28,7 @@ def hand_episode() -> Episode:
 
 
 def make(**kwargs) -> BudgetRouterEnv:
-    return BudgetRouterEnv(task="memgym.tasks.rememr1:RevisitTask",
+    return BudgetRouterEnv(task="memgym.tasks.revisit:RevisitTask",
                            tiers={"episodic": {"entries": 1, "tokens": None}},
                            ops=("noop", "add", "update"), **kwargs)
 

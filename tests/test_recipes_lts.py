@@ -11,7 +11,8 @@ import memgym  # noqa: F401
 from memgym.agents.baselines import BASELINES
 from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.lts import ADMIT, SKIP, AdmissionEnv, AdmitAllAgent, supporting_entries
-from memgym.tasks.lts import ADMISSION_COST, ENV_ID
+from memgym.recipes.ids import ADMISSION_COST
+from memgym.recipes.ids import LTS_ENV_ID as ENV_ID
 
 from recipe_checks import run_benchmark_script, validated_recipe_config
 

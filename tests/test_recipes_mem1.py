@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import memgym  # noqa: F401
 from memgym.envs.memory import count_tokens
 from memgym.episode import Chunk, Episode, Question
-from memgym.recipes.mem1 import PeakMemory, measure
+from memgym.recipes.peak_memory import PeakMemory, measure
 from memgym.tasks.mem1 import CONST_SLOTS, MEM1ComposedTask
 
 from recipe_checks import run_benchmark_script, validated_recipe_config

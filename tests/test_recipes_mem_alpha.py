@@ -15,7 +15,7 @@ from memgym.agents.evaluate import evaluate_agents
 from memgym.envs.memory import count_tokens
 from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.mem_alpha import CORE_PLACEHOLDER, FilingAgent
-from memgym.tasks.mem_alpha import MemAlphaTask
+from memgym.tasks.mem_alpha_stream import MemAlphaTask
 
 from recipe_checks import run_benchmark_script, validated_recipe_config
 

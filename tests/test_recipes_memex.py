@@ -29,7 +29,7 @@ def hand_episode() -> Episode:
 
 
 def make(**kwargs) -> MemexEnv:
-    return MemexEnv(task="memgym.tasks.rememr1:RevisitTask",
+    return MemexEnv(task="memgym.tasks.revisit:RevisitTask",
                     tiers={"episodic": {"entries": 2, "tokens": None}}, ops_per_chunk=2,
                     ops=("noop", "add", "update", "delete", "evict", "reread"), archive_view=4,
                     budget_tokens=8, budget_penalty=1.0, redundancy_penalty=0.05, **kwargs)

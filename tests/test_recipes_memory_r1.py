@@ -14,7 +14,7 @@ import memgym  # noqa: F401
 from memgym.agents.evaluate import evaluate_agents
 from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.memory_r1 import MemoryR1Oracle, OverwriteHeuristic, merge_text
-from memgym.tasks.memory_r1 import MemoryR1Task
+from memgym.tasks.memory_r1_stream import MemoryR1Task
 
 from recipe_checks import run_benchmark_script, validated_recipe_config
 

@@ -13,7 +13,7 @@ import memgym  # noqa: F401
 from memgym.episode import Chunk, Episode, Question
 from memgym.facts import extract_fact, parse_question
 from memgym.recipes.rememr1 import ReMemR1Env, RereadFIFOAgent, is_cue
-from memgym.tasks.rememr1 import RevisitTask
+from memgym.tasks.revisit import RevisitTask
 
 from recipe_checks import (
     check_random_and_out_of_range_actions, run_benchmark_script, validated_recipe_config,
@@ -28,7 +28,7 @@ def hand_episode() -> Episode:
 
 
 def make(alpha: float, **kwargs) -> ReMemR1Env:
-    return ReMemR1Env(task="memgym.tasks.rememr1:RevisitTask", alpha=alpha, reread_bonus=0.5,
+    return ReMemR1Env(task="memgym.tasks.revisit:RevisitTask", alpha=alpha, reread_bonus=0.5,
                       tiers={"episodic": {"entries": 1, "tokens": None}},
                       ops=("noop", "add", "update", "reread"), **kwargs)
 

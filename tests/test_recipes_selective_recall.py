@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env
 import memgym
 from memgym.episode import Chunk, Episode, Question
 from memgym.facts import extract_fact, is_hedged
-from memgym.recipes.selective_recall import distractor_sweep, slope, sweep
+from memgym.recipes.distractor_sweep import distractor_sweep, slope, sweep
 from memgym.tasks.selective_recall import (
     COMMIT_MARKERS, VOID_MARKERS, SelectiveRecallTask, expand,
 )

@@ -11,7 +11,7 @@ import memgym  # noqa: F401
 from memgym.agents.baselines import BASELINES, RecencyWeightedAgent
 from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.trim_kv import EvictionEnv, WriteOrderFIFOAgent
-from memgym.tasks.trim_kv import ENV_ID
+from memgym.recipes.ids import TRIM_KV_ENV_ID as ENV_ID
 
 from recipe_checks import run_benchmark_script, validated_recipe_config
 

@@ -18,6 +18,39 @@ reward's spread whatever the unit costs are counted in. Here (one memory module)
 
 Registered as ``memgym/BudgetMem-v0`` (Revisit stream with chatter that names the asked
 pair, so top-1 retrieval is often wrong, and a memory too small to keep every asked fact).
+
+## Description
+
+``memgym/BudgetMem-v0``: Revisit (24 chunks, 3 asked pairs, 40% unasked facts, 20% chatter
+naming an asked pair) written by a fixed FIFO memory of 4 entries; the policy routes each
+question to the ``low`` / ``mid`` / ``high`` tier. ``memgym/BudgetMem-NoAlign-v0``: the same
+without BudgetMem's reward-scale alignment factor.
+
+## Action Space
+
+``Discrete(3)``: low / mid / high retrieval tier for the question in view.
+
+## Observation Space
+
+The structured env's ``Dict`` of ``Box`` arrays (question in view, memory slots).
+
+## Rewards
+
+``score + lambda * a * (-cost)`` per question (``a``: std(task) / std(cost), or 1 unaligned).
+
+## Episode End
+
+After the last question.
+
+## Arguments
+
+``lam`` (default 1.0), ``align``, ``align_window``, ``retrieval_tiers`` and every argument of
+:class:`memgym.envs.structured.MemoryEnv`; task parameters of
+:class:`memgym.tasks.revisit.RevisitParams` via ``task_params`` / reset options.
+
+## Version History
+
+- v0: initial release.
 """
 
 from __future__ import annotations

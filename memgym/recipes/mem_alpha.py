@@ -26,7 +26,7 @@ from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.memory import OpResult
 from memgym.envs.structured import MemoryEnv
 from memgym.envs.text import TextMemoryEnv
-from memgym.tasks.mem_alpha import TIER_OF_KIND
+from memgym.tasks.mem_alpha_stream import TIER_OF_KIND
 
 CORE_PLACEHOLDER = "Core memory: nothing yet."
 CORE_RULE = ("the core tier is update-only: rewrite its entry with update, never add to it "
@@ -113,7 +113,7 @@ class _MemAlphaRewards:
 
 
 class MemAlphaEnv(_MemAlphaRewards, MemoryEnv):
-    """Structured env (see :mod:`memgym.tasks.mem_alpha` for the Gymnasium sections)."""
+    """Structured env (see :mod:`memgym.tasks.mem_alpha_stream` for the Gymnasium sections)."""
 
     def start_episode(self, episode: Any) -> None:
         super().start_episode(episode)
@@ -166,7 +166,7 @@ class FilingAgent:
         pass
 
     def act(self, obs: Any, info: dict[str, Any], env: Any) -> int:
-        from memgym.tasks.mem_alpha import IMPORTANT_MARKERS
+        from memgym.tasks.mem_alpha_stream import IMPORTANT_MARKERS
 
         env = env.unwrapped
         view, mask = env.core.view, env.action_masks()

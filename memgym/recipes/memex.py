@@ -18,6 +18,41 @@ Mechanics on top of the core's ``evict`` / ``reread`` (:mod:`memgym.envs.memory`
 
 ``memgym/Memex-v0`` enables evict + reread; ``memgym/Memex-NoArchive-v0`` is the same stream,
 budget and penalties with noop / add / update / delete only (no archive).
+
+## Description
+
+``memgym/Memex-v0``: Revisit (12 chunks, 2 asked pairs, 2 unasked facts, every fact carrying
+8 bookkeeping details, ~25 tokens; summaries ~4), a memory of 3 entries, a working-context
+budget of 32 tokens; ops noop / add / update / delete / evict / reread (archive only), two ops
+per chunk.
+``memgym/Memex-NoArchive-v0``: the same without evict and reread.
+
+## Action Space
+
+The structured env's flat ``Discrete`` action (``reread archive j`` for the 4 most recently
+archived entries; ``reread similar`` masked).
+
+## Observation Space
+
+The structured env's ``Dict`` of ``Box`` arrays, with ``archive`` rows.
+
+## Rewards
+
+QA score, minus the context-budget and redundancy penalties and the reread cost.
+
+## Episode End
+
+After the last chunk, once every question is answered.
+
+## Arguments
+
+``budget_tokens``, ``budget_penalty``, ``redundancy_penalty`` and every argument of
+:class:`memgym.envs.structured.MemoryEnv`; task parameters of
+:class:`memgym.tasks.revisit.RevisitParams`.
+
+## Version History
+
+- v0: initial release.
 """
 
 from __future__ import annotations

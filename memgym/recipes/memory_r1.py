@@ -46,7 +46,7 @@ def merge_text(old: str, new: str) -> str:
 
 class MemoryR1Env(MemoryEnv):
     """:class:`MemoryEnv` with ``merge slot k`` actions appended (see the module doc and
-    :mod:`memgym.tasks.memory_r1` for the Gymnasium sections). A merge is offered (unmasked)
+    :mod:`memgym.tasks.memory_r1_stream` for the Gymnasium sections). A merge is offered (unmasked)
     only on an entry whose parsed fact names the same (subject, attribute) as the turn in view:
     the "related memory" Memory-R1 shows its manager; merging unrelated texts could only bury
     a fact. ``merge=False`` gives the plain env (overwrite-only UPDATE) on the same streams."""

@@ -15,7 +15,7 @@ the final-answer (outcome) reward mixed with dense step-level rewards. Our readi
 
 ``alpha = 1`` is outcome-only training; ReMemR1's ablation reports an intermediate alpha best.
 The env is :class:`memgym.envs.structured.MemoryEnv` on the Revisit task
-(:mod:`memgym.tasks.rememr1`) with ``reread similar`` (reread by query: the past chunk most
+(:mod:`memgym.tasks.revisit`) with ``reread similar`` (reread by query: the past chunk most
 similar to the view), registered as ``memgym/ReMemR1-{Short,Medium,Long}-v0`` and
 ``memgym/ReMemR1-NoReread-*`` (the same stream without rereads).
 """

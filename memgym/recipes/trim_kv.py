@@ -6,11 +6,52 @@ entries each new chunk forces a choice: overwrite (evict) one of the held entrie
 or drop the newcomer. Only those choices are steps of the agent. The budget is drawn per
 episode from ``budgets`` (or fixed with ``reset(options={"budget": b})``), so one policy is
 trained across budgets and a curve of score vs budget is measured per agent. The id
-``memgym/TrimKV-Eviction-v0`` is registered by :mod:`memgym.tasks.trim_kv`.
+``memgym/TrimKV-Eviction-v0`` is registered by :mod:`memgym.recipes.ids`.
 
 Baselines that act through the flat action layout (``lru``, ``salience``, ``oracle``,
 ``random`` and the new ``recency`` of :mod:`memgym.agents.baselines`) work unchanged here;
 :class:`WriteOrderFIFOAgent` (``fifo_write``) evicts the entry written longest ago.
+
+## Description
+
+TRIM-KV-style retention: every chunk of a stream of stable facts (KV-updates generator with
+no value changes and no rumours: 8 queried facts, each stated three times, among as many
+chunks of chatter; half of the questions asked mid-stream, so entries get read before the
+end) enters memory while there is room; once memory holds ``budget`` entries the agent picks
+which entry each new chunk replaces, or drops the newcomer. As in a KV cache, keeping more
+never hurts (no stale or conflicting values), so every policy reaches the same ceiling at a
+full budget and the question is how much each keeps at a tight one. The budget is drawn per
+episode from ``budgets`` so one policy covers the whole curve. Registered as
+``memgym/TrimKV-Eviction-v0`` with entry point ``memgym.recipes.trim_kv:EvictionEnv``.
+
+## Action Space
+
+The structured env's flat ``Discrete`` layout (noop = drop the incoming chunk, update slot k
+= evict slot k for it; add masked when full); see :class:`memgym.recipes.trim_kv.EvictionEnv`.
+
+## Observation Space
+
+The structured env's ``Dict`` of ``Box`` arrays (see :mod:`memgym.envs.structured`).
+
+## Rewards
+
+Mean QA score (EM of the BM25 reader) over the episode's questions; the recipe config adds
+potential-based evidence shaping for training.
+
+## Episode End
+
+After the last chunk, once every question is answered.
+
+## Arguments
+
+Task: KV-updates parameters (``length=48``, ``n_keys=8``, ``n_entities=4``,
+``distractor_rate=0``, ``filler_rate=0.5``, ``update_rate=0``, ``mid_stream_questions=4``;
+pass ``task_params`` for the conflicting setting with updates and rumours).
+Env: one 32-entry tier, ``budgets=(2, 4, 8, 16, 32)``; ``reset(options={"budget": b})``.
+
+## Version History
+
+- v0: initial release.
 """
 
 from __future__ import annotations

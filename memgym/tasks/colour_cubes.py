@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from memgym.envs.registration import register_env, register_task, task_path
+from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import WRITE_OPS, check_rate, resolve_params, split_pool, split_rng
 
@@ -215,12 +215,3 @@ register_task(
         for level, task in LEVEL_TASKS.items()},
     description="Colour-Cubes: cubes teleport; questions ask each cube's current cell.",
 )
-
-for _level, _task in LEVEL_TASKS.items():
-    _id = f"memgym/ColourCubes-{_level}-Memoryless-v0"
-    _kwargs = {"task": task_path(ColourCubesTask), "task_params": dict(_task)}
-    register_env(
-        _id, "memgym.recipes.memory_rewriting:make_env", kwargs=_kwargs, task=_kwargs["task"],
-        level=_level, interface="memoryless",
-        description="ColourCubes without memory ops: the agent answers each question (only "
-                    "recurrence helps).")

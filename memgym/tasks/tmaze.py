@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from memgym.envs.registration import register_env, register_task, task_path
+from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import WRITE_OPS, resolve_params, split_pool, split_rng
 
@@ -223,13 +223,3 @@ register_task(
     levels={level: {"task": task, "env": LEVEL_ENV} for level, task in LEVEL_TASKS.items()},
     description="Endless T-Maze: corridors with a cue each; junctions ask the latest cue.",
 )
-
-# The memoryless variant: same streams, no memory ops; the agent answers each junction.
-for _level, _task in LEVEL_TASKS.items():
-    _id = f"memgym/TMaze-{_level}-Memoryless-v0"
-    _kwargs = {"task": task_path(TMazeTask), "task_params": dict(_task)}
-    register_env(
-        _id, "memgym.recipes.memory_rewriting:make_env", kwargs=_kwargs, task=_kwargs["task"],
-        level=_level, interface="memoryless",
-        description="TMaze without memory ops: the agent answers each junction (only recurrence "
-                    "helps).")

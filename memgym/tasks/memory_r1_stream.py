@@ -68,7 +68,6 @@ from typing import Any
 
 import numpy as np
 
-from memgym.envs.registration import register_env, task_path
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import check_rate, resolve_params, split_rng
 from memgym.tasks.fact_words import (
@@ -232,21 +231,3 @@ class MemoryR1Task:
             task=self.name, split=split, seed=int(seed), params=dataclasses.asdict(p),
             labels={"kinds": kinds, "key_of": key_of, "stories": stories},
         )
-
-
-#: One tier with room for exactly one entry per pair: an ADD per fact runs out of room.
-MEMORY_R1_ENV: dict[str, Any] = {
-    "task": task_path(MemoryR1Task),
-    "task_params": {},
-    "tiers": {"episodic": {"entries": 6, "tokens": None}},
-    "ops": ("noop", "add", "update", "delete"),
-    "metric": "em",
-}
-for _interface, _tag in (("structured", ""), ("text", "-Text")):
-    _id = f"memgym/MemoryR1{_tag}-v0"
-    _kwargs = {**MEMORY_R1_ENV, "interface": _interface}
-    register_env(
-        _id, "memgym.recipes.memory_r1:make_env", kwargs=_kwargs, task=MEMORY_R1_ENV["task"],
-        interface=_interface,
-        description="Memory-R1 fact stream: ADD / UPDATE (overwrite or merge) / DELETE / NOOP, "
-                    "EM reward.")

@@ -63,7 +63,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from memgym.envs.registration import register_env, task_path
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import check_rate, resolve_params, split_rng
 from memgym.tasks.fact_words import (
@@ -206,25 +205,3 @@ class MemAlphaTask:
             questions=tuple(questions), task=self.name, split=split, seed=int(seed),
             params=dataclasses.asdict(p), labels={"kinds": kinds, "owner": owner},
         )
-
-
-#: Core: one always-shown entry (update-only); room for every event and fact otherwise, so
-#: beta, not capacity, decides what is kept.
-MEM_ALPHA_ENV: dict[str, Any] = {
-    "task": task_path(MemAlphaTask),
-    "task_params": {},
-    "tiers": {"core": {"entries": 1, "tokens": 32, "always_shown": True},
-              "episodic": {"entries": 6, "tokens": None},
-              "semantic": {"entries": 6, "tokens": None}},
-    "ops": ("noop", "add", "update", "delete"),
-    "metric": "em",
-    "beta": 0.05,
-}
-for _interface, _tag in (("structured", ""), ("text", "-Text")):
-    _id = f"memgym/MemAlpha{_tag}-v0"
-    _kwargs = {**MEM_ALPHA_ENV, "interface": _interface}
-    register_env(
-        _id, "memgym.recipes.mem_alpha:make_env", kwargs=_kwargs, task=MEM_ALPHA_ENV["task"],
-        interface=_interface,
-        description="Mem-alpha: core (update-only) / episodic / semantic memory; QA + tool "
-                    "success + beta x compression + content validity.")

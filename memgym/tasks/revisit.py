@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from memgym.envs.registration import register_recipe, register_task
+from memgym.envs.registration import register_task
 from memgym.episode import Chunk, Episode, Question
 from memgym.tasks.base import check_rate, rate_count, resolve_params, split_pool, split_rng
 from memgym.tasks.fact_words import (
@@ -259,26 +259,10 @@ REVISIT_LEVELS: dict[str, dict[str, Any]] = {
 }
 
 #: The Revisit task's path: the task of the ReMemR1, BudgetMem and Memex recipe ids.
-REVISIT_TASK = "memgym.tasks.rememr1:RevisitTask"
+REVISIT_TASK = "memgym.tasks.revisit:RevisitTask"
 
 register_task(
     "Revisit", RevisitTask,
     levels={lvl: {"task": t, "env": REVISIT_ENV} for lvl, t in REVISIT_LEVELS.items()},
     description="Facts stated once, asked after a cue much later; reread / archive recover them.",
-)
-
-
-register_recipe(
-    "ReMemR1", "memgym.recipes.rememr1:make_env",
-    levels={lvl: {"task": t, "env": {**REREAD_ENV, "alpha": 0.8}}
-            for lvl, t in REVISIT_LEVELS.items()},
-    description="ReMemR1: reread by query, alpha-mixed outcome / recall-gain / reread-bonus reward.",
-    task=REVISIT_TASK,
-)
-register_recipe(
-    "ReMemR1-NoReread", "memgym.recipes.rememr1:make_env",
-    levels={lvl: {"task": t, "env": {**REVISIT_ENV, "alpha": 0.8}}
-            for lvl, t in REVISIT_LEVELS.items()},
-    description="ReMemR1 ablation: the same streams and reward without the reread op.",
-    task=REVISIT_TASK,
 )

@@ -1,0 +1,172 @@
+"""The recipe ids: every id whose env is a recipe's own class, registered in one table.
+
+``import memgym`` imports this module after the built-in tasks. Registering loads nothing
+but the tasks' parameter tables: entry points are ``"module:function"`` strings, so a recipe's
+env class (:mod:`memgym.recipes.lts`, ...) loads on ``gym.make``. Each id is documented
+(Gymnasium's sections) in its recipe module; its stream comes from a task of
+:mod:`memgym.tasks`. A recipe of one's own registers the same way, with
+:func:`memgym.envs.registration.register_env` or ``register_recipe`` (README, "Registering a
+new task").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memgym.envs.registration import register_env, register_recipe, task_path
+from memgym.tasks.colour_cubes import LEVEL_TASKS as CUBE_LEVELS
+from memgym.tasks.colour_cubes import ColourCubesTask
+from memgym.tasks.mem_alpha_stream import MemAlphaTask
+from memgym.tasks.memory_r1_stream import MemoryR1Task
+from memgym.tasks.revisit import REREAD_ENV, REVISIT_ENV, REVISIT_LEVELS, REVISIT_TASK
+from memgym.tasks.tmaze import LEVEL_TASKS as TMAZE_LEVELS
+from memgym.tasks.tmaze import TMazeTask
+
+KV_TASK = "memgym.tasks.kv_updates:KVUpdatesTask"
+
+# -- ReMemR1 (memgym.recipes.rememr1): the Revisit streams with reread by query -------------
+register_recipe(
+    "ReMemR1", "memgym.recipes.rememr1:make_env",
+    levels={lvl: {"task": t, "env": {**REREAD_ENV, "alpha": 0.8}}
+            for lvl, t in REVISIT_LEVELS.items()},
+    description="ReMemR1: reread by query, alpha-mixed outcome / recall-gain / reread-bonus reward.",
+    task=REVISIT_TASK,
+)
+register_recipe(
+    "ReMemR1-NoReread", "memgym.recipes.rememr1:make_env",
+    levels={lvl: {"task": t, "env": {**REVISIT_ENV, "alpha": 0.8}}
+            for lvl, t in REVISIT_LEVELS.items()},
+    description="ReMemR1 ablation: the same streams and reward without the reread op.",
+    task=REVISIT_TASK,
+)
+
+# -- BudgetMem (memgym.recipes.budgetmem): a per-question tier router ----------------------
+BUDGETMEM_TASK: dict[str, Any] = {"length": 24, "n_keys": 3, "fact_rate": 0.4,
+                                  "mention_rate": 0.2}
+BUDGETMEM_ENV: dict[str, Any] = {
+    "tiers": {"episodic": {"entries": 4, "tokens": None}},
+    "ops": ("noop", "add", "update"),
+}
+register_recipe(
+    "BudgetMem", "memgym.recipes.budgetmem:make_env",
+    levels={"": {"task": BUDGETMEM_TASK, "env": {**BUDGETMEM_ENV, "lam": 1.0, "align": True}}},
+    description="BudgetMem: learned per-question tier router, task + lambda * aligned cost reward.",
+    task=REVISIT_TASK,
+)
+register_recipe(
+    "BudgetMem-NoAlign", "memgym.recipes.budgetmem:make_env",
+    levels={"": {"task": BUDGETMEM_TASK, "env": {**BUDGETMEM_ENV, "lam": 1.0, "align": False}}},
+    description="BudgetMem ablation: the cost reward without the std(task)/std(cost) alignment.",
+    task=REVISIT_TASK,
+)
+
+# -- Memex (memgym.recipes.memex): an indexed archive under a context budget ---------------
+# Small on purpose: a small PPO policy must discover add -> evict -> (cue) reread -> add
+# within a few minutes of CPU (a 20-chunk, 6-slot level reached 0.15 QA in 45k steps).
+MEMEX_TASK: dict[str, Any] = {"length": 12, "n_keys": 2, "fact_rate": 0.17, "detail": 8,
+                              "min_gap": 3}
+MEMEX_ENV: dict[str, Any] = {
+    "tiers": {"episodic": {"entries": 3, "tokens": None}},
+    "ops_per_chunk": 2,
+    "archive_view": 4,
+    "budget_tokens": 32,
+    "budget_penalty": 0.25,
+    "redundancy_penalty": 0.05,
+}
+register_recipe(
+    "Memex", "memgym.recipes.memex:make_env",
+    levels={"": {"task": MEMEX_TASK, "env": {
+        **MEMEX_ENV, "ops": ("noop", "add", "update", "delete", "evict", "reread")}}},
+    description="Memex: indexed archive (evict with summary, reread by index), context budget.",
+    task=REVISIT_TASK,
+)
+register_recipe(
+    "Memex-NoArchive", "memgym.recipes.memex:make_env",
+    levels={"": {"task": MEMEX_TASK, "env": {**MEMEX_ENV, "ops": ("noop", "add", "update", "delete")}}},
+    description="Memex ablation: the same stream and context budget without the archive.",
+    task=REVISIT_TASK,
+)
+
+# -- LTS (memgym.recipes.lts): admit / skip per chunk, reuse credit ------------------------
+LTS_ENV_ID = "memgym/LTS-Admission-v0"
+ADMISSION_COST = 0.01
+register_env(
+    LTS_ENV_ID, "memgym.recipes.lts:AdmissionEnv", task=KV_TASK, interface="structured",
+    kwargs={
+        "task": KV_TASK,
+        "task_params": {"length": 40, "n_keys": 6, "distractor_rate": 0.4, "update_rate": 0.0,
+                        "mid_stream_questions": 3},
+        "tiers": {"memory": {"entries": 6, "tokens": None}},
+        "ops": ("noop", "add", "update"),
+        "rewards": {"qa": 0.0, "op_costs": {"add": ADMISSION_COST, "update": ADMISSION_COST}},
+        "reuse_bonus": 1.0,
+    },
+    description="LTS: admit / skip per chunk at a fixed budget (FIFO eviction), reuse-credit reward.")
+
+# -- TRIM-KV (memgym.recipes.trim_kv): which entry to evict, budget per episode ------------
+TRIM_KV_ENV_ID = "memgym/TrimKV-Eviction-v0"
+TRIM_KV_BUDGETS = (2, 4, 8, 16, 32)
+register_env(
+    TRIM_KV_ENV_ID, "memgym.recipes.trim_kv:EvictionEnv", task=KV_TASK, interface="structured",
+    kwargs={
+        "task": KV_TASK,
+        "task_params": {"length": 48, "n_keys": 8, "n_entities": 4, "distractor_rate": 0.0,
+                        "filler_rate": 0.5, "update_rate": 0.0, "mid_stream_questions": 4},
+        "tiers": {"memory": {"entries": max(TRIM_KV_BUDGETS), "tokens": None}},
+        "ops": ("noop", "add", "update"),
+        "budgets": TRIM_KV_BUDGETS,
+    },
+    description="TRIM-KV: choose which entry to evict when memory is full; budget per episode.")
+
+# -- Mem-alpha (memgym.recipes.mem_alpha): update-only core, compression reward ------------
+#: Core: one always-shown entry (update-only); room for every event and fact otherwise, so
+#: beta, not capacity, decides what is kept.
+MEM_ALPHA_ENV: dict[str, Any] = {
+    "task": task_path(MemAlphaTask),
+    "task_params": {},
+    "tiers": {"core": {"entries": 1, "tokens": 32, "always_shown": True},
+              "episodic": {"entries": 6, "tokens": None},
+              "semantic": {"entries": 6, "tokens": None}},
+    "ops": ("noop", "add", "update", "delete"),
+    "metric": "em",
+    "beta": 0.05,
+}
+# -- Memory-R1 (memgym.recipes.memory_r1): ADD / UPDATE (overwrite or merge) / DELETE ------
+#: One tier with room for exactly one entry per pair: an ADD per fact runs out of room.
+MEMORY_R1_ENV: dict[str, Any] = {
+    "task": task_path(MemoryR1Task),
+    "task_params": {},
+    "tiers": {"episodic": {"entries": 6, "tokens": None}},
+    "ops": ("noop", "add", "update", "delete"),
+    "metric": "em",
+}
+for _interface, _tag in (("structured", ""), ("text", "-Text")):
+    register_env(
+        f"memgym/MemAlpha{_tag}-v0", "memgym.recipes.mem_alpha:make_env",
+        kwargs={**MEM_ALPHA_ENV, "interface": _interface}, task=MEM_ALPHA_ENV["task"],
+        interface=_interface,
+        description="Mem-alpha: core (update-only) / episodic / semantic memory; QA + tool "
+                    "success + beta x compression + content validity.")
+for _interface, _tag in (("structured", ""), ("text", "-Text")):
+    register_env(
+        f"memgym/MemoryR1{_tag}-v0", "memgym.recipes.memory_r1:make_env",
+        kwargs={**MEMORY_R1_ENV, "interface": _interface}, task=MEMORY_R1_ENV["task"],
+        interface=_interface,
+        description="Memory-R1 fact stream: ADD / UPDATE (overwrite or merge) / DELETE / NOOP, "
+                    "EM reward.")
+
+# -- memory rewriting (memgym.recipes.memory_rewriting): the memoryless variants -----------
+for _level, _task in CUBE_LEVELS.items():
+    _kwargs = {"task": task_path(ColourCubesTask), "task_params": dict(_task)}
+    register_env(
+        f"memgym/ColourCubes-{_level}-Memoryless-v0", "memgym.recipes.memory_rewriting:make_env",
+        kwargs=_kwargs, task=_kwargs["task"], level=_level, interface="memoryless",
+        description="ColourCubes without memory ops: the agent answers each question (only "
+                    "recurrence helps).")
+for _level, _task in TMAZE_LEVELS.items():
+    _kwargs = {"task": task_path(TMazeTask), "task_params": dict(_task)}
+    register_env(
+        f"memgym/TMaze-{_level}-Memoryless-v0", "memgym.recipes.memory_rewriting:make_env",
+        kwargs=_kwargs, task=_kwargs["task"], level=_level, interface="memoryless",
+        description="TMaze without memory ops: the agent answers each junction (only recurrence "
+                    "helps).")
