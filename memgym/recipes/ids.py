@@ -140,33 +140,30 @@ MEMORY_R1_ENV: dict[str, Any] = {
     "ops": ("noop", "add", "update", "delete"),
     "metric": "em",
 }
-for _interface, _tag in (("structured", ""), ("text", "-Text")):
-    register_env(
-        f"memgym/MemAlpha{_tag}-v0", "memgym.recipes.mem_alpha:make_env",
-        kwargs={**MEM_ALPHA_ENV, "interface": _interface}, task=MEM_ALPHA_ENV["task"],
-        interface=_interface,
-        description="Mem-alpha: core (update-only) / episodic / semantic memory; QA + tool "
-                    "success + beta x compression + content validity.")
-for _interface, _tag in (("structured", ""), ("text", "-Text")):
-    register_env(
-        f"memgym/MemoryR1{_tag}-v0", "memgym.recipes.memory_r1:make_env",
-        kwargs={**MEMORY_R1_ENV, "interface": _interface}, task=MEMORY_R1_ENV["task"],
-        interface=_interface,
-        description="Memory-R1 fact stream: ADD / UPDATE (overwrite or merge) / DELETE / NOOP, "
-                    "EM reward.")
+#: Both interfaces of each: (id name, entry point, env kwargs, description).
+TWO_INTERFACE_RECIPES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    ("MemAlpha", "memgym.recipes.mem_alpha:make_env", MEM_ALPHA_ENV,
+     "Mem-alpha: core (update-only) / episodic / semantic memory; QA + tool success + beta x "
+     "compression + content validity."),
+    ("MemoryR1", "memgym.recipes.memory_r1:make_env", MEMORY_R1_ENV,
+     "Memory-R1 fact stream: ADD / UPDATE (overwrite or merge) / DELETE / NOOP, EM reward."),
+)
+for _name, _entry, _env, _description in TWO_INTERFACE_RECIPES:
+    for _interface, _tag in (("structured", ""), ("text", "-Text")):
+        register_env(f"memgym/{_name}{_tag}-v0", _entry,
+                     kwargs={**_env, "interface": _interface}, task=_env["task"],
+                     interface=_interface, description=_description)
 
 # -- memory rewriting (memgym.recipes.memory_rewriting): the memoryless variants -----------
-for _level, _task in CUBE_LEVELS.items():
-    _kwargs = {"task": task_path(ColourCubesTask), "task_params": dict(_task)}
-    register_env(
-        f"memgym/ColourCubes-{_level}-Memoryless-v0", "memgym.recipes.memory_rewriting:make_env",
-        kwargs=_kwargs, task=_kwargs["task"], level=_level, interface="memoryless",
-        description="ColourCubes without memory ops: the agent answers each question (only "
-                    "recurrence helps).")
-for _level, _task in TMAZE_LEVELS.items():
-    _kwargs = {"task": task_path(TMazeTask), "task_params": dict(_task)}
-    register_env(
-        f"memgym/TMaze-{_level}-Memoryless-v0", "memgym.recipes.memory_rewriting:make_env",
-        kwargs=_kwargs, task=_kwargs["task"], level=_level, interface="memoryless",
-        description="TMaze without memory ops: the agent answers each junction (only recurrence "
-                    "helps).")
+#: (family, task, its levels, what the agent does without memory ops).
+MEMORYLESS: tuple[tuple[str, type, dict[str, dict[str, Any]], str], ...] = (
+    ("ColourCubes", ColourCubesTask, CUBE_LEVELS, "the agent answers each question"),
+    ("TMaze", TMazeTask, TMAZE_LEVELS, "the agent answers each junction"),
+)
+for _family, _task_class, _levels, _what in MEMORYLESS:
+    for _level, _task in _levels.items():
+        _kwargs = {"task": task_path(_task_class), "task_params": dict(_task)}
+        register_env(
+            f"memgym/{_family}-{_level}-Memoryless-v0", "memgym.recipes.memory_rewriting:make_env",
+            kwargs=_kwargs, task=_kwargs["task"], level=_level, interface="memoryless",
+            description=f"{_family} without memory ops: {_what} (only recurrence helps).")
