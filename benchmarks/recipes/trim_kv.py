@@ -3,9 +3,10 @@
 1. trains MaskablePPO from ``configs/recipes/trim_kv.yaml`` (eviction choice, budget drawn
    per episode from 2, 4, 8, 16, 32) for at most ``--minutes``;
 2. for each budget, on the same held-out streams: the learned policy, random eviction,
-   FIFO (by write time), LRU, the recency-weighted heuristic (``recency``), the salience
-   rule and the oracle; the gap and ratio of the learned policy over the best of FIFO / LRU
-   / recency per budget;
+   FIFO (by write time), LRU, the recency-weighted heuristic (``recency``), the forgetting
+   curves (``ebbinghaus``: MemoryBank; ``age_weighted``: HEMA; :mod:`memgym.agents.forgetting`), the salience
+   rule and the oracle; the gap and ratio of the learned policy over the best of those five
+   heuristics per budget;
 3. the heuristics alone on the conflicting setting (values change, hedged rumours), where
    keeping more is not always better (no learned policy is trained there).
 
@@ -26,7 +27,7 @@ import common  # this folder's shared helpers (the script's folder is on sys.pat
 CONFIG = common.ROOT / "configs" / "recipes" / "trim_kv.yaml"
 ENV_ID = "memgym/TrimKV-Eviction-v0"
 BUDGETS = (2, 4, 8, 16, 32)
-HEURISTICS = ("fifo_write", "lru", "recency")
+HEURISTICS = ("fifo_write", "lru", "recency", "ebbinghaus", "age_weighted")
 REFERENCES = ("random", "salience", "oracle")
 CONFLICT_KWARGS = {"task_params": {"length": 40, "n_keys": 6, "distractor_rate": 0.4,
                                    "update_rate": 0.8, "mid_stream_questions": 3},
@@ -94,7 +95,7 @@ def markdown(result: dict[str, Any]) -> str:
              f"across budgets, {result['trained_steps']:,} steps "
              f"({result['train_minutes']} min incl. eval).", ""]
     lines += _table(result["table"], budgets)
-    lines += ["", "| budget | best of FIFO/LRU/recency | learned - it | learned / it | "
+    lines += ["", "| budget | best heuristic | learned - it | learned / it | "
               "learned / oracle |", "|---|---|---|---|---|"]
     for b, g in result["learned_vs_best_heuristic"].items():
         ratio = "-" if g["ratio"] is None else f"{g['ratio']:.2f}x"

@@ -230,6 +230,8 @@ BASELINE_PATHS: dict[str, str] = {
     "recency": "memgym.agents.baselines:RecencyWeightedAgent",
     "longest": "memgym.agents.baselines:LongestAgent",
     "novelty": "memgym.agents.baselines:NoveltyAgent",
+    "ebbinghaus": "memgym.agents.forgetting:EbbinghausAgent",
+    "age_weighted": "memgym.agents.forgetting:AgeWeightedAgent",
     # recipe baselines (LTS admission control, TRIM-KV eviction)
     "admit_all": "memgym.recipes.lts:AdmitAllAgent",
     "admit_none": "memgym.recipes.lts:AdmitNoneAgent",
