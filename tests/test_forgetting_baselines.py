@@ -10,15 +10,15 @@ from memgym.agents.baselines import BASELINES
 from memgym.agents.evaluate import evaluate_agents
 
 
-def full_memory_env() -> gym.Env:
-    """A KV-updates env whose two slots are full, at step 20 of the stream."""
+def full_memory_env(now: int) -> gym.Env:
+    """A KV-updates env whose two slots are full, at step ``now`` of the stream."""
     env = gym.make("memgym/KVUpdates-Easy-v0", tiers={"episodic": {"entries": 2, "tokens": None}})
     env.reset(seed=0)
     base = env.unwrapped
     for _ in range(2):
         add = base.action_index[("add", -1, 0)]
         env.step(add)
-    base.core.step_count = 20
+    base.core.step_count = now
     return env
 
 
@@ -31,24 +31,24 @@ def victim(agent_name: str, env: gym.Env) -> int:
     return int(base.slot_entry[int(base.action_args[action])])
 
 
-def test_ebbinghaus_and_age_weighted_differ_on_an_old_but_recalled_entry() -> None:
-    env = full_memory_env()
+def test_a_recall_renews_an_entry_for_ebbinghaus_but_not_for_age_weighting() -> None:
+    env = full_memory_env(now=200)
     old, new = sorted(env.unwrapped.core.store.entries.values(), key=lambda e: e.id)
-    # `old` was written at step 0 and recalled 3 times, last at step 4; `new` written at 10.
-    old.updated, old.last_used, old.hits = 0, 4, 3
-    new.updated, new.last_used, new.hits = 10, 10, 0
-    # Ebbinghaus: t / S = 16 / 4 = 4 for old, 10 / 1 = 10 for new -> forget `new`.
+    # `old`: written at step 0, recalled once, at step 199; `new`: written at 190, never read.
+    old.updated, old.last_used, old.hits = 0, 199, 1
+    new.updated, new.last_used, new.hits = 190, 190, 0
+    # Ebbinghaus: t / S = 1 / 2 for old, 10 / 1 for new: the recall made `old` fresh.
     assert victim("ebbinghaus", env) == new.id
-    # Age-weighted: 4 * 0.9**20 = 0.49 for old, 1 * 0.9**10 = 0.35 for new -> forget `new` too;
-    # with two recalls less the old entry's weight falls below: 2 * 0.9**20 = 0.24.
-    assert victim("age_weighted", env) == new.id
-    old.hits = 1
+    # Age-weighted: 2 * decay**200 for old < 1 * decay**10 for new (decay 0.99): age wins.
+    decay = BASELINES["age_weighted"].decay
+    assert 2 * decay ** 200 < decay ** 10
     assert victim("age_weighted", env) == old.id
-    assert victim("ebbinghaus", env) == new.id, "16 / 2 = 8 < 10: still the newer one"
+    old.hits = 20  # enough recalls outweigh the age: 21 * 0.99**200 = 2.8 > 0.90
+    assert victim("age_weighted", env) == new.id
 
 
 def test_recalls_count_from_the_last_write() -> None:
-    env = full_memory_env()
+    env = full_memory_env(now=20)
     base = env.unwrapped
     agent = BASELINES["ebbinghaus"]()
     agent.reset(env, seed=0)
