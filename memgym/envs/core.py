@@ -287,13 +287,13 @@ class MemoryCore:
         elif op == "add":
             source = self._source_of(text)
             result = store.add(view.text if text is None else text, tier or self.default_tier,
-                               source=source, step=step)
+                               source=source, step=step, time=view.source)
             if result.ok:
                 self._source_moved(source, +1)
         elif op == "update":
             old, source = store.entries[target].source, self._source_of(text)
             result = store.update(target, view.text if text is None else text,
-                                  source=source, step=step)
+                                  source=source, step=step, time=view.source)
             if result.ok:
                 self._source_moved(old, -1)
                 self._source_moved(source, +1)
@@ -389,6 +389,9 @@ class MemoryCore:
         questions = [self.episode.questions[i] for i in due]
         if reader is None:
             replies = [_NO_ANSWER] * len(questions)
+        elif getattr(reader, "time_aware", False):  # entries' stream times; extra texts: -1
+            times = [-1 if e.time is None else e.time for e in entries] + [-1] * len(extra)
+            replies = reader.answer_all([q.text for q in questions], texts, shown, times=times)
         else:
             replies = reader.answer_all([q.text for q in questions], texts, shown)
         shares = evidence_shares([q.evidence for q in questions], [q.text for q in questions],

@@ -110,6 +110,9 @@ class Entry:
     tokens: int
     hits: int = 0
     last_used: int = 0
+    #: Stream time of the content: the chunk in view when it was written (a time-aware reader
+    #: lets the latest of conflicting facts win); None when nothing was in view.
+    time: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,21 +169,24 @@ class MemoryStore:
         return [e.text for e in self.entries.values()]
 
     # -- operations ----------------------------------------------------------------------
-    def add(self, text: str, tier: str, *, source: int | None, step: int) -> OpResult:
+    def add(self, text: str, tier: str, *, source: int | None, step: int,
+            time: int | None = None) -> OpResult:
         if not text.strip():
             return _fail("add", "empty_text", "cannot add an empty entry")
         tokens = count_tokens(text)
         error = self.room(tier, tokens)
         if error:
             return _fail("add", error, self._room_message(tier, tokens, error))
-        entry = Entry(self.next_id, text, tier, source, step, step, tokens, last_used=step)
+        entry = Entry(self.next_id, text, tier, source, step, step, tokens, last_used=step,
+                      time=time)
         self.next_id += 1
         self.entries[entry.id] = entry
         self.tier_entries[tier] += 1
         self.tier_tokens[tier] += tokens
         return OpResult("add", True, entry.id, message=f"added entry {entry.id} to {tier}")
 
-    def update(self, entry_id: int, text: str, *, source: int | None, step: int) -> OpResult:
+    def update(self, entry_id: int, text: str, *, source: int | None, step: int,
+               time: int | None = None) -> OpResult:
         entry = self.entries.get(entry_id)
         if entry is None:
             return _fail("update", "unknown_id", f"no entry with id {entry_id} in memory")
@@ -191,7 +197,7 @@ class MemoryStore:
         if error:
             return _fail("update", error, self._room_message(entry.tier, tokens, error))
         self.tier_tokens[entry.tier] += tokens - entry.tokens
-        entry.text, entry.tokens, entry.source = text, tokens, source
+        entry.text, entry.tokens, entry.source, entry.time = text, tokens, source, time
         entry.updated = entry.last_used = step
         return OpResult("update", True, entry_id, message=f"updated entry {entry_id}")
 

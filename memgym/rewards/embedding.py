@@ -143,8 +143,9 @@ class EmbeddingReader(RankingReader):
     always read. The model loads on the first call to :meth:`answer_all`, not here.
     """
 
-    def __init__(self, top_k: int = 3, model_path: str | Path | None = None) -> None:
-        super().__init__(top_k)
+    def __init__(self, top_k: int = 3, model_path: str | Path | None = None,
+                 time_aware: bool = False) -> None:
+        super().__init__(top_k, time_aware)
         self.model_path = model_path
 
     @property

@@ -1,9 +1,11 @@
 """The default reader: answers questions from memory entries, deterministically and cheaply.
 
 A reader sees only the entry texts: the ``always_shown`` entries (the ``core`` tier) plus the
-``top_k`` entries a retriever ranks highest for each query. It never sees timestamps, ids or
-entry order (ties are broken by text), so a memory that keeps both a stale and a fresh value
-of a fact gets an ambiguous answer: the memory manager is rewarded for overwriting.
+``top_k`` entries a retriever ranks highest for each query. By default it never sees
+timestamps, ids or entry order (ties are broken by text), so a memory that keeps both a stale
+and a fresh value of a fact gets an ambiguous answer: the memory manager is rewarded for
+overwriting. With ``time_aware=True`` (``reader_params``) the latest statement of a fact wins
+instead (:class:`RankingReader`).
 
 Answering (shared by every backend, see :class:`RankingReader`):
 
@@ -91,12 +93,20 @@ def _hop_queries(chains: dict[int, _Chain]) -> list[tuple[int, str]]:
 
 
 class RankingReader:
-    """Answering logic shared by the backends; subclasses implement :meth:`ranker`."""
+    """Answering logic shared by the backends; subclasses implement :meth:`ranker`.
 
-    def __init__(self, top_k: int = 3) -> None:
+    ``time_aware=True`` reads the entries' stream times (``answer_all(..., times=)``: the
+    env passes the time of the chunk each entry was written from): among the values an
+    extraction finds for one subject and attribute, only those of the latest entry count, as
+    mem0's time-aware retrieval and Zep's fact validity do. A memory that keeps both a stale
+    and a fresh value then answers with the fresh one, so ADD-only managers are not scored as
+    stale. Without ``times`` it reads as the default reader.
+    """
+
+    def __init__(self, top_k: int = 3, time_aware: bool = False) -> None:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        self.top_k = top_k
+        self.top_k, self.time_aware = top_k, bool(time_aware)
 
     def ranker(self, entries: Sequence[str]) -> Ranker:
         """Index ``entries`` once; the result ranks any batch of queries against them."""
@@ -107,10 +117,15 @@ class RankingReader:
         return self.ranker(entries)(queries) if entries else [[] for _ in queries]
 
     def answer_all(
-        self, questions: Sequence[str], entries: Sequence[str], always_shown: Sequence[int] = ()
+        self, questions: Sequence[str], entries: Sequence[str], always_shown: Sequence[int] = (),
+        times: Sequence[int] | None = None,
     ) -> list[ReaderAnswer]:
-        """Answer every question from ``entries`` (see the module docstring)."""
+        """Answer every question from ``entries`` (see the module docstring); ``times``: the
+        stream time of each entry, read by a ``time_aware`` reader."""
         entries = list(entries)
+        if times is not None and len(times) != len(entries):
+            raise ValueError(f"times: {len(times)} values for {len(entries)} entries")
+        stamps = list(times) if self.time_aware and times is not None else None
         bad = [i for i in always_shown if not 0 <= i < len(entries)]
         if bad:
             raise ValueError(f"always_shown indices {bad} out of range for {len(entries)} entries")
@@ -149,11 +164,14 @@ class RankingReader:
                     read = self._read(ranking, shown)
                     used[qi].update(read)
                     key = fact_key(subject, attr)
-                    for i in read:
-                        fact = extract_fact(entries[i])
-                        norm = normalize(fact.value) if fact is not None else ""
-                        if norm and fact.key == key:
-                            values[norm] = min(values.get(norm, fact.value), fact.value)
+                    facts = [(i, fact) for i in read if (fact := extract_fact(entries[i]))
+                             is not None and normalize(fact.value) and fact.key == key]
+                    if stamps is not None and facts:  # the latest statement of the fact wins
+                        latest = max(stamps[i] for i, _ in facts)
+                        facts = [(i, f) for i, f in facts if stamps[i] == latest]
+                    for _, fact in facts:
+                        norm = normalize(fact.value)
+                        values[norm] = min(values.get(norm, fact.value), fact.value)
                 found = [values[n] for n in sorted(values)]
                 read_so_far = tuple(sorted(used[qi]))
                 if not found:
@@ -272,8 +290,9 @@ class BM25Reader(RankingReader):
     """Ranks entries with BM25 (Lucene variant, as ``bm25s``); entries with score 0 are not
     read."""
 
-    def __init__(self, top_k: int = 3, k1: float = 1.5, b: float = 0.75) -> None:
-        super().__init__(top_k)
+    def __init__(self, top_k: int = 3, k1: float = 1.5, b: float = 0.75,
+                 time_aware: bool = False) -> None:
+        super().__init__(top_k, time_aware)
         self.k1, self.b = k1, b
 
     def ranker(self, entries: Sequence[str]) -> Ranker:
