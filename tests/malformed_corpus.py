@@ -43,7 +43,7 @@ def malformed_corpus() -> list[tuple[str, Any]]:
     # 2. wrong argument types
     bad_ids = [1.0, 1.5, True, False, [1], {"id": 1}, "1.0", "one", "", " ", "1e3", "0x1", "+-1",
                "--5", "²", "1 2", "9" * 5000, float("nan"), -0.0]
-    for name in ("update_memory", "delete_memory", "evict_memory"):
+    for name in ("update_memory", "delete_memory", "evict_memory", "invalidate_memory"):
         for bad in bad_ids:
             args = {"id": bad, "text": "x"} if name == "update_memory" else {"id": bad}
             corpus.append((f"{name} id={bad!r:.20}", json.dumps({"name": name, "arguments": args})))
@@ -155,7 +155,9 @@ def malformed_corpus() -> list[tuple[str, Any]]:
     ]
 
     # 8. neither a string nor a dict
-    corpus += [("None", None), ("int", 42), ("float", 3.14), ("bool", True), ("empty list", []),
+    # (4242, not a small int: as a chunk id it must stay beyond the 60-chunk stream however many
+    # calls came before it)
+    corpus += [("None", None), ("int", 4242), ("float", 3.14), ("bool", True), ("empty list", []),
                ("list of calls", [{"name": "next_chunk"}]), ("bytes", b'{"name": "next_chunk"}'),
                ("bytearray", bytearray(b'{"name": "next_chunk"}')), ("tuple", ("next_chunk",)),
                ("set", {"next_chunk"}), ("object", object()), ("ndarray", np.zeros(3)),

@@ -196,7 +196,8 @@ def test_reset_prompt_and_tools():
     assert info["tools"] == ["add_memory", "update_memory", "delete_memory", "next_chunk"]
     assert env.observation_space.contains(prompt)
     assert env.reset(seed=3)[0] == prompt  # deterministic from the seed
-    env_all = make_env(ops=("noop", "add", "update", "delete", "evict", "route", "reread"),
+    env_all = make_env(ops=("noop", "add", "update", "delete", "evict", "route", "reread",
+                                 "invalidate"),
                        tiers={"core": {"entries": 2, "always_shown": True}, "episodic": {"entries": 8}})
     assert env_all.reset(seed=0)[1]["tools"] == list(TOOLS)
 

@@ -232,7 +232,8 @@ BASELINE_PATHS: dict[str, str] = {
     "novelty": "memgym.agents.baselines:NoveltyAgent",
     "ebbinghaus": "memgym.agents.forgetting:EbbinghausAgent",
     "age_weighted": "memgym.agents.forgetting:AgeWeightedAgent",
-    "add_only": "memgym.agents.add_only:AddOnlyAgent",
+    "add_only": "memgym.agents.append_only:AddOnlyAgent",
+    "invalidate": "memgym.agents.append_only:InvalidateAgent",
     # recipe baselines (LTS admission control, TRIM-KV eviction)
     "admit_all": "memgym.recipes.lts:AdmitAllAgent",
     "admit_none": "memgym.recipes.lts:AdmitNoneAgent",

@@ -27,7 +27,7 @@ def layout_rows(ops: Sequence[str], tier_names: Sequence[str], n_slots: int,
     if "add" in ops:
         for t, tier in enumerate(tier_names):
             emit(f"add->{tier}", "add", tier=t)
-    for op in ("update", "delete", "evict"):
+    for op in ("update", "delete", "evict", "invalidate"):
         if op in ops:
             for k in range(n_slots):
                 emit(f"{op} slot {k}", op, k)

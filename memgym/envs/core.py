@@ -218,8 +218,11 @@ class MemoryCore:
                 return "must_route_question"
             return None if tier in self.retrieval_tiers else "unknown_tier"
         store = self.store
-        if op in ("update", "delete", "evict", "route") and target not in store.entries:
+        if op in ("update", "delete", "evict", "route", "invalidate") and \
+                target not in store.entries:
             return "unknown_id"
+        if op == "invalidate" and store.entries[target].invalidated is not None:
+            return "already_invalid"
         if op in ("add", "update"):
             text = view.text if text is None else text
             if not text.strip():
@@ -291,14 +294,14 @@ class MemoryCore:
             if result.ok:
                 self._source_moved(source, +1)
         elif op == "update":
-            old, source = store.entries[target].source, self._source_of(text)
+            old, source = self._current_source(target), self._source_of(text)
             result = store.update(target, view.text if text is None else text,
                                   source=source, step=step, time=view.source)
             if result.ok:
                 self._source_moved(old, -1)
                 self._source_moved(source, +1)
         elif op in ("delete", "evict"):
-            source = store.entries[target].source
+            source = self._current_source(target)
             result = store.delete(target) if op == "delete" else store.evict(target)
             if self.view.source is not None:  # what was in view when memory was thrown away
                 self.removed_during.add(self.view.source)
@@ -307,6 +310,10 @@ class MemoryCore:
             return self._answer_routed(tier, terms, answered)
         elif op == "route":
             result = store.route(target, tier)
+        elif op == "invalidate":
+            source = store.entries[target].source
+            result = store.invalidate(target, step=step)
+            self._source_moved(source, -1)  # no longer read: out of the evidence ledger
         else:  # reread
             result = store.recall_chunk(chunk) if chunk is not None else store.recall_archived(target)
             if result.ok:
@@ -316,6 +323,12 @@ class MemoryCore:
         if result.ok:
             terms["op_cost"] -= self.rewards.op_costs.get(op, 0.0)
         return result
+
+    def _current_source(self, target: int) -> int | None:
+        """The evidence ledger's source of entry ``target`` (None once invalidated: the
+        ledger let go of it then)."""
+        entry = self.store.entries[target]
+        return entry.source if entry.invalidated is None else None
 
     def _source_of(self, text: str | None) -> int | None:
         """The chunk an add / update of ``text`` is credited with (evidence ledger, evidence
@@ -362,7 +375,7 @@ class MemoryCore:
             self._answer([q], None, terms, answered, route="none")
         else:
             terms["retrieval"] -= float(self.retrieval_tiers[tier].get("cost", 0.0))
-            extra = self.retrieval_pool(tier)[0][len(self.store.entries):]
+            extra = self.retrieval_pool(tier)[0][len(self.store.valid_entries()):]
             self._answer([q], self.retrieval_readers[tier], terms, answered, extra, route=tier)
         self._next_view(terms)
         return OpResult("route", True, message=f"answered question {q} via {tier}")
@@ -371,7 +384,7 @@ class MemoryCore:
         """Texts a retrieval tier searches (memory, then archive / stream log if the tier
         says so) and the indices always shown to the reader."""
         spec = self.retrieval_tiers[tier]
-        entries = list(self.store.entries.values())
+        entries = self.store.valid_entries()
         texts = [e.text for e in entries]
         if spec.get("archive"):
             texts += [e.text for e in self.store.archive.values()]
@@ -383,7 +396,7 @@ class MemoryCore:
     def _answer(self, due: list[int], reader: Any, terms: dict[str, float],
                 answered: list[QARecord], extra: list[str] = (), route: str | None = None
                 ) -> None:
-        entries = list(self.store.entries.values())
+        entries = self.store.valid_entries()
         texts = [e.text for e in entries] + list(extra)
         shown = [i for i, e in enumerate(entries) if self.store.tier_specs[e.tier].always_shown]
         questions = [self.episode.questions[i] for i in due]
@@ -428,6 +441,7 @@ def _error_message(error: str, op: str, target: int | None, tier: str | None) ->
         "same_tier": f"entry {target} is already in tier {tier}",
         "reread_limit": "no reread allowed now (limit per chunk reached, or not on a chunk)",
         "empty_text": "the text is empty",
+        "already_invalid": f"entry {target} is already invalidated",
     }
     return messages.get(error, error)
 

@@ -10,6 +10,9 @@ entries and (optionally) tokens per tier. Semantics (DESIGN.md §3):
 - ``evict(id)``: move to the archive (recoverable by ``recall_archived``); the archive keeps at
   most ``archive_capacity`` entries and drops the oldest beyond that.
 - ``route(id, tier)``: move an entry to another tier.
+- ``invalidate(id)``: mark an entry no longer true (Zep / Graphiti keep an old fact with an
+  end of validity instead of deleting it): it stays in memory and takes its room, the reader
+  no longer reads it, and an ``update`` of it makes it valid again with the new text.
 - ``recall_archived(id)`` / ``recall_chunk(chunk id)``: the text of an archived entry or a
   past chunk, to bring back into view (the reread op); memory itself is unchanged.
 """
@@ -24,8 +27,10 @@ import numpy as np
 from memgym.episode import Chunk
 from memgym.facts import tokenize
 
-#: The operations of DESIGN.md §3, in the order the action spaces list them.
-OPS: tuple[str, ...] = ("noop", "add", "update", "delete", "evict", "route", "reread")
+#: The operations of DESIGN.md §3, in the order the action spaces list them (``invalidate``
+#: last: an op added later, so the layouts of envs without it stay as they were).
+OPS: tuple[str, ...] = ("noop", "add", "update", "delete", "evict", "route", "reread",
+                        "invalidate")
 
 #: Default tiers: ``core`` is always shown to the reader; capacities in entries and tokens.
 DEFAULT_TIERS: dict[str, dict[str, Any]] = {
@@ -113,6 +118,8 @@ class Entry:
     #: Stream time of the content: the chunk in view when it was written (a time-aware reader
     #: lets the latest of conflicting facts win); None when nothing was in view.
     time: int | None = None
+    #: Step at which the entry was invalidated (kept, no longer read); None while valid.
+    invalidated: int | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,7 @@ class MemoryStore:
         self.tier_tokens[entry.tier] += tokens - entry.tokens
         entry.text, entry.tokens, entry.source, entry.time = text, tokens, source, time
         entry.updated = entry.last_used = step
+        entry.invalidated = None
         return OpResult("update", True, entry_id, message=f"updated entry {entry_id}")
 
     def delete(self, entry_id: int) -> OpResult:
@@ -215,6 +223,21 @@ class MemoryStore:
         if self.archive_capacity is not None and len(self.archive) > self.archive_capacity:
             del self.archive[next(iter(self.archive))]
         return OpResult("evict", True, entry_id, message=f"archived entry {entry_id}")
+
+    def invalidate(self, entry_id: int, *, step: int) -> OpResult:
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            return _fail("invalidate", "unknown_id", f"no entry with id {entry_id} in memory")
+        if entry.invalidated is not None:
+            return _fail("invalidate", "already_invalid",
+                         f"entry {entry_id} was invalidated at step {entry.invalidated}")
+        entry.invalidated = step
+        return OpResult("invalidate", True, entry_id,
+                        message=f"invalidated entry {entry_id} (kept, no longer read)")
+
+    def valid_entries(self) -> list[Entry]:
+        """The entries a reader reads: all but the invalidated ones, in memory order."""
+        return [e for e in self.entries.values() if e.invalidated is None]
 
     def route(self, entry_id: int, tier: str) -> OpResult:
         entry = self.entries.get(entry_id)

@@ -59,7 +59,8 @@ class MemoryEnv(gym.Env):
 
     ``Discrete(n)``: a flat op x target layout, listed by :attr:`action_names` —
     ``noop``; ``add -> tier t`` (the text in view) per tier; ``update slot k`` (overwrite with
-    the text in view), ``delete slot k``, ``evict slot k`` (to the archive) per slot;
+    the text in view), ``delete slot k``, ``evict slot k`` (to the archive), ``invalidate
+    slot k`` (kept, no longer read) per slot;
     ``route slot k -> tier t``; ``reread archive j`` (the ``archive_view`` most recent
     archived entries) and ``reread similar`` (the past chunk most similar to the view); with
     ``retrieval_tiers``, ``answer via tier r`` per retrieval tier when a question is in view.
@@ -83,6 +84,8 @@ class MemoryEnv(gym.Env):
     - ``archive`` (archive_view, 4), only when ``reread`` is enabled: present, same key,
       Jaccard, age of the most recently archived entries.
     - ``slot_bow`` (n_slots, bow_dim), only with ``slot_bow=True``.
+    - ``slot_invalid`` (n_slots,), only when ``invalidate`` is enabled: the slot holds an
+      invalidated entry.
 
     ## Rewards
 
@@ -105,8 +108,9 @@ class MemoryEnv(gym.Env):
       ``task_params``). ``split``: default split for resets (``train`` / ``val`` /
       ``heldout``).
     - ``tiers``: ``{name: {"entries": n, "tokens": m | None, "always_shown": bool}}``.
-    - ``ops``: enabled ops among noop, add, update, delete, evict, route, reread.
-    - ``reader`` / ``reader_params`` (``"bm25"`` or ``"embedding"``, ``top_k``), ``metric``
+    - ``ops``: enabled ops among noop, add, update, delete, evict, route, reread, invalidate.
+    - ``reader`` / ``reader_params`` (``"bm25"`` or ``"embedding"``, ``top_k``,
+      ``time_aware``: the latest statement of a fact wins), ``metric``
       (``em`` / ``f1`` / ``contains``), ``rewards`` (a :class:`RewardConfig` or dict).
     - ``ops_per_chunk``, ``max_rereads_per_chunk``, ``archive_capacity``, ``archive_view``,
       ``retrieval_tiers`` (``True`` for low / mid / high defaults), ``bow_dim``, ``slot_bow``.
@@ -193,6 +197,8 @@ class MemoryEnv(gym.Env):
             obs["archive"] = spaces.Box(0, 1, (self.archive_view, 4), np.float32)
         if slot_bow:
             obs["slot_bow"] = spaces.Box(0, 1, (self.n_slots, bow_dim), np.float32)
+        if "invalidate" in self.core.ops:
+            obs["slot_invalid"] = spaces.Box(0, 1, (self.n_slots,), np.float32)
         if self.text_features:
             dim = embedding_dim(embedding_model)
             obs["text_view"] = spaces.Box(-1, 1, (dim + len(VIEW_COLUMNS),), np.float32)
@@ -289,6 +295,8 @@ class MemoryEnv(gym.Env):
         for op in ("delete", "evict"):
             if op in index:
                 mask[index[op]] = occupied
+        if "invalidate" in index:
+            mask[index["invalidate"]] = occupied & ~self._slot_invalid()
         if "route" in index:
             rows = index["route"]
             slots, tiers = self.action_args[rows], self.action_tiers[rows]
@@ -316,7 +324,7 @@ class MemoryEnv(gym.Env):
             return op, {}
         if op == "add":
             return op, {"tier": self.tier_names[tier]}
-        if op in ("update", "delete", "evict", "route"):
+        if op in ("update", "delete", "evict", "route", "invalidate"):
             entry = int(self.slot_entry[arg]) if self.core.episode else -1
             kwargs: dict[str, Any] = {"target": entry if entry >= 0 else None}
             if op == "route":
@@ -328,6 +336,12 @@ class MemoryEnv(gym.Env):
         if op == "reread_similar":
             return "reread", {"chunk": self._most_similar_past_chunk()}
         return "route", {"tier": self.retrieval_names[arg]}
+
+    def _slot_invalid(self) -> np.ndarray:
+        """Per slot: holds an invalidated entry (kept, no longer read)."""
+        entries = self.core.store.entries
+        return np.array([e >= 0 and entries[int(e)].invalidated is not None
+                         for e in self.slot_entry], dtype=bool)
 
     # -- slot table (memgym.envs.slots) ------------------------------------------------
     @property
@@ -397,6 +411,8 @@ class MemoryEnv(gym.Env):
             obs["archive"] = self._archive_features(step)
         if self.slot_bow:
             obs["slot_bow"] = table.bow.copy()
+        if "invalidate" in self.core.ops:
+            obs["slot_invalid"] = self._slot_invalid().astype(np.float32)
         if self.text_features:
             obs["text_view"], obs["text_slots"] = self._text_observation(occupied)
             obs["text_slot_sketch"] = self.text_slots.sketch.copy()

@@ -44,6 +44,7 @@ class TextMemoryEnv(gym.Env):
     ``Text``: one JSON tool call, ``{"name": TOOL, "arguments": {...}}`` (optionally inside
     ``<tool_call>`` tags) or ``{"op": OP, ...}``. Tools: ``add_memory(text, tier?)``,
     ``update_memory(id, text)``, ``delete_memory(id)``, ``evict_memory(id)``,
+    ``invalidate_memory(id)`` (kept, marked no longer true, not read),
     ``route_memory(id?, tier)`` (no id: route the question in view to a retrieval tier),
     ``reread_chunk(chunk_id? | archive_id?)``, ``next_chunk()``. ``text`` defaults to the
     chunk in view. An unparsable call costs the ``format`` penalty, an invalid one the

@@ -20,6 +20,7 @@ TOOLS: dict[str, tuple[str, dict[str, type], tuple[str, ...]]] = {
     "update_memory": ("update", {"id": int, "text": str}, ("id",)),
     "delete_memory": ("delete", {"id": int}, ("id",)),
     "evict_memory": ("evict", {"id": int}, ("id",)),
+    "invalidate_memory": ("invalidate", {"id": int}, ("id",)),
     "route_memory": ("route", {"id": int, "tier": str}, ("tier",)),
     "reread_chunk": ("reread", {"chunk_id": int, "archive_id": int}, ()),
     "next_chunk": ("noop", {}, ()),
@@ -137,7 +138,8 @@ def render_prompt(core: Any, last_result: str = "") -> str:
         lines.append(f"### {tier.name}: {cap}{shown}")
         for entry in store.entries.values():
             if entry.tier == tier.name:
-                lines.append(f"[{entry.id}] {entry.text}")
+                invalid = "" if entry.invalidated is None else " (invalidated: not read)"
+                lines.append(f"[{entry.id}] {entry.text}{invalid}")
     if store.archive:
         lines.append(f"## Archive: {len(store.archive)} entries, ids "
                      + ", ".join(str(i) for i in store.archive))

@@ -251,6 +251,18 @@ class MemoryToolEnv:
         return self._call("evict_memory", id=id)
 
     @_tool
+    def invalidate_memory(self, id: int) -> str:
+        """Mark a memory entry as no longer true; it stays in memory but is not read.
+
+        Args:
+            id: Id of the entry that a newer fact contradicts.
+
+        Returns:
+            The memory and the text in view after the call, with its result or error.
+        """
+        return self._call("invalidate_memory", id=id)
+
+    @_tool
     def route_memory(self, tier: str, id: int | None = None) -> str:
         """Move an entry to another tier, or (no id) send the question in view to a retrieval tier.
 
