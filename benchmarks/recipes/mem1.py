@@ -1,6 +1,6 @@
 """MEM1 / MemAgent recipe benchmark: peak memory and accuracy vs the number of objectives k.
 
-1. trains MaskablePPO from ``configs/recipes/peak_memory.yaml`` (constant 16-slot overwritten memory,
+1. trains MaskablePPO from ``configs/recipes/mem1.yaml`` (constant 16-slot overwritten memory,
    k drawn from 2, 4, 8, 16 per episode) for at most ``--minutes``;
 2. for each k, on the same held-out streams: the learned policy, LRU, the salience heuristic
    and the oracle on ``memgym/MEM1-Const-v0``, and a keep-everything agent on the
@@ -8,9 +8,9 @@
    tokens held at the peak of the episode);
 3. fits peak tokens ~ k per agent (growth = peak at k=16 / peak at k=2).
 
-Writes ``benchmarks/results/recipes/peak_memory.json`` and ``mem1.md``.
+Writes ``benchmarks/results/recipes/mem1.json`` and ``mem1.md``.
 
-    nice -n 10 python benchmarks/recipes/peak_memory.py [--minutes 4] [--episodes 30]
+    nice -n 10 python benchmarks/recipes/mem1.py [--minutes 4] [--episodes 30]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the items hurt memories that do not select, and a policy that learns what to kee
 them. On ``memgym/SelectiveRecall-Medium-v0`` (4 register writes, uniform gaps of mean 6,
 vocabulary 16), in one run on this machine:
 
-1. MaskablePPO trained from ``configs/recipes/distractor_sweep.yaml`` at distractor rate 0.4
+1. MaskablePPO trained from ``configs/recipes/selective_recall.yaml`` at distractor rate 0.4
    for at most ``--minutes`` (1 torch thread);
 2. the trained policy and the baselines (random, fifo, lru, salience, oracle) on the same
    held-out streams at each distractor rate; per agent the QA at each rate and the
@@ -13,9 +13,9 @@ vocabulary 16), in one run on this machine:
 3. the same agents at rate 0.4 across the other knobs (gap distribution, items to recall,
    vocabulary size), fewer episodes each.
 
-Writes ``benchmarks/results/recipes/distractor_sweep.json`` and ``.md``.
+Writes ``benchmarks/results/recipes/selective_recall.json`` and ``.md``.
 
-    nice -n 10 python benchmarks/recipes/distractor_sweep.py [--minutes 4] \
+    nice -n 10 python benchmarks/recipes/selective_recall.py [--minutes 4] \
         [--rates 0 0.2 0.4 0.6 0.8]
 """
 
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--knob-episodes", type=int, default=20)
     parser.add_argument("--steps", type=int, default=None, help="total_timesteps override")
-    parser.add_argument("--out", type=Path, default=Path("runs/recipes/distractor_sweep"))
+    parser.add_argument("--out", type=Path, default=Path("runs/recipes/selective_recall"))
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     import torch
