@@ -39,15 +39,16 @@ def train_timed(config_path: Path, overrides: list[str]) -> tuple[Any, Any, floa
     return config, RunFolder.for_config(config), seconds
 
 
-def train_within_budget(config_path: Path, out: Path, minutes: float, steps: int
-                        ) -> tuple[Any, list[dict[str, Any]]]:
-    """MaskablePPO from a recipe config for at most ``minutes`` / ``steps``, with no baselines
-    in its periodic evaluation: the policy (best held-out checkpoint) and its learning curve."""
+def train_within_budget(config_path: Path, out: Path, minutes: float, steps: int,
+                        overrides: Sequence[str] = ()) -> tuple[Any, list[dict[str, Any]]]:
+    """MaskablePPO from a recipe config (plus ``overrides``) for at most ``minutes`` /
+    ``steps``, with no baselines in its periodic evaluation: the policy (best checkpoint on
+    the config's ``eval.select_split``) and its learning curve."""
     from memgym.training.sb3 import load_agent
 
     config, folder, _ = train_timed(config_path, [
         f"output_dir={out}", f"max_minutes={minutes}", f"total_timesteps={steps}",
-        "eval.episodes=20", "eval.baselines=[]", "progress=false"])
+        "eval.episodes=20", "eval.baselines=[]", "progress=false", *overrides])
     return load_agent(folder, config), folder.read_curve()
 
 
