@@ -57,9 +57,13 @@ def mem_alpha(minutes: float, steps: int, episodes: int, tmp: Path) -> dict[str,
                                  env_kwargs={"beta": 0.05},
                                  options={"length": MEM_ALPHA_LENGTH * factor})
         for name, summary in report["agents"].items():
+            ops = summary["ops_per_episode"]
             table.setdefault(name, {})[f"{factor}x"] = {
                 "qa": summary["qa_score"], "ci95": summary["qa_ci95"],
-                "memory_tokens": summary["memory_tokens"]}
+                "memory_tokens": summary["memory_tokens"],
+                "evidence_retention": summary["evidence_retention"],
+                "adds": ops.get("add", 0.0), "overwrites": ops.get("update", 0.0),
+                "deletes": ops.get("delete", 0.0)}
     return {"claim": CLAIMS["mem_alpha"], "trained_length": MEM_ALPHA_LENGTH,
             "trained_steps": curve[-1]["steps"] if curve else 0, "table": table}
 
@@ -108,6 +112,14 @@ def markdown(result: dict[str, Any]) -> str:
     for name, row in ma["table"].items():
         lines.append(f"| {name} | " + " | ".join(
             f"{row[f]['qa']:.3f} ± {row[f]['ci95']:.3f}" for f in factors) + " |")
+    lines += ["", "What the managers did (per episode: adds / overwrites / deletes; evidence "
+              "still held when asked):", "",
+              "| agent | " + " | ".join(factors) + " |", "|---" * (len(factors) + 1) + "|"]
+    for name, row in ma["table"].items():
+        retention = [row[f]["evidence_retention"] for f in factors]
+        lines.append(f"| {name} | " + " | ".join(
+            f"{row[f]['adds']:.1f} / {row[f]['overwrites']:.1f} / {row[f]['deletes']:.1f}; "
+            + ("-" if r is None else f"{r:.2f}") for f, r in zip(factors, retention)) + " |")
     lines += ["", f"## MEM1 ({m1['claim']})", "",
               f"Trained on k in {m1['train_ks']}, {m1['trained_steps']:,} steps; a 16-entry "
               "memory at every k.", "",
