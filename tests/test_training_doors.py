@@ -175,3 +175,37 @@ def test_bad_set_key_on_resume_names_the_override(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert one_line(result.output) == ("error: --set 'total_timestep=512': total_timestep: "
                                        "unknown key (did you mean 'total_timesteps'?)")
+
+
+def test_option_choices_draw_a_reset_option_per_episode_reproducibly() -> None:
+    import gymnasium as gym
+
+    import memgym  # noqa: F401
+    from memgym.envs.wrappers import DefaultResetOptions
+
+    def lengths(seed: int) -> list[int]:
+        env = DefaultResetOptions(gym.make("memgym/KVUpdates-Easy-v0"), {"n_keys": 2},
+                                  {"length": [12, 24, 48]})
+        env.reset(seed=seed)
+        out = [len(env.unwrapped.episode.chunks)]
+        for _ in range(11):
+            env.reset()
+            out.append(len(env.unwrapped.episode.chunks))
+        return out
+
+    assert set(lengths(0)) == {12, 24, 48} and lengths(0) == lengths(0)
+    with pytest.raises(ValueError, match="needs at least one value"):
+        DefaultResetOptions(gym.make("memgym/KVUpdates-Easy-v0"), None, {"length": []})
+
+
+def test_option_choices_are_refused_where_they_would_be_ignored(tmp_path: Path) -> None:
+    from memgym.training import ConfigError, backend_module, load_config
+
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    config = load_config(cfg, [f"output_dir={tmp_path}", "env.option_choices={length: [40, 80]}"])
+    with pytest.raises(ConfigError, match="not supported with algo.vec_env: vector_entry_point"):
+        backend_module("sb3").validate(config)
+    backend_module("sb3").validate(load_config(cfg, [
+        f"output_dir={tmp_path}", "env.option_choices={length: [40, 80]}", "algo.vec_env=dummy"]))
+    with pytest.raises(ConfigError, match="env.option_choices: Value error, length: each needs"):
+        load_config(cfg, ["env.option_choices={length: []}"])

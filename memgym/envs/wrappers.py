@@ -40,18 +40,32 @@ class ActionMaskObservation(gym.ObservationWrapper):
 
 
 class DefaultResetOptions(gym.Wrapper):
-    """Merge fixed reset options (task parameters such as ``length``) into every reset.
+    """Merge fixed reset options (task parameters such as ``length``) into every reset, and
+    draw the ``choices`` ones per episode (``{"length": [16, 32, 64]}``: one of the three,
+    uniformly; domain randomisation, so a policy sees every length it will be tested on).
 
     Vectorised envs (SB3, RLlib) reset sub-environments without options; this is how a
-    training config still sets per-episode task parameters.
+    training config still sets per-episode task parameters. Draws are seeded by the first
+    seeded reset (SB3 seeds each worker), so a run is reproducible.
     """
 
-    def __init__(self, env: gym.Env, options: dict[str, Any] | None = None) -> None:
+    def __init__(self, env: gym.Env, options: dict[str, Any] | None = None,
+                 choices: dict[str, list[Any]] | None = None) -> None:
         super().__init__(env)
         self.default_options = dict(options or {})
+        self.choices = {key: list(values) for key, values in (choices or {}).items()}
+        empty = [key for key, values in self.choices.items() if not values]
+        if empty:
+            raise ValueError(f"option choices {empty}: each needs at least one value")
+        self._choice_rng = np.random.default_rng()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        return self.env.reset(seed=seed, options={**self.default_options, **(options or {})})
+        if seed is not None:
+            self._choice_rng = np.random.default_rng(seed)
+        drawn = {key: values[int(self._choice_rng.integers(len(values)))]
+                 for key, values in self.choices.items()}
+        return self.env.reset(seed=seed, options={**self.default_options, **drawn,
+                                                  **(options or {})})
 
     def action_masks(self) -> np.ndarray:
         return self.env.unwrapped.action_masks()

@@ -41,7 +41,19 @@ class EnvSpec(Strict):
     """Environment arguments (tiers, ops, rewards, reader, ...) over the registered ones."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Reset options for every training episode (task parameters such as ``length``)."""
+    option_choices: dict[str, list[Any]] = Field(default_factory=dict)
+    """Reset options drawn per training episode, uniformly from each list (e.g.
+    ``{length: [16, 32, 64]}``: train on every length the policy will be tested on);
+    ``dummy`` / ``subproc`` vec envs of the sb3 backend."""
     split: str = "train"
+
+    @field_validator("option_choices")
+    @classmethod
+    def _choices(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [key for key, values in value.items() if not values]
+        if empty:
+            raise ValueError(f"{', '.join(empty)}: each needs at least one value")
+        return value
 
     @field_validator("split")
     @classmethod
@@ -307,6 +319,13 @@ def check_env_kwargs(config: TrainConfig) -> None:
 
 def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def refuse_option_choices(config: TrainConfig, backend: str) -> None:
+    """Backends without per-episode option draws say so instead of ignoring them."""
+    if config.env.option_choices:
+        raise ConfigError(f"env.option_choices: not supported by the {backend} backend "
+                          "(the sb3 backend draws them); set env.options instead")
 
 
 def linear_start(key: str, value: Any) -> float | None:

@@ -30,7 +30,7 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.config import ConfigError, TrainConfig, refuse_option_choices
 from memgym.training.hyperparams import validate_hyperparams
 from memgym.training.run import PeriodicEval, RunFolder, final_report
 
@@ -86,6 +86,7 @@ def validate(config: TrainConfig) -> GRPOParams:
     """Fail on anything the trainer would reject; returns the typed hyperparameters."""
     if config.algo.name != "GRPO":
         raise ConfigError(f"algo.name: {config.algo.name!r}; the grpo backend trains 'GRPO'")
+    refuse_option_choices(config, "grpo")
     params = grpo_params(config)
     net_arch(config)
     return params

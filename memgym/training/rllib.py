@@ -47,7 +47,8 @@ from ray.rllib.examples.rl_modules.classes.action_masking_rlm import (  # noqa: 
 logging.getLogger("ray._common.deprecation").setLevel(logging.NOTSET)
 log_once("PPO_on_new_api_stack")
 
-from memgym.training.config import ConfigError, TrainConfig, validate_block  # noqa: E402
+from memgym.training.config import (  # noqa: E402
+    ConfigError, TrainConfig, refuse_option_choices, validate_block)
 from memgym.training.hyperparams import (  # noqa: E402
     LinearDecay, given, signature_model, validate_hyperparams)
 from memgym.training.rllib_agent import (  # noqa: F401  (re-exported)
@@ -165,6 +166,7 @@ def validated(config: TrainConfig) -> tuple[RLlibSpec, BaseModel]:
             else _hint(config.algo.name, list(ALGOS))
         raise ConfigError(f"algo.name: {config.algo.name!r} is not an rllib algorithm{hint}; "
                           f"choose {', '.join(ALGOS)} (both: RLlib PPO, masked per rllib.action_masking)")
+    refuse_option_choices(config, "rllib")
     if config.algo.policy is not None:
         raise ConfigError("algo.policy: not used by the rllib backend (set algo.policy_kwargs)")
     spec, params = rllib_spec(config), hyperparams(config)

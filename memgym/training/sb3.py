@@ -142,16 +142,18 @@ def policy_kwargs(config: TrainConfig, env: Any = None, *, layout: bool = True
 
 
 def make_env_fn(env_id: str, kwargs: dict[str, Any], options: dict[str, Any],
-                imports: list[str] | tuple[str, ...] = ()) -> Any:
+                imports: list[str] | tuple[str, ...] = (),
+                choices: dict[str, list[Any]] | None = None) -> Any:
     """A picklable env factory; in a subprocess worker it registers the ids first (built-in
-    tasks, installed plugins and the config's ``imports``)."""
+    tasks, installed plugins and the config's ``imports``). ``choices``: reset options drawn
+    per episode (``env.option_choices``)."""
     def make() -> gym.Env:
         from memgym.envs.wrappers import DefaultResetOptions
         from memgym.plugins import prepare
 
         prepare(imports, label="imports:")  # subprocess workers register the ids here
 
-        return DefaultResetOptions(gym.make(env_id, **kwargs), options)
+        return DefaultResetOptions(gym.make(env_id, **kwargs), options, choices)
 
     return make
 
@@ -166,7 +168,7 @@ def build_vec_env(config: TrainConfig) -> Any:
     vec_cls = SubprocVecEnv if config.algo.vec_env == "subproc" else DummyVecEnv
     try:
         return make_vec_env(make_env_fn(config.env.id, kwargs, config.env.options,
-                                        config.imports),
+                                        config.imports, config.env.option_choices),
                             n_envs=config.algo.n_envs, seed=config.seed, vec_env_cls=vec_cls)
     except (EOFError, ConnectionError) as exc:  # a worker died building its env
         raise ConfigError(f"algo.vec_env: subproc: a worker process could not build "
@@ -207,6 +209,9 @@ def validate(config: TrainConfig) -> BaseModel:
     """Fail on anything the algorithm would reject, before any file is written; returns the
     typed hyperparameters."""
     params = hyperparams(config)
+    if config.env.option_choices and config.algo.vec_env == "vector_entry_point":
+        raise ConfigError("env.option_choices: not supported with algo.vec_env: "
+                          "vector_entry_point (use dummy or subproc)")
     policy_class(config)
     policy_kwargs(config, layout=False)  # the env is built (and checked) by check_env_kwargs
     return params

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from memgym.training.config import ConfigError, TrainConfig
+from memgym.training.config import ConfigError, TrainConfig, refuse_option_choices
 from memgym.training.run import PeriodicEval, RunFolder
 from memgym.training.run import final_report as run_final_report
 from memgym.training.trl_config import (  # noqa: F401  (the schema is part of this backend)
@@ -48,6 +48,7 @@ def validate(config: TrainConfig) -> None:
     check ``trl.grpo`` keys)."""
     from memgym.llm.tool_env import structured_twin, text_twin
 
+    refuse_option_choices(config, "trl")
     spec = trl_spec(config)
     if config.algo.hyperparams:  # typed in the trl: block (TRLSpec), not here
         key = next(iter(config.algo.hyperparams))
