@@ -172,3 +172,14 @@ def test_benchmark_script_runs_small(tmp_path: Path) -> None:
         "--minutes", "0.3", "--steps", "3000", "--episodes", "6", "--out", str(tmp_path / "runs"),
         "--results", str(tmp_path)], tmp_path, timeout=600)
     assert {"PPO", "GRPO", "heuristic (overwrite)"} <= set(data["managers"])
+
+
+@pytest.mark.slow
+def test_data_efficiency_script_runs_small(tmp_path: Path) -> None:
+    data = run_benchmark_script("memory_r1_data", [
+        "--minutes", "0.3", "--steps", "3000", "--episodes", "6", "--out", str(tmp_path / "runs"),
+        "--results", str(tmp_path)], tmp_path, timeout=600)
+    assert data["pool_qa_pairs"] == 156 and data["pool_streams"] == 26
+    pooled = next(t for name, t in data["training"].items() if "26 streams" in name)
+    assert pooled["overrides"] == ["env.kwargs.episode_pool=26"]
+    assert (tmp_path / "memory_r1_data.md").read_text().startswith("# Memory-R1 data efficiency")
