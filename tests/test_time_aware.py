@@ -54,3 +54,31 @@ def test_benchmark_script_runs(tmp_path) -> None:
     assert len(result["rows"]) == 8 and {r["reader"] for r in result["rows"]} == {
         "default", "time-aware"}
     assert (tmp_path / "time_aware.md").read_text().startswith("# Time-aware memories")
+
+
+def test_the_shaping_potential_reads_time_like_the_reader() -> None:
+    """Both values kept: ambiguous for the default reader (potential halved), fine for a
+    time-aware one; a later conflicting chunk still counts against it."""
+    import gymnasium as gym
+
+    from memgym.episode import Chunk, Episode, Question
+
+    texts = ["Ann's city is Oslo.", "Ann's city is Rome.", "Ann's city is Lima, I heard.",
+             "Bob likes tea."]  # the last chunk: the question is asked after it
+    question = Question("What is Ann's city?", ("Rome",), evidence=(1,), conflicting=(0, 2))
+    episode = Episode(chunks=tuple(Chunk(i, t) for i, t in enumerate(texts)),
+                      questions=(question,), task="t", split="val", seed=0)
+
+    def potentials(reader_params: dict) -> list[float]:
+        env = gym.make("memgym/KVUpdates-Easy-v0", reader_params=reader_params,
+                       tiers={"episodic": {"entries": 3, "tokens": None}})
+        env.reset(seed=0, options={"episode": episode})
+        core, out = env.unwrapped.core, []
+        for _ in range(3):  # keep every chunk
+            env.step(env.unwrapped.action_names.index("add->episodic"))
+            out.append(core.potential())
+        return out
+
+    assert potentials({}) == [0.0, 0.5, pytest.approx(1 / 3)]
+    assert potentials({"time_aware": True}) == [0.0, 1.0, 0.5], \
+        "the older value no longer conflicts; the later rumour still does"

@@ -151,11 +151,16 @@ class MemoryCore:
     def _init_potential(self, questions: tuple[Question, ...]) -> None:
         self.roles: dict[int, list[tuple[int, int]]] = {}  # chunk -> [(question, +1/-1)]
         self.need = [len(set(q.evidence)) for q in questions]
+        # A time-aware reader lets the latest statement win, so a kept value older than the
+        # evidence no longer spoils the answer: only later conflicting chunks count then.
+        time_aware = bool(getattr(self.reader, "time_aware", False))
         for i, q in enumerate(questions):
             for c in set(q.evidence):
                 self.roles.setdefault(c, []).append((i, 1))
+            latest = max(q.evidence, default=-1)
             for c in set(q.conflicting) - set(q.evidence):
-                self.roles.setdefault(c, []).append((i, -1))
+                if not time_aware or c > latest:
+                    self.roles.setdefault(c, []).append((i, -1))
         self.evidence_in = [0] * len(questions)
         self.conflicts_in = [0] * len(questions)
         self.answered = [False] * len(questions)
@@ -169,7 +174,8 @@ class MemoryCore:
     def _ready(self, q: int) -> float:
         """How answerable question ``q`` looks from memory: the share of its evidence kept,
         divided by 1 + the number of conflicting chunks kept (a stale value beside the fresh
-        one makes the reader's answer ambiguous). Dense on purpose: it pays for each piece
+        one makes the reader's answer ambiguous; for a time-aware reader only conflicting
+        chunks later than the evidence count, see :meth:`_init_potential`). Dense on purpose: it pays for each piece
         of evidence and charges for each conflict, not only for the finished state."""
         need = self.need[q]
         kept = self.evidence_in[q] / need if need else 1.0
