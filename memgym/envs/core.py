@@ -321,30 +321,35 @@ class MemoryCore(EvidenceLedger):
             self._answer([q], None, terms, answered, route="none")
         else:
             terms["retrieval"] -= float(self.retrieval_tiers[tier].get("cost", 0.0))
-            extra = self.retrieval_pool(tier)[0][len(self.store.valid_entries()):]
-            self._answer([q], self.retrieval_readers[tier], terms, answered, extra, route=tier)
+            self._answer([q], self.retrieval_readers[tier], terms, answered,
+                         self._beyond_memory(tier), route=tier)
         self._next_view(terms)
         return OpResult("route", True, message=f"answered question {q} via {tier}")
 
     def retrieval_pool(self, tier: str) -> tuple[list[str], list[int]]:
         """Texts a retrieval tier searches (memory, then archive / stream log if the tier
         says so) and the indices always shown to the reader."""
-        spec = self.retrieval_tiers[tier]
         entries = self.store.valid_entries()
-        texts = [e.text for e in entries]
-        if spec.get("archive"):
-            texts += [e.text for e in self.store.archive.values()]
+        return [e.text for e in entries] + self._beyond_memory(tier), self._shown(entries)
+
+    def _beyond_memory(self, tier: str) -> list[str]:
+        """What retrieval tier ``tier`` searches besides memory: the archive, the stream log."""
+        spec = self.retrieval_tiers[tier]
+        texts = [e.text for e in self.store.archive.values()] if spec.get("archive") else []
         if spec.get("log"):
             texts += [c.render() for c in self.store.log]
-        shown = [i for i, e in enumerate(entries) if self.store.tier_specs[e.tier].always_shown]
-        return texts, shown
+        return texts
+
+    def _shown(self, entries: list[Any]) -> list[int]:
+        """Indices of the ``entries`` in a tier always shown to the reader."""
+        return [i for i, e in enumerate(entries) if self.store.tier_specs[e.tier].always_shown]
 
     def _answer(self, due: list[int], reader: Any, terms: dict[str, float],
                 answered: list[QARecord], extra: list[str] = (), route: str | None = None
                 ) -> None:
         entries = self.store.valid_entries()
         texts = [e.text for e in entries] + list(extra)
-        shown = [i for i, e in enumerate(entries) if self.store.tier_specs[e.tier].always_shown]
+        shown = self._shown(entries)
         questions = [self.episode.questions[i] for i in due]
         if reader is None:
             replies = [_NO_ANSWER] * len(questions)

@@ -164,14 +164,14 @@ class RankingReader:
                     read = self._read(ranking, shown)
                     used[qi].update(read)
                     key = fact_key(subject, attr)
-                    facts = [(i, fact) for i in read if (fact := extract_fact(entries[i]))
-                             is not None and normalize(fact.value) and fact.key == key]
+                    facts = [(i, norm, fact.value) for i in read
+                             if (fact := extract_fact(entries[i])) is not None
+                             and (norm := normalize(fact.value)) and fact.key == key]
                     if stamps is not None and facts:  # the latest statement of the fact wins
-                        latest = max(stamps[i] for i, _ in facts)
-                        facts = [(i, f) for i, f in facts if stamps[i] == latest]
-                    for _, fact in facts:
-                        norm = normalize(fact.value)
-                        values[norm] = min(values.get(norm, fact.value), fact.value)
+                        latest = max(stamps[i] for i, _, _ in facts)
+                        facts = [f for f in facts if stamps[f[0]] == latest]
+                    for _, norm, value in facts:
+                        values[norm] = min(values.get(norm, value), value)
                 found = [values[n] for n in sorted(values)]
                 read_so_far = tuple(sorted(used[qi]))
                 if not found:

@@ -15,7 +15,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-
 from pydantic import BaseModel
 
 from memgym.training.config import ConfigError, TrainConfig
@@ -75,10 +74,14 @@ def hyperparams(config: TrainConfig) -> BaseModel:
                                 managed=MANAGED)
 
 
+def sb3_value(value: Any) -> Any:
+    """A typed hyperparameter as SB3 takes it (a ``lin_<v>`` decay -> its schedule)."""
+    return linear_schedule(value.start) if isinstance(value, LinearDecay) else value
+
+
 def algo_kwargs(params: BaseModel) -> dict[str, Any]:
     """The hyperparameters the config set, as the algorithm's constructor takes them."""
-    return {key: linear_schedule(value.start) if isinstance(value, LinearDecay) else value
-            for key, value in given(params).items()}
+    return {key: sb3_value(value) for key, value in given(params).items()}
 
 
 def policy_class(config: TrainConfig) -> type:
@@ -272,8 +275,7 @@ def trusted_objects(path: Path, config: TrainConfig) -> dict[str, Any]:
     env = gym.make(config.env.id, **config.env.kwargs)
     params = hyperparams(config)  # its defaults are the algorithm's own
     learning_rate, clip_range, clip_range_vf = (
-        linear_schedule(v.start) if isinstance(v, LinearDecay) else v
-        for v in (params.learning_rate, params.clip_range, params.clip_range_vf))
+        sb3_value(v) for v in (params.learning_rate, params.clip_range, params.clip_range_vf))
     objects: dict[str, Any] = dict.fromkeys(REBUILT_FIELDS)
     objects.update(
         policy_class=policy_class(config), policy_kwargs=policy_kwargs(config, env),
