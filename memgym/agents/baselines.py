@@ -240,6 +240,12 @@ BASELINE_PATHS: dict[str, str] = {
     "admit_facts": "memgym.recipes.lts:AdmitFactsAgent",
     "admit_random": "memgym.recipes.lts:RandomAdmissionAgent",
     "fifo_write": "memgym.recipes.trim_kv:WriteOrderFIFOAgent",
+    # MemReread: answer / reread_pass per question
+    "no_reread": "memgym.recipes.memreread:NoRereadAgent",
+    "reread_1": "memgym.recipes.memreread:OnePassAgent",
+    "reread_2": "memgym.recipes.memreread:TwoPassesAgent",
+    "reread_3": "memgym.recipes.memreread:ThreePassesAgent",
+    "reread_until": "memgym.recipes.memreread:UntilResolvedAgent",
 }
 
 

@@ -270,6 +270,28 @@ class MemoryCore(EvidenceLedger):
             terms["op_cost"] -= self.rewards.op_costs.get(op, 0.0)
         return result
 
+    def keep_chunk(self, chunk: int) -> OpResult:
+        """Write stream chunk ``chunk`` into the default tier outside the agent's turn: what a
+        recipe's scripted reader keeps (MemReread's reading and rereading passes). A full tier
+        overwrites its entry written longest ago. The evidence ledger follows; the step does
+        not move. Counted under ``op_counts["keep"]``."""
+        store, tier, text = self.store, self.default_tier, self.episode.chunks[chunk].render()
+        if store.room(tier, count_tokens(text)) is None:
+            result = store.add(text, tier, source=chunk, step=self.step_count, time=chunk)
+        else:
+            held = [e for e in store.entries.values() if e.tier == tier]
+            if not held:
+                return OpResult("keep", False, None, "over_token_budget", "the text does not fit")
+            oldest = min(held, key=lambda e: (e.updated, e.id))
+            old = self._current_source(oldest.id)
+            result = store.update(oldest.id, text, source=chunk, step=self.step_count, time=chunk)
+            if result.ok:
+                self._source_moved(old, -1)
+        if result.ok:
+            self._source_moved(chunk, +1)
+            self.op_counts["keep"] += 1
+        return result
+
     def _current_source(self, target: int) -> int | None:
         """The evidence ledger's source of entry ``target`` (None once invalidated: the
         ledger let go of it then)."""

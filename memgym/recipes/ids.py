@@ -16,6 +16,7 @@ from typing import Any
 from memgym.envs.registration import register_env, register_recipe, task_path
 from memgym.tasks.colour_cubes import LEVEL_TASKS as CUBE_LEVELS
 from memgym.tasks.colour_cubes import ColourCubesTask
+from memgym.tasks.hop_chains import HopChainsTask
 from memgym.tasks.mem_alpha_stream import MemAlphaTask
 from memgym.tasks.memory_r1_stream import MemoryR1Task
 from memgym.tasks.revisit import REREAD_ENV, REVISIT_ENV, REVISIT_LEVELS, REVISIT_TASK
@@ -39,6 +40,21 @@ register_recipe(
     description="ReMemR1 ablation: the same streams and reward without the reread op.",
     task=REVISIT_TASK,
 )
+
+# -- MemReread (memgym.recipes.memreread): one reading, reread passes decided per question --
+#: Held out at 1x here; the benchmark plays 4x and 16x longer streams (``length`` option).
+MEMREREAD_TASK: dict[str, Any] = {"length": 40, "n_chains": 3, "max_hops": 3,
+                                  "abstain_questions": 1}
+MEMREREAD_ENV: dict[str, Any] = {"tiers": {"episodic": {"entries": 9, "tokens": None}},
+                                 "pass_cost": 0.2, "max_passes": 4}
+for _name, _env, _description in (
+        ("MemReread", {**MEMREREAD_ENV, "reading": "stream"},
+         "MemReread: one streaming reading, then per question answer or reread the stream."),
+        ("MemReread-Recall", {**MEMREREAD_ENV, "reading": "recall", "max_passes": 0},
+         "MemReread's baseline: ReMemR1-style BM25 recall of past chunks at every chunk.")):
+    register_recipe(_name, "memgym.recipes.memreread:make_env",
+                    levels={"": {"task": MEMREREAD_TASK, "env": _env}},
+                    description=_description, task=task_path(HopChainsTask))
 
 # -- BudgetMem (memgym.recipes.budgetmem): a per-question tier router ----------------------
 BUDGETMEM_TASK: dict[str, Any] = {"length": 24, "n_keys": 3, "fact_rate": 0.4,

@@ -257,6 +257,10 @@ def _pools(split: str) -> dict[str, Any]:
     return pools
 
 
+#: The split's surface pools (names, values, templates), shared with :mod:`memgym.tasks.hop_chains`.
+surface_pools = _pools
+
+
 class Chain(NamedTuple):
     """One queried chain: ``subject``'s ``relation`` is ``middle``; ``middle``'s ``attribute``
     is ``value``."""
