@@ -50,6 +50,7 @@ BENCH_ARGS_learning = --minutes 3 --fps-seconds 15
 BENCH_ARGS_rllib_sampling = --minutes 2 --sample-seconds 10
 BENCH_ARGS_crash_resume = --trials 1
 BENCH_ARGS_poisoning = --minutes 2 --episodes 30
+BENCH_ARGS_time_to_oracle = --seeds 0 --minutes 1.5 --settings pointer
 bench: venv
 	$(foreach script,$(BENCH_SCRIPTS),$(BIN)/python $(script) $(BENCH_ARGS_$(basename $(notdir $(script)))) &&) true
 	$(BIN)/python benchmarks/summary.py

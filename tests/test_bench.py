@@ -112,3 +112,16 @@ def test_serve_load_tiny(tmp_path: Path) -> None:
     assert result["malformed"].get("4xx", 0) > 0
     assert not any(k.startswith("other") for k in result["malformed"])  # no 5xx, no 2xx
     assert (tmp_path / "serve_load.md").read_text().startswith("# memgym serve load test")
+
+
+def test_time_to_oracle_tiny(tmp_path: Path) -> None:
+    result = load("time_to_oracle").main([
+        "--seeds", "0", "--minutes", "0.05", "--every", "2048", "--episodes", "2",
+        "--settings", "pointer", "--out", str(tmp_path / "runs"), "--results", str(tmp_path)])
+    run = result["settings"]["pointer"][0]
+    assert run["steps_trained"] >= 2048 and run["val"]  # checkpoints were scored on val
+    steps = [s for s, _, _ in run["val"]]
+    assert steps == sorted(steps) and all(0 <= qa <= 1 for _, qa, _ in run["val"])
+    for hit in run["reached"].values():  # a target reached is one of the scored checkpoints
+        assert hit["steps"] in steps and 0 <= hit["heldout_qa"] <= 1
+    assert "default (slot pointer)" in (tmp_path / "time_to_oracle.md").read_text()
