@@ -24,6 +24,7 @@ from memgym.envs.credit import credited_source
 from memgym.envs.ledger import EvidenceLedger
 from memgym.rewards.evidence import evidence_shares, recall_ranker
 from memgym.rewards.metrics import score_answer
+from memgym.rewards.reader import ABSTAIN as _NO_ANSWER
 from memgym.rewards.reader import make_reader
 from memgym.rewards.terms import TERMS, RewardConfig, reward_config
 
@@ -271,10 +272,9 @@ class MemoryCore(EvidenceLedger):
         return result
 
     def keep_chunk(self, chunk: int) -> OpResult:
-        """Write stream chunk ``chunk`` into the default tier outside the agent's turn: what a
-        recipe's scripted reader keeps (MemReread's reading and rereading passes). A full tier
-        overwrites its entry written longest ago. The evidence ledger follows; the step does
-        not move. Counted under ``op_counts["keep"]``."""
+        """Write chunk ``chunk`` into the default tier outside the agent's turn (a recipe's
+        scripted reader: MemReread), over the oldest entry when full; the evidence ledger
+        follows, the step does not. Counted as ``op_counts["keep"]``."""
         store, tier, text = self.store, self.default_tier, self.episode.chunks[chunk].render()
         if store.room(tier, count_tokens(text)) is None:
             result = store.add(text, tier, source=chunk, step=self.step_count, time=chunk)
@@ -418,11 +418,3 @@ def _error_message(error: str, op: str, target: int | None, tier: str | None) ->
     }
     return messages.get(error, error)
 
-
-def _no_answer() -> Any:
-    from memgym.rewards.reader import ReaderAnswer
-
-    return ReaderAnswer("unknown", "abstain", ())
-
-
-_NO_ANSWER = _no_answer()

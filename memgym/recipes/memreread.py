@@ -41,7 +41,7 @@ from memgym.agents.baselines import BaselineAgent
 from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.episode_pool import EpisodeSource, task_token
 from memgym.envs.registration import load_task
-from memgym.facts import extract_fact, fact_key, is_hedged, normalize, parse_question
+from memgym.facts import extract_fact, fact_key, is_hedged, parse_question
 from memgym.rewards.terms import TERMS
 
 ANSWER, REREAD = 0, 1
@@ -54,6 +54,7 @@ QUESTION_COLUMNS: tuple[str, ...] = (
     "no_pass_yet", "last_pass_progressed", "last_pass_found_nothing", "answer_abstains",
     "answer_single", "answer_ambiguous", "questions_left", "memory_fill",
 )
+COLUMN = {name: i for i, name in enumerate(QUESTION_COLUMNS)}
 
 
 def sub_question(question: str, memory: list[str]) -> tuple[int, int, frozenset[str]]:
@@ -185,19 +186,17 @@ class MemRereadEnv(gym.Env):
         memory, texts = self.memory_texts(), self.core.episode.questions
         return frozenset().union(*(sub_question(texts[q].text, memory)[2] for q in questions))
 
-    def _read(self, questions: list[int]) -> int:
-        """One streaming pass over every chunk for ``questions``; returns chunks kept."""
-        kept = 0
+    def _read(self, questions: list[int]) -> None:
+        """One streaming pass over every chunk, keeping what the sub-questions of ``questions``
+        ask (the cheap parse first: most chunks state no fact, and the keys read memory)."""
         core = self.core
         for chunk in core.episode.chunks:
             text = chunk.render()
             fact = extract_fact(text)
-            if fact is None or is_hedged(text):
-                continue  # the cheap test first: most chunks state no fact
-            if core.sources_in[chunk.id] == 0 and fact.key in self._keys(questions):
-                kept += core.keep_chunk(chunk.id).ok
+            if fact is not None and core.sources_in[chunk.id] == 0 and not is_hedged(text) \
+                    and fact.key in self._keys(questions):
+                core.keep_chunk(chunk.id)
         self.chunks_read += len(core.episode.chunks)
-        return kept
 
     def _read_with_recall(self, questions: list[int]) -> None:
         """The ReMemR1-style reading: the streaming pass, plus at every chunk a BM25 recall
@@ -214,8 +213,7 @@ class MemRereadEnv(gym.Env):
                 memory = self.memory_texts()
                 subs = [sub_question(core.episode.questions[q].text, memory)
                         for q in questions]
-                queries = [f"{k.split('|')[0]} {k.split('|')[1]}" for _, _, keys in subs
-                           for k in sorted(keys)]
+                queries = [k.replace("|", " ") for _, _, keys in subs for k in sorted(keys)]
                 if not queries:
                     break
                 self.recalls += 1
@@ -314,18 +312,17 @@ class MemRereadEnv(gym.Env):
         hops, resolved, _ = sub_question(question.text, memory)
         if hops:
             out[min(hops, HOP_COLUMNS) - 1] = 1.0
-        col = {name: i for i, name in enumerate(QUESTION_COLUMNS)}
-        out[col["resolved_share"]] = resolved / hops if hops else 1.0
-        out[col["passes_share"]] = self.passes / self.max_passes if self.max_passes else 1.0
-        out[col["no_pass_yet"]] = self.last_progress is None
-        out[col["last_pass_progressed"]] = self.last_progress is True
-        out[col["last_pass_found_nothing"]] = self.last_progress is False
+        out[COLUMN["resolved_share"]] = resolved / hops if hops else 1.0
+        out[COLUMN["passes_share"]] = self.passes / self.max_passes if self.max_passes else 1.0
+        out[COLUMN["no_pass_yet"]] = self.last_progress is None
+        out[COLUMN["last_pass_progressed"]] = self.last_progress is True
+        out[COLUMN["last_pass_found_nothing"]] = self.last_progress is False
         reply = core.retrieval_readers["memory"].answer_all([question.text], memory)[0]
         state = ("answer_abstains" if reply.mode == "abstain" else
                  "answer_ambiguous" if " or " in reply.text else "answer_single")
-        out[col[state]] = 1.0
-        out[col["questions_left"]] = (len(core.queue)) / core.n_questions
-        out[col["memory_fill"]] = len(memory) / core.entry_capacity
+        out[COLUMN[state]] = 1.0
+        out[COLUMN["questions_left"]] = (len(core.queue)) / core.n_questions
+        out[COLUMN["memory_fill"]] = len(memory) / core.entry_capacity
         return {"question": out}
 
     def _info(self, terms: dict[str, float] | None = None, error: str | None = None
@@ -337,8 +334,7 @@ class MemRereadEnv(gym.Env):
             memory = self.memory_texts()
             question = core.episode.questions[core.view.question].text
             keys = sub_question(question, memory)[2]
-            info["sub_question"] = " / ".join(f"{normalize(k.split('|')[0])}'s {k.split('|')[1]}"
-                                              for k in sorted(keys))
+            info["sub_question"] = " / ".join(k.replace("|", "'s ") for k in sorted(keys))
         if terms is not None:
             info["reward_terms"] = terms
         if core.done:
