@@ -245,7 +245,7 @@ def resolve_params(base: MultiHopParams, overrides: dict[str, Any]) -> MultiHopP
 
 
 @lru_cache(maxsize=None)
-def _pools(split: str) -> dict[str, Any]:
+def surface_pools(split: str) -> dict[str, Any]:
     """The split's share of every surface pool (computed once per split)."""
     firsts = split_pool(FIRST_NAMES, split, min_size=5)
     lasts = split_pool(LAST_NAMES, split, min_size=5)
@@ -255,10 +255,6 @@ def _pools(split: str) -> dict[str, Any]:
     pools["people"] = tuple(f"{first} {last}" for first in firsts for last in lasts)
     pools["values"] = {a: tuple(split_pool(v, split, min_size=3)) for a, v in TARGET_VALUES.items()}
     return pools
-
-
-#: The split's surface pools (names, values, templates), shared with :mod:`memgym.tasks.hop_chains`.
-surface_pools = _pools
 
 
 class Chain(NamedTuple):
@@ -284,7 +280,7 @@ class MultiHopTask:
         """The episode ``seed`` of ``split`` (deterministic in all arguments)."""
         p = resolve_params(self.params, overrides)
         rng = split_rng(self.name, split, seed)
-        pools = _pools(split)
+        pools = surface_pools(split)
 
         def pick(pool: tuple[str, ...]) -> str:
             return pool[int(rng.integers(len(pool)))]
