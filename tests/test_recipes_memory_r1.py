@@ -183,3 +183,29 @@ def test_data_efficiency_script_runs_small(tmp_path: Path) -> None:
     pooled = next(t for name, t in data["training"].items() if "26 streams" in name)
     assert pooled["overrides"] == ["env.kwargs.episode_pool=26"]
     assert (tmp_path / "memory_r1_data.md").read_text().startswith("# Memory-R1 data efficiency")
+
+
+def test_llm_config_trains_on_156_qa_pairs_only() -> None:
+    from memgym.training.trl import trl_spec
+
+    config = validated_recipe_config("memory_r1_llm")
+    spec = trl_spec(config)
+    assert config.env.id == "memgym/MemoryR1-Text-v0"
+    assert spec.episodes == 26 and spec.episode_seed == 0  # 26 streams x 6 questions
+    assert spec.sft is not None and spec.sft.episode_seed + spec.sft.episodes <= 26
+
+
+@pytest.mark.slow
+def test_llm_config_runs_with_a_tiny_model(tmp_path) -> None:
+    from memgym.training import load_config, train_from_config
+    from memgym.training.run import RunFolder
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(root / "configs" / "recipes" / "memory_r1_llm.yaml", [
+        f"output_dir={tmp_path}", "trl.model=tiny", "trl.num_generations=2",
+        "trl.gradient_accumulation_steps=2", "trl.max_completion_length=128",
+        "total_timesteps=1", "trl.sft.episodes=2", "trl.eval_max_new_tokens=16",
+        "eval.episodes=2", "eval.baselines=[]", "progress=false"])
+    train_from_config(config, overwrite=True)
+    summary = json.loads(RunFolder.for_config(config).summary.read_text())
+    assert 0.0 <= summary["scores"]["memory_r1-llm"] <= 1.0
