@@ -48,6 +48,21 @@ def validated_recipe_config(name: str, overrides: list[str] | None = None) -> An
     return config
 
 
+def load_benchmark_script(name: str) -> Any:
+    """``benchmarks/recipes/<name>.py`` imported as a module (its folder's ``common`` found)."""
+    import importlib.util
+
+    folder = ROOT / "benchmarks" / "recipes"
+    sys.path.insert(0, str(folder))  # the script imports its folder's `common`
+    try:
+        spec = importlib.util.spec_from_file_location(f"{name}_bench", folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
 def run_benchmark_script(name: str, args: list[str], results: Path, *, timeout: int = 900,
                          stem: str | None = None) -> dict[str, Any]:
     """Run ``benchmarks/recipes/<name>.py`` as a script from ``results`` and return the JSON it

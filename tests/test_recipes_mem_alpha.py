@@ -17,7 +17,7 @@ from memgym.episode import Chunk, Episode, Question
 from memgym.recipes.mem_alpha import CORE_PLACEHOLDER, FilingAgent
 from memgym.tasks.mem_alpha_stream import MemAlphaTask
 
-from recipe_checks import run_benchmark_script, validated_recipe_config
+from recipe_checks import load_benchmark_script, run_benchmark_script, validated_recipe_config
 
 
 HAND = Episode(
@@ -191,18 +191,7 @@ def test_llm_benchmark_script_runs_with_a_tiny_model(tmp_path: Path) -> None:
 def test_grpo_direction_follows_beta() -> None:
     """In a group where the bigger memory answers more, GRPO favours it at a small beta and
     the smaller memory at a large one; groups with one reward for all are left out."""
-    import importlib.util
-    import sys
-
-    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes"
-    sys.path.insert(0, str(folder))  # the script imports its folder's `common`
-    try:
-        spec = importlib.util.spec_from_file_location("mem_alpha_llm_bench",
-                                                      folder / "mem_alpha_llm.py")
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-    finally:
-        sys.path.remove(str(folder))
+    script = load_benchmark_script("mem_alpha_llm")
     config = validated_recipe_config("mem_alpha_llm")
 
     def rollout(qa: float, tokens: int) -> dict:

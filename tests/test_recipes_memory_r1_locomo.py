@@ -4,9 +4,7 @@ fixture of its own."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -14,7 +12,7 @@ import pytest
 
 import memgym  # noqa: F401  (registers the environments)
 
-from recipe_checks import ROOT, run_benchmark_script
+from recipe_checks import ROOT, load_benchmark_script, run_benchmark_script
 
 CHATTER = ["haha yes", "That's so cool!", "How are you doing?", "Talk soon!"]
 HOBBIES = ["pottery", "chess", "tennis", "rowing", "knitting", "archery", "baking"]
@@ -49,16 +47,7 @@ def data_path(tmp_path: Path) -> Path:
 
 
 def script():
-    folder = ROOT / "benchmarks" / "recipes"
-    sys.path.insert(0, str(folder))  # the script imports its folder's `common`
-    try:
-        spec = importlib.util.spec_from_file_location("memory_r1_locomo_bench",
-                                                      folder / "memory_r1_locomo.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(folder))
-    return module
+    return load_benchmark_script("memory_r1_locomo")
 
 
 def test_memory_r1_layout_over_locomo_has_memory_r1_spaces(data_path: Path) -> None:
