@@ -24,7 +24,7 @@ def play_both(env_id: str, kwargs: dict, n: int = 3, steps: int = 150, seed: int
     """Step SyncVectorEnv(MemoryEnv) and MemoryVectorEnv with the same actions (valid ones,
     plus 10% arbitrary ones, out of range included); assert every output is the same."""
     ref = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, **kwargs) for _ in range(n)])
-    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
+    vec = MemoryVectorEnv(n, **{**gym.spec(env_id).kwargs, **kwargs})
     obs_ref, info_ref = ref.reset(seed=seed)
     obs_vec, info_vec = vec.reset(seed=seed)
     rng, episodes = np.random.default_rng(0), 0
@@ -54,6 +54,12 @@ def play_both(env_id: str, kwargs: dict, n: int = 3, steps: int = 150, seed: int
     ("memgym/MultiHop-Hard-v0", {}),  # mid-stream questions: the reader runs mid-episode
     ("memgym/Needle-Easy-v0", RICH),
     ("memgym/KVUpdates-Easy-v0", {"episode_pool": 2}),  # replays from the encoding cache
+    # the latest statement wins (entry times = source chunks); evidence terms with recall@2
+    ("memgym/KVUpdates-Easy-v0", {"reader_params": {"time_aware": True, "top_k": 2},
+                                  "rewards": {"evidence": 1.0, "evidence_recall": 0.5,
+                                              "evidence_k": 2}}),
+    # free text: yes / no, "when" and answer-in-context questions
+    ("memgym/Dialogue-Free-v0", {"ops": ("noop", "add", "delete"), "features": "parser"}),
 ])
 def test_same_results_as_single_env(env_id: str, kwargs: dict) -> None:
     assert play_both(env_id, kwargs) >= 3  # several episodes, so autoresets are compared too

@@ -9,18 +9,15 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from memgym.envs import vector_kernel as kernel
 from memgym.envs.episode_pool import cached
 from memgym.envs.registration import VECTOR_OPS
-from memgym.envs.structured import MemoryEnv
+from memgym.envs.structured import AGE_TABLE, MemoryEnv
 from memgym.envs.vector_episodes import EpisodeBuffers
-from memgym.envs.vector_obs import batch_observation
 from memgym.rewards.evidence import evidence_shares
-from memgym.rewards.metrics import score_answer
+from memgym.rewards.reader import MAX_BRANCHES, BM25Reader, _lucene_idf
 from memgym.rewards.terms import TERMS
 
-#: Op codes of the batched step (index into ``VECTOR_OPS``); -1 is an invalid action.
-NOOP, ADD, UPDATE, DELETE, EVICT = range(len(VECTOR_OPS))
-INVALID = -1
 _TERM = {name: k for k, name in enumerate(TERMS)}
 
 
@@ -38,9 +35,12 @@ class MemoryVectorEnv(VectorEnv):
 
     ``num_envs`` copies of :class:`memgym.envs.structured.MemoryEnv` in one object, the way
     Gymnasium's ``CartPoleVectorEnv`` batches CartPole: the memory of every env is a row of
-    numpy arrays (slots x features), the chosen ops are applied to all envs with array ops,
-    and Python work per env happens only at (auto)reset (episode generation, text features)
-    and when questions fall due (the reader). Made by
+    numpy arrays (slots x features), and the step (ops, evidence ledger, reward terms,
+    observation, mask) is one compiled loop over the envs (:mod:`memgym.envs.vector_kernel`).
+    With the default BM25 reader, the questions that fall due are answered in compiled code
+    too (:mod:`memgym.rewards.reader_kernel`, from reader tables built once per episode);
+    Python work per env happens at (auto)reset (episode generation, encoding) and as one
+    dictionary lookup per answer (its score). Made by
     ``gym.make_vec(id, num_envs=64, vectorization_mode="vector_entry_point")``; with the
     same seeds it gives the same observations, rewards and masks as
     ``SyncVectorEnv`` over ``MemoryEnv`` (``tests/test_vector.py``).
@@ -105,7 +105,8 @@ class MemoryVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.action_names = template.action_names
         self._layout(template)
-        self.buffers = EpisodeBuffers(num_envs, template.bow_dim)
+        self.buffers = EpisodeBuffers(num_envs, template.bow_dim,
+                                      reader_tables=self.compiled_reader)
         self._rngs = [seeding.np_random(None)[0] for _ in range(num_envs)]
         self._allocate_state()
 
@@ -126,13 +127,25 @@ class MemoryVectorEnv(VectorEnv):
         self.token_shown = finite_cap.astype(np.float64)  # no token budget: fill shown as 0
         self.entry_capacity = self.core.entry_capacity
         self.archive_capacity = self.core.archive_capacity
+        self.archive_cap = -1 if self.archive_capacity is None else self.archive_capacity
         self.archive_scale = t._archive_scale
         self.cols = {op: t._op_index.get(op, np.zeros(0, dtype=np.int64)) for op in VECTOR_OPS}
         self.weights = np.array([self.core.weights[k] for k in TERMS])
         costs = self.core.rewards.op_costs
         self.op_cost = np.array([costs.get(op, 0.0) for op in VECTOR_OPS])
-        self.always_shown = self.core.tiers.always_shown
+        self.always_shown = np.asarray(self.core.tiers.always_shown, dtype=bool)
         self.slot_bow_obs = t.slot_bow
+        self.reader = self.core.reader
+        # The compiled reader answers for the BM25 reader (the default); others run as is.
+        self.compiled_reader = type(self.reader) is BM25Reader
+        self.evidence_weights = bool(self.core.weights["evidence"]
+                                     or self.core.weights["evidence_recall"])
+        # recall@k ranks memory once more: skipped (0) when its weight is 0 (its term is 0)
+        self._recall_k = self.core.rewards.evidence_k if self.core.weights["evidence_recall"] else 0
+        # Lucene idf by document frequency for every memory size (row n: n entries)
+        self._idf = np.zeros((self.n_slots + 1, self.n_slots + 1), dtype=np.float32)
+        for n in range(1, self.n_slots + 1):
+            self._idf[n, :n + 1] = _lucene_idf(n)
 
     def _allocate_state(self) -> None:
         n, s, dim = self.num_envs, self.n_slots, self.template.bow_dim
@@ -157,6 +170,11 @@ class MemoryVectorEnv(VectorEnv):
         self.conflicts_in = np.zeros((n, 0))
         self.answered = np.zeros((n, 0), dtype=bool)
         self.rows = np.arange(n)
+        self._phi = np.zeros(n)
+        space = self.single_observation_space
+        self._obs_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
+                            for key in ("view", "slots", "memory")}
+        self._mask_buffer = np.zeros((n, self.n_actions), dtype=bool)
 
     # -- reset ---------------------------------------------------------------------------
     def reset(self, *, seed: int | list[int] | None = None,
@@ -183,7 +201,8 @@ class MemoryVectorEnv(VectorEnv):
         for i in envs:  # per-episode Python work: generation + text features (cached in a pool)
             episode, key = source.draw(self._rngs[i], options, split)
             encoded = (buffers.encode(episode) if key is None else
-                       cached(("vector", dim, key), lambda: buffers.encode(episode)))
+                       cached(("vector", dim, buffers.reader_tables, key),
+                                     lambda: buffers.encode(episode)))
             buffers.load(int(i), encoded)
         if self.sources_in.shape[1] < buffers.chunks:
             grown = np.zeros((self.num_envs, buffers.chunks), dtype=np.int32)
@@ -207,7 +226,7 @@ class MemoryVectorEnv(VectorEnv):
         self.answered[envs] = False
         self.done[envs] = buffers.length[envs] == 0
         self.prev_done[envs] = False
-        self._phi = self._potential()
+        self._potential()
         self._all = np.ones(self.num_envs, dtype=bool)
 
     # -- step ----------------------------------------------------------------------------
@@ -218,28 +237,34 @@ class MemoryVectorEnv(VectorEnv):
             raise ValueError(f"actions: expected {self.num_envs} actions, got {a.shape[0]}")
         try:
             a = a.astype(np.int64)
-        except (TypeError, ValueError):  # rare path: unparsable entries become invalid ops
+        except (TypeError, ValueError, OverflowError):  # unparsable entries: invalid ops
             a = np.array([_as_action(x) for x in a], dtype=np.int64)
         resetting = self.prev_done.copy()
         active = ~resetting & ~self.done
-        in_range = (a >= 0) & (a < self.n_actions)
-        a_safe = np.where(in_range, a, 0)
-        op = np.where(in_range, self.action_op[a_safe], INVALID)
-        cur = np.minimum(self.cursor, np.maximum(self.buffers.length - 1, 0))
-        valid = active & in_range & self._mask[self.rows, a_safe]
-        valid &= ((op != ADD) & (op != UPDATE)) | self.buffers.nonempty[self.rows, cur]
         terms = np.zeros((self.num_envs, len(TERMS)))
-        self.step_count[active] += 1
-        self.steps[active] += 1
-        self._apply_ops(op, valid, cur, a_safe, terms)
-        terms[:, _TERM["invalid"]] -= active & ~valid
-        self.ops_used[active] += 1
-        advance = active & ((op == NOOP) | (self.ops_used >= self.core.ops_per_chunk))
-        if advance.any():
-            self._advance(np.flatnonzero(advance), terms)
-        phi = self._potential()
-        terms[:, _TERM["shaping"]] = np.where(active, phi - self._phi, 0.0)
-        self._phi = phi
+        valid = np.zeros(self.num_envs, dtype=bool)
+        advance = np.zeros(self.num_envs, dtype=bool)
+        b = self.buffers
+        kernel.apply_ops(
+            a, self._mask, self.action_op, self.action_arg, self.action_tier, self.slot_tier,
+            self.core.ops_per_chunk, self.op_cost, self.entry_capacity, self.archive_cap,
+            b.length, b.nonempty, b.tokens, b.hedged, b.count, b.ids, b.bow, b.evidence,
+            b.conflict, self.slot_src, self.slot_entry, self.slot_created, self.slot_updated,
+            self.slot_hits, self.slot_tokens, self.slot_hedged, self.slot_count, self.slot_ids,
+            self.slot_bow, self.next_id, self.step_count, self.ops_used, self.archive_len,
+            self.steps, self.cursor, self.done, self.prev_done, self.sources_in,
+            self.evidence_in, self.conflicts_in, terms, valid, advance)
+        if advance.any():  # questions due after this chunk: the reader
+            due = np.flatnonzero(advance & b.has_due[self.rows, np.minimum(self.cursor,
+                                                                            b.chunks - 1)])
+            if self.compiled_reader and len(due):
+                self._answer_compiled(due, terms)
+            for i in due.tolist() if not self.compiled_reader else ():
+                self._answer(i, terms)
+        kernel.finish_step(advance, active, b.length, b.stream_tokens, self.slot_tokens,
+                           self.cursor, self.ops_used, self.done, self.evidence_in,
+                           self.conflicts_in, b.need, b.qmask, self.answered, b.n_questions,
+                           self._phi, terms)
         weighted = terms * self.weights
         reward = weighted.sum(axis=1)
         terminated = active & self.done
@@ -262,115 +287,93 @@ class MemoryVectorEnv(VectorEnv):
             info["_qa_score"] = terminated
         return obs, reward.astype(np.float64), terminated, truncated, info
 
-    def _apply_ops(self, op: np.ndarray, valid: np.ndarray, cur: np.ndarray,
-                   a: np.ndarray, terms: np.ndarray) -> None:
-        b = self.buffers
-        slot = self.action_arg[a]
-        add = valid & (op == ADD)
-        if add.any():  # first free slot of the chosen tier (as SlotTable.free_slot)
-            free = (self.slot_src < 0) & (self.slot_tier[None, :] == self.action_tier[a][:, None])
-            slot = np.where(add, np.argmax(free, axis=1), slot)
-        removed = valid & ((op == UPDATE) | (op == DELETE) | (op == EVICT))  # np.isin: 30 us
-        if removed.any():
-            e = np.flatnonzero(removed)
-            self._move_source(e, self.slot_src[e, slot[e]], -1)
-        cleared = valid & ((op == DELETE) | (op == EVICT))
-        if cleared.any():
-            e, k = np.flatnonzero(cleared), slot[cleared]
-            self.slot_src[e, k] = self.slot_entry[e, k] = -1
-            self.slot_ids[e, k] = -1
-            for name in ("slot_created", "slot_updated", "slot_hits", "slot_tokens",
-                         "slot_hedged", "slot_count", "slot_bow"):
-                getattr(self, name)[e, k] = 0
-            evicted = np.flatnonzero(valid & (op == EVICT))
-            self.archive_len[evicted] += 1
-            if self.archive_capacity is not None:
-                np.minimum(self.archive_len, self.archive_capacity, out=self.archive_len)
-        written = add | (valid & (op == UPDATE))
-        if written.any():
-            e, k, c = np.flatnonzero(written), slot[written], cur[written]
-            new = add[e]
-            self.slot_src[e, k] = c
-            self.slot_entry[e[new], k[new]] = self.next_id[e[new]]
-            self.next_id[e[new]] += 1
-            self.slot_created[e[new], k[new]] = self.step_count[e[new]]
-            self.slot_hits[e[new], k[new]] = 0.0
-            self.slot_updated[e, k] = self.step_count[e]
-            self.slot_tokens[e, k] = b.tokens[e, c]
-            self.slot_hedged[e, k] = b.hedged[e, c]
-            self.slot_count[e, k] = b.count[e, c]
-            self.slot_ids[e, k] = b.ids[e, c]
-            self.slot_bow[e, k] = b.bow[e, c]
-            self._move_source(e, c, +1)
-        terms[:, _TERM["op_cost"]] -= np.where(valid, self.op_cost[np.maximum(op, 0)], 0.0)
+    def _potential(self) -> None:
+        """The evidence potential of every env into ``_phi`` (after resets)."""
+        b, none = self.buffers, np.zeros(self.num_envs, dtype=bool)
+        kernel.finish_step(none, none, b.length, b.stream_tokens, self.slot_tokens,
+                           self.cursor, self.ops_used, self.done, self.evidence_in,
+                           self.conflicts_in, b.need, b.qmask, self.answered, b.n_questions,
+                           self._phi, np.zeros((self.num_envs, len(TERMS))))
 
-    def _move_source(self, envs: np.ndarray, sources: np.ndarray, delta: int) -> None:
-        """Presence of chunk ``sources`` in memory changes by ``delta`` (evidence counts)."""
-        before = self.sources_in[envs, sources]
-        after = before + delta
-        self.sources_in[envs, sources] = after
-        flipped = (before == 0) != (after == 0)
-        if flipped.any():
-            e, c = envs[flipped], sources[flipped]
-            self.evidence_in[e] += delta * self.buffers.evidence[e, c]
-            self.conflicts_in[e] += delta * self.buffers.conflict[e, c]
-
-    def _potential(self) -> np.ndarray:
+    def _answer_compiled(self, envs: np.ndarray, terms: np.ndarray) -> None:
+        """Answer the due questions of ``envs`` in one compiled call; the Python left is a
+        dictionary lookup per answer (the score of each distinct answer, once per episode)."""
         b = self.buffers
-        kept = np.divide(self.evidence_in, b.need, out=np.ones_like(b.need), where=b.need > 0)
-        ready = kept / (1.0 + self.conflicts_in) * (b.qmask & ~self.answered)
-        return ready.sum(axis=1) / b.n_questions
-
-    def _advance(self, envs: np.ndarray, terms: np.ndarray) -> None:
-        b = self.buffers
-        used = (self.slot_src[envs] >= 0).sum(axis=1)
-        terms[envs, _TERM["memory_size"]] -= used / self.entry_capacity / b.length[envs]
-        due = envs[b.has_due[envs, self.cursor[envs]]]
-        for i in due:  # the reader is Python: only envs with questions due pay for it
-            self._answer(int(i), terms)
-        self.cursor[envs] += 1
-        self.ops_used[envs] = 0
-        finished = envs[self.cursor[envs] >= b.length[envs]]
-        if len(finished):
-            self.done[finished] = True
-            total = self.slot_tokens[finished].sum(axis=1).astype(np.float64)
-            stream = b.stream_tokens[finished]
-            terms[finished, _TERM["compression"]] += np.where(
-                stream > 0, 1.0 - total / np.maximum(stream, 1.0), 0.0)
+        bound = len(self.answered[0]) * len(envs)
+        out_env, out_q, out_mode, out_ref, out_n = (np.empty(bound, dtype=np.int64)
+                                                    for _ in range(5))
+        out_values = np.empty((bound, max(self.n_slots * MAX_BRANCHES, 1)), dtype=np.int64)
+        retention, recall = np.empty(bound), np.empty(bound)
+        reader = self.reader
+        m = kernel.answer_due(
+            envs, self.cursor, self.slot_src, self.slot_entry, self.slot_tier,
+            self.always_shown, reader.time_aware, reader.top_k, MAX_BRANCHES, reader.k1,
+            reader.b, self._idf, self._recall_k, b.table_flat, b.table_offsets, b.hop_stride,
+            b.n_terms, b.evidence, b.need, self.evidence_in, self.slot_hits, self.answered,
+            out_env, out_q, out_mode, out_ref, out_n, out_values, retention, recall)
+        metric, rows = self.core.metric, b.rows
+        scores = np.empty(m)
+        for j, (i, q, mode, ref, n) in enumerate(zip(out_env[:m].tolist(), out_q[:m].tolist(),
+                                                     out_mode[:m].tolist(), out_ref[:m].tolist(),
+                                                     out_n[:m].tolist())):
+            row = rows[i]
+            values = out_values[j, :n].tolist() if n > 1 else ()
+            scores[j] = row.score_code(q, mode, ref, values, metric)
+        env = out_env[:m]
+        np.add.at(terms[:, kernel.T_QA], env, scores / b.n_questions[env])
+        np.add.at(self.qa_sum, env, scores)
+        np.add.at(self.qa_count, env, 1)
+        if self.evidence_weights:
+            has = ~np.isnan(retention[:m])
+            n_evidence = np.array([rows[i].n_evidence for i in env[has].tolist()])
+            np.add.at(terms[:, _TERM["evidence"]], env[has], retention[:m][has] / n_evidence)
+            np.add.at(terms[:, _TERM["evidence_recall"]], env[has], recall[:m][has] / n_evidence)
 
     def _answer(self, i: int, terms: np.ndarray) -> None:
+        """Answer env ``i``'s due questions with a reader that is not compiled (embeddings)."""
         row, core = self.buffers.rows[i], self.core
         occupied = np.flatnonzero(self.slot_src[i] >= 0)
         slots = occupied[np.argsort(self.slot_entry[i, occupied])]  # store order = entry id
-        texts = [row.texts[c] for c in self.slot_src[i, slots]]
-        shown = [j for j, k in enumerate(slots) if self.always_shown[self.slot_tier[k]]]
+        sources = self.slot_src[i, slots]
+        shown = np.flatnonzero(self.always_shown[self.slot_tier[slots]]).tolist()
         due = row.due[int(self.cursor[i])]
         questions = [row.episode.questions[q] for q in due]
-        replies = core.reader.answer_all([q.text for q in questions], texts, shown)
+        texts = [row.texts[c] for c in sources]
+        kwargs = {"times": sources.tolist()} if getattr(self.reader, "time_aware", False) else {}
+        replies = self.reader.answer_all([q.text for q in questions], texts, shown, **kwargs)
         n_questions = self.buffers.n_questions[i]
         # Recall ranks memory once more: skipped when its weight is 0 (its term is then 0).
         ranker = core.recall_ranker if core.weights["evidence_recall"] else None
         shares = evidence_shares([q.evidence for q in questions], [q.text for q in questions],
-                                 texts, self.slot_src[i, slots].tolist(), ranker,
-                                 core.rewards.evidence_k)
-        n_evidence = max(sum(bool(q.evidence) for q in row.episode.questions), 1)
+                                 texts, sources.tolist(), ranker, core.rewards.evidence_k)
         for q, question, reply, (retention, recall) in zip(due, questions, replies, shares):
             if retention is not None:
-                terms[i, _TERM["evidence"]] += retention / n_evidence
-                terms[i, _TERM["evidence_recall"]] += (recall or 0.0) / n_evidence
-            for used in reply.used:
-                if used < len(slots):
-                    self.slot_hits[i, slots[used]] += 1
-            score = score_answer(reply, question.answers, core.metric)
-            terms[i, _TERM["qa"]] += score / n_questions
+                terms[i, _TERM["evidence"]] += retention / row.n_evidence
+                terms[i, _TERM["evidence_recall"]] += (recall or 0.0) / row.n_evidence
+            self.slot_hits[i, slots[[u for u in reply.used if u < len(slots)]]] += 1
+            score = row.score(q, reply, question.answers, core.metric)
+            terms[i, kernel.T_QA] += score / n_questions
             self.answered[i, q] = True
             self.qa_sum[i] += score
             self.qa_count[i] += 1
 
-    # -- observation and masks (memgym.envs.vector_obs) --------------------------------
+    # -- observation and masks (memgym.envs.vector_kernel.observe) ----------------------
     def _observation(self) -> dict[str, np.ndarray]:
-        obs, self._mask = batch_observation(self)
-        return obs
+        b = self.buffers
+        obs = self._obs_arrays
+        kernel.observe(
+            self.done, self.cursor, b.length, self.step_count, self.ops_used,
+            self.core.ops_per_chunk, self.archive_len, self.archive_scale, b.bow, b.count,
+            b.tokens, b.hedged, b.ids, self.slot_src, self.slot_created, self.slot_updated,
+            self.slot_hits, self.slot_tokens, self.slot_hedged, self.slot_count, self.slot_ids,
+            self.slot_bow, self.slot_tier, self.tier_entries, self.tier_token_cap,
+            self.token_scale, self.token_shown, AGE_TABLE, self.action_op, self.action_arg,
+            self.action_tier, obs["view"], obs["slots"], obs["memory"], self._mask_buffer)
+        self._mask = self._mask_buffer.copy()
+        out = {key: value.copy() for key, value in obs.items()}
+        if self.slot_bow_obs:
+            out["slot_bow"] = self.slot_bow.copy()
+        return out
 
     def action_masks(self) -> np.ndarray:
         """Valid actions of every env now, ``(num_envs, n)`` (sb3-contrib reads this)."""

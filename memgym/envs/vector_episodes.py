@@ -10,12 +10,16 @@ seen; bags of words are stored as ``uint8`` (they are binary) to keep memory per
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from memgym.episode import Episode
 from memgym.envs.features import EpisodeFeatures
+from memgym.rewards.metrics import score_answer
+from memgym.rewards.reader import ReaderAnswer
+from memgym.rewards.reader_tables import ReaderTables, build_tables
 
 
 @dataclass
@@ -25,6 +29,33 @@ class EpisodeRow:
     episode: Episode
     texts: list[str]
     due: dict[int, list[int]]
+    #: The compiled reader's arrays (None: the env's reader is not BM25).
+    tables: ReaderTables | None = None
+    #: Questions that name evidence (at least 1): the evidence terms' denominator.
+    n_evidence: int = 1
+    _scores: dict[tuple, float] = field(default_factory=dict)
+
+    def score(self, question: int, answer: ReaderAnswer, answers: Sequence[str], metric: str
+              ) -> float:
+        """``score_answer`` of ``answer`` to question ``question``, computed once per
+        distinct answer (a pooled episode replays the same answers many times)."""
+        key = (question, answer.text, answer.mode, metric)
+        score = self._scores.get(key)
+        if score is None:
+            score = self._scores[key] = score_answer(answer, answers, metric)
+        return score
+
+    def score_code(self, question: int, mode: int, ref: int, values: Sequence[int],
+                   metric: str) -> float:
+        """The score of the compiled reader's answer (its codes, see
+        :meth:`ReaderTables.answer`), looked up after the first time."""
+        key = (question, mode, ref, tuple(values), metric)
+        score = self._scores.get(key)
+        if score is None:
+            answer = self.tables.answer(question, mode, ref, values)
+            score = self._scores[key] = score_answer(
+                answer, self.episode.questions[question].answers, metric)
+        return score
 
 
 @dataclass
@@ -43,6 +74,9 @@ class EncodedEpisode:
     conflict: np.ndarray
     need: np.ndarray  # (questions,)
     stream_tokens: float
+    #: The reader tables and due questions packed (``ReaderTables.packed``), or empty.
+    table_flat: np.ndarray
+    table_offsets: np.ndarray
 
 
 def due_questions(episode: Episode) -> dict[int, list[int]]:
@@ -57,13 +91,20 @@ def due_questions(episode: Episode) -> dict[int, list[int]]:
 class EpisodeBuffers:
     """Padded (num_envs, max_chunks, ...) arrays of the episodes being played."""
 
-    def __init__(self, num_envs: int, bow_dim: int) -> None:
-        self.n, self.dim = num_envs, bow_dim
+    def __init__(self, num_envs: int, bow_dim: int, reader_tables: bool = False) -> None:
+        self.n, self.dim, self.reader_tables = num_envs, bow_dim, reader_tables
         self.chunks = self.questions = 0
         self.rows: list[EpisodeRow | None] = [None] * num_envs
         self.length = np.zeros(num_envs, dtype=np.int64)
         self.stream_tokens = np.zeros(num_envs, dtype=np.float64)
         self.n_questions = np.ones(num_envs, dtype=np.float64)  # max(len(questions), 1)
+        #: The reader tables (``ReaderTables.ARRAYS``, then the due questions of every chunk:
+        #: ``due_ptr``, ``due_ids``) of env i: ``table_flat[i]`` cut at ``table_offsets[i]``;
+        #: lengths differ by episode, the row is padded to the longest seen.
+        self.table_flat = np.zeros((num_envs, 1), dtype=np.int64)
+        self.table_offsets = np.zeros((num_envs, len(ReaderTables.ARRAYS) + 3), dtype=np.int64)
+        self.n_terms = np.zeros(num_envs, dtype=np.int64)
+        self.hop_stride = np.zeros(num_envs, dtype=np.int64)
         self._allocate(1, 1)
 
     def _allocate(self, chunks: int, questions: int) -> None:
@@ -105,13 +146,22 @@ class EpisodeBuffers:
             evidence[sorted(wanted), j] = 1
             conflict[sorted(set(question.conflicting) - wanted), j] = 1
             need[j] = len(wanted)
+        questions = [q.text for q in episode.questions]
+        tables = build_tables(feats.texts, questions) if self.reader_tables else None
+        row = EpisodeRow(episode, feats.texts, due, tables,
+                         max(sum(bool(q.evidence) for q in episode.questions), 1))
+        flat, offsets = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if tables is not None:  # + questions due after each chunk: due_ptr, due_ids
+            due_ptr = np.zeros(c + 1, dtype=np.int64)
+            due_ptr[1:] = np.cumsum([len(due.get(k, ())) for k in range(c)])
+            flat, offsets = tables.packed(due_ptr, [j for k in range(c) for j in due.get(k, ())])
         return EncodedEpisode(
-            row=EpisodeRow(episode, feats.texts, due), bow=chunks.bow.astype(np.uint8),
+            row=row, bow=chunks.bow.astype(np.uint8),
             count=chunks.count, tokens=chunks.tokens, hedged=chunks.hedged,
             ids=np.stack([chunks.key, chunks.subject, chunks.attribute, chunks.value], axis=1),
             has_due=has_due, nonempty=np.array([bool(t.strip()) for t in feats.texts], dtype=bool),
             evidence=evidence, conflict=conflict, need=need,
-            stream_tokens=float(chunks.tokens.sum()))
+            stream_tokens=float(chunks.tokens.sum()), table_flat=flat, table_offsets=offsets)
 
     def load(self, i: int, encoded: EncodedEpisode) -> EpisodeRow:
         """Write an encoded episode into row ``i`` (growing the buffers if it is longer)."""
@@ -131,6 +181,17 @@ class EpisodeBuffers:
         self.stream_tokens[i] = encoded.stream_tokens
         self.n_questions[i] = max(q, 1)
         self.rows[i] = encoded.row
+        tables = encoded.row.tables
+        if tables is not None:
+            flat = encoded.table_flat
+            if flat.shape[0] > self.table_flat.shape[1]:
+                grown = np.zeros((self.n, max(flat.shape[0], 2 * self.table_flat.shape[1])),
+                                 dtype=np.int64)
+                grown[:, :self.table_flat.shape[1]] = self.table_flat
+                self.table_flat = grown
+            self.table_flat[i, :flat.shape[0]] = flat
+            self.table_offsets[i] = encoded.table_offsets
+            self.n_terms[i], self.hop_stride[i] = tables.n_terms, tables.hop_stride
         return encoded.row
 
     def nbytes(self) -> int:

@@ -311,7 +311,12 @@ class BM25Reader(RankingReader):
                     j = vocab.get(t)
                     if j is not None:
                         counts[qi, j] += 1.0  # repeated query terms count again, as in bm25s
-            scores = counts @ dense.T
+            # Summed term by term in vocabulary order, not by a matmul: BLAS may split a dot
+            # product across SIMD lanes, and one defined order is what lets the compiled
+            # reader (memgym.rewards.reader_kernel) give the same floats, hence the same ties.
+            scores = np.zeros((len(queries), len(entries)))
+            for j in np.flatnonzero(counts.any(axis=0)).tolist():
+                scores += counts[:, j, None] * dense[:, j]
             return [order_by_score(s, entries, s > 0) for s in scores]
 
         return rank
