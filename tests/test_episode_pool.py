@@ -107,6 +107,6 @@ def test_cache_is_bounded_and_tokens_identify_tasks(monkeypatch: pytest.MonkeyPa
     assert task_token("a:B", {"n": 1}) != task_token("a:B", {"n": 2})
     assert task_token(KVUpdatesTask(), None) is None  # an instance: no identity to key on
     source = EpisodeSource(KVUpdatesTask(), episode_pool=2, token=None)
-    episode, key = source.draw(np.random.default_rng(0), None, "train")
+    episode, key, _ = source.draw(np.random.default_rng(0), None, "train")
     assert key is None and episode.chunks
     clear_cache()

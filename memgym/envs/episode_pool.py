@@ -11,6 +11,9 @@ the env has a pool; without one nothing is cached (fresh seeds almost never repe
 
 The cache is shared by every env of the process (``DummyVecEnv`` copies share one pool) and
 bounded by :data:`CACHE_ENTRIES`; an encoded Medium episode is ~20-40 KB.
+
+Fresh streams are not cached; ``prefetch_workers=N`` generates them ahead of the resets in
+worker processes instead (:mod:`memgym.envs.prefetch`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from memgym.episode import Episode
 
 #: Most entries (episodes + encodings) kept per process; least recently used go first.
 CACHE_ENTRIES = 8192
+#: Fresh (pool-less) episode seeds are drawn from ``range(SEED_BOUND)``.
+SEED_BOUND = 2**31 - 1
 T = TypeVar("T")
 _CACHE: OrderedDict[Hashable, Any] = OrderedDict()
 
@@ -83,32 +88,61 @@ class EpisodeSource:
 
     ``reset(options=...)`` may give ``episode`` (played as is, never cached), or ``split`` /
     ``episode_seed`` (drawn from ``np_random`` when absent) and task parameters.
+    ``prefetch=N`` generates fresh episodes ahead in N worker processes
+    (:mod:`memgym.envs.prefetch`), the same episodes as ``prefetch=0``; a pooled source never
+    prefetches (its episodes are cached already) and explicit ``episode_seed`` / ``episode``
+    resets are generated here.
     """
 
     def __init__(self, task: Any, *, episode_pool: int | None = None,
-                 token: Hashable | None = None) -> None:
+                 token: Hashable | None = None, prefetch: int = 0) -> None:
         self.task = task
         self.pool = check_pool(episode_pool)
         self.token = token if self.pool is not None else None
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        self.prefetcher = None
+        if prefetch and self.pool is None:
+            from memgym.envs.prefetch import Prefetcher  # multiprocessing only when asked
 
-    def draw(self, np_random: Any, options: dict[str, Any] | None, split: str
-             ) -> tuple[Episode, Hashable | None]:
-        """The episode to play (``split`` unless the options name one) and its cache key
-        (``None``: not cached)."""
+            self.prefetcher = Prefetcher(task, prefetch, bound=SEED_BOUND)
+
+    def draw(self, np_random: Any, options: dict[str, Any] | None, split: str,
+             prepare: Callable[[Episode], Any] | None = None
+             ) -> tuple[Episode, Hashable | None, Any]:
+        """The episode to play (``split`` unless the options name one), its cache key (``None``:
+        not cached) and ``prepare(episode)`` (``None`` without ``prepare``; never cached here:
+        callers cache by the key). When prefetching, ``prepare`` runs in a worker too, so it
+        must pickle: a module-level function, or a ``functools.partial`` of one."""
         options = dict(options or {})
         episode = options.pop("episode", None)
         if episode is not None:
             if options:
                 raise ValueError(
                     f"reset options {sorted(options)} cannot be combined with 'episode'")
-            return episode, None
+            return episode, None, _prepared(episode, prepare)
         split = options.pop("split", split)
         seed = options.pop("episode_seed", None)
-        if seed is None:  # one draw from np_random either way, so seeding stays comparable
-            seed = np_random.integers(self.pool if self.pool is not None else 2**31 - 1)
+        drawn = seed is None
+        if drawn:  # one draw from np_random either way, so seeding stays comparable
+            seed = np_random.integers(self.pool if self.pool is not None else SEED_BOUND)
         seed = int(seed)
+        if drawn and self.prefetcher is not None:
+            episode, prepared = self.prefetcher.draw(np_random, seed, split, options, prepare)
+            return episode, None, prepared
         params = _freeze(options)
         if self.token is None or (params is None and options):
-            return self.task.episode(seed, split, **options), None
+            episode = self.task.episode(seed, split, **options)
+            return episode, None, _prepared(episode, prepare)
         key = ("episode", self.token, split, seed, params)
-        return cached(key, lambda: self.task.episode(seed, split, **options)), key
+        episode = cached(key, lambda: self.task.episode(seed, split, **options))
+        return episode, key, _prepared(episode, prepare)
+
+    def close(self) -> None:
+        """Stop the prefetching workers, if any (a later draw starts them again)."""
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+
+
+def _prepared(episode: Episode, prepare: Callable[[Episode], Any] | None) -> Any:
+    return None if prepare is None else prepare(episode)

@@ -117,6 +117,8 @@ class MemoryEnv(gym.Env):
     - ``episode_pool``: ``None`` (a fresh stream every reset) or N: resets draw episode seeds
       from ``range(N)``, a fixed training set as Procgen's ``num_levels``; each stream is
       generated and encoded once per process (:mod:`memgym.envs.episode_pool`).
+    - ``prefetch_workers``: N > 0 generates the next fresh streams ahead in N worker processes
+      (the same episodes as 0; ignored with ``episode_pool``; :mod:`memgym.envs.prefetch`).
 
     ``reset(options=...)`` takes ``split``, ``episode_seed``, ``episode`` (an
     :class:`Episode` to play as is) and any task parameter (e.g. ``length``).
@@ -152,6 +154,7 @@ class MemoryEnv(gym.Env):
         bow_dim: int = 64,
         slot_bow: bool = False,
         episode_pool: int | None = None,
+        prefetch_workers: int = 0,
         features: str | None = None,
         embedding_model: str | None = None,
         render_mode: str | None = None,
@@ -168,7 +171,8 @@ class MemoryEnv(gym.Env):
         self.embedding_model = embedding_model
         self.split = split
         self.episodes = EpisodeSource(self.task, episode_pool=episode_pool,
-                                      token=task_token(task, task_params))
+                                      token=task_token(task, task_params),
+                                      prefetch=prefetch_workers)
         self.core = MemoryCore(
             tiers=tiers, ops=tuple(ops), reader=reader, reader_params=reader_params,
             metric=metric, rewards=rewards, ops_per_chunk=ops_per_chunk,
@@ -222,9 +226,14 @@ class MemoryEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        episode, self._cache_key = self.episodes.draw(self.np_random, options, self.split)
+        episode, self._cache_key, _ = self.episodes.draw(self.np_random, options, self.split)
         self.start_episode(episode)
         return self._observation(), self._info(None)
+
+    def close(self) -> None:
+        """Stop the episode-prefetching workers, if any."""
+        self.episodes.close()
+        super().close()
 
     def start_episode(self, episode: Episode) -> None:
         """Play ``episode`` (features cached when :meth:`reset` drew it from a pool)."""

@@ -199,7 +199,7 @@ class MemoryVectorEnv(VectorEnv):
         buffers, source, split = self.buffers, self.template.episodes, self.template.split
         dim = self.template.bow_dim
         for i in envs:  # per-episode Python work: generation + text features (cached in a pool)
-            episode, key = source.draw(self._rngs[i], options, split)
+            episode, key, _ = source.draw(self._rngs[i], options, split)
             encoded = (buffers.encode(episode) if key is None else
                        cached(("vector", dim, buffers.reader_tables, key),
                                      lambda: buffers.encode(episode)))

@@ -233,7 +233,7 @@ class MemRereadEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        episode, _ = self.episodes.draw(self.np_random, options, self.split)
+        episode, _, _ = self.episodes.draw(self.np_random, options, self.split)
         self.start_episode(episode)
         return self._observation(), self._info()
 
