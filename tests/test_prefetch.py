@@ -102,8 +102,7 @@ def test_vector_env_steps_the_same_with_and_without_prefetch() -> None:
             obs, reward, _, _, info = venv.step(random_valid(info["action_mask"], rng))
             steps.append((obs["view"].copy(), reward.copy()))
         stats = None if prefetcher is None else dict(prefetcher.stats)
-        venv.unwrapped.template.close()  # the vector env's close leaves its template open
-        venv.close()
+        venv.close()  # closes the template env, whose source owns the workers
         return steps, stats
 
     without, _ = run(0)

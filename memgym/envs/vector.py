@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from memgym.envs import vector_kernel as kernel
 from memgym.envs.episode_pool import cached
 from memgym.envs.registration import VECTOR_OPS
 from memgym.envs.structured import AGE_TABLE, MemoryEnv
-from memgym.envs.vector_episodes import EpisodeBuffers
+from memgym.envs.vector_episodes import EpisodeBuffers, encode_episode
 from memgym.rewards.evidence import evidence_shares
 from memgym.rewards.reader import MAX_BRANCHES, BM25Reader, _lucene_idf
 from memgym.rewards.terms import TERMS
@@ -198,11 +199,16 @@ class MemoryVectorEnv(VectorEnv):
     def _start(self, envs: np.ndarray, options: dict[str, Any]) -> None:
         buffers, source, split = self.buffers, self.template.episodes, self.template.split
         dim = self.template.bow_dim
-        for i in envs:  # per-episode Python work: generation + text features (cached in a pool)
-            episode, key, _ = source.draw(self._rngs[i], options, split)
-            encoded = (buffers.encode(episode) if key is None else
-                       cached(("vector", dim, buffers.reader_tables, key),
-                                     lambda: buffers.encode(episode)))
+        # Fresh streams: the encoding runs where the episode is made (a prefetching worker
+        # with prefetch_workers); pooled ones are encoded once and cached by their key.
+        prepare = (partial(encode_episode, dim=dim, reader_tables=buffers.reader_tables)
+                   if source.pool is None else None)
+        for i in envs:  # per-episode Python work: generation + encoding
+            episode, key, encoded = source.draw(self._rngs[i], options, split, prepare)
+            if encoded is None:
+                encoded = (buffers.encode(episode) if key is None else
+                           cached(("vector", dim, buffers.reader_tables, key),
+                                  lambda: buffers.encode(episode)))
             buffers.load(int(i), encoded)
         if self.sources_in.shape[1] < buffers.chunks:
             grown = np.zeros((self.num_envs, buffers.chunks), dtype=np.int32)
@@ -374,6 +380,12 @@ class MemoryVectorEnv(VectorEnv):
         if self.slot_bow_obs:
             out["slot_bow"] = self.slot_bow.copy()
         return out
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Stop the template env's episode-prefetching workers, if any."""
+        template = getattr(self, "template", None)  # None: __init__ failed (__del__ still runs)
+        if template is not None:
+            template.close()
 
     def action_masks(self) -> np.ndarray:
         """Valid actions of every env now, ``(num_envs, n)`` (sb3-contrib reads this)."""

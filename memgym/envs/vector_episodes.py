@@ -132,36 +132,7 @@ class EpisodeBuffers:
 
     def encode(self, episode: Episode) -> EncodedEpisode:
         """The arrays of ``episode`` (its own size); the Python work of a reset."""
-        feats = EpisodeFeatures(episode, self.dim)
-        c, q = len(episode.chunks), len(episode.questions)
-        chunks = feats.chunks
-        due = due_questions(episode)
-        has_due = np.zeros(c, dtype=bool)
-        has_due[[k for k in due if 0 <= k < c]] = True
-        evidence = np.zeros((c, q), dtype=np.int8)
-        conflict = np.zeros((c, q), dtype=np.int8)
-        need = np.zeros(q, dtype=np.float64)
-        for j, question in enumerate(episode.questions):
-            wanted = set(question.evidence)
-            evidence[sorted(wanted), j] = 1
-            conflict[sorted(set(question.conflicting) - wanted), j] = 1
-            need[j] = len(wanted)
-        questions = [q.text for q in episode.questions]
-        tables = build_tables(feats.texts, questions) if self.reader_tables else None
-        row = EpisodeRow(episode, feats.texts, due, tables,
-                         max(sum(bool(q.evidence) for q in episode.questions), 1))
-        flat, offsets = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        if tables is not None:  # + questions due after each chunk: due_ptr, due_ids
-            due_ptr = np.zeros(c + 1, dtype=np.int64)
-            due_ptr[1:] = np.cumsum([len(due.get(k, ())) for k in range(c)])
-            flat, offsets = tables.packed(due_ptr, [j for k in range(c) for j in due.get(k, ())])
-        return EncodedEpisode(
-            row=row, bow=chunks.bow.astype(np.uint8),
-            count=chunks.count, tokens=chunks.tokens, hedged=chunks.hedged,
-            ids=np.stack([chunks.key, chunks.subject, chunks.attribute, chunks.value], axis=1),
-            has_due=has_due, nonempty=np.array([bool(t.strip()) for t in feats.texts], dtype=bool),
-            evidence=evidence, conflict=conflict, need=need,
-            stream_tokens=float(chunks.tokens.sum()), table_flat=flat, table_offsets=offsets)
+        return encode_episode(episode, self.dim, self.reader_tables)
 
     def load(self, i: int, encoded: EncodedEpisode) -> EpisodeRow:
         """Write an encoded episode into row ``i`` (growing the buffers if it is longer)."""
@@ -197,3 +168,39 @@ class EpisodeBuffers:
     def nbytes(self) -> int:
         """Bytes held by the arrays (for the memory-per-env benchmark)."""
         return sum(v.nbytes for v in self.__dict__.values() if isinstance(v, np.ndarray))
+
+
+def encode_episode(episode: Episode, dim: int, reader_tables: bool) -> EncodedEpisode:
+    """The arrays of ``episode`` (its own size) with ``dim`` bag-of-words buckets, and its
+    reader tables when ``reader_tables``: the Python work of a reset. A module-level
+    function so a prefetching worker can run it (``EpisodeSource.draw(prepare=...)``)."""
+    feats = EpisodeFeatures(episode, dim)
+    c, q = len(episode.chunks), len(episode.questions)
+    chunks = feats.chunks
+    due = due_questions(episode)
+    has_due = np.zeros(c, dtype=bool)
+    has_due[[k for k in due if 0 <= k < c]] = True
+    evidence = np.zeros((c, q), dtype=np.int8)
+    conflict = np.zeros((c, q), dtype=np.int8)
+    need = np.zeros(q, dtype=np.float64)
+    for j, question in enumerate(episode.questions):
+        wanted = set(question.evidence)
+        evidence[sorted(wanted), j] = 1
+        conflict[sorted(set(question.conflicting) - wanted), j] = 1
+        need[j] = len(wanted)
+    questions = [q.text for q in episode.questions]
+    tables = build_tables(feats.texts, questions) if reader_tables else None
+    row = EpisodeRow(episode, feats.texts, due, tables,
+                     max(sum(bool(q.evidence) for q in episode.questions), 1))
+    flat, offsets = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if tables is not None:  # + questions due after each chunk: due_ptr, due_ids
+        due_ptr = np.zeros(c + 1, dtype=np.int64)
+        due_ptr[1:] = np.cumsum([len(due.get(k, ())) for k in range(c)])
+        flat, offsets = tables.packed(due_ptr, [j for k in range(c) for j in due.get(k, ())])
+    return EncodedEpisode(
+        row=row, bow=chunks.bow.astype(np.uint8),
+        count=chunks.count, tokens=chunks.tokens, hedged=chunks.hedged,
+        ids=np.stack([chunks.key, chunks.subject, chunks.attribute, chunks.value], axis=1),
+        has_due=has_due, nonempty=np.array([bool(t.strip()) for t in feats.texts], dtype=bool),
+        evidence=evidence, conflict=conflict, need=need,
+        stream_tokens=float(chunks.tokens.sum()), table_flat=flat, table_offsets=offsets)
