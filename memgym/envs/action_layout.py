@@ -10,6 +10,10 @@ import numpy as np
 
 #: ``(op, slot or index, tier index)``; -1 where the op takes no slot / tier.
 ActionRow = tuple[str, int, int]
+#: What an action row does; its index is the row's code in ``action_codes`` (compiled code);
+#: a recipe's own op is -1.
+ACTION_OPS: tuple[str, ...] = ("noop", "add", "update", "delete", "evict", "invalidate",
+                               "route", "reread", "reread_similar", "answer")
 
 
 def layout_rows(ops: Sequence[str], tier_names: Sequence[str], n_slots: int,
@@ -46,11 +50,14 @@ def layout_rows(ops: Sequence[str], tier_names: Sequence[str], n_slots: int,
 
 def set_action_layout(env: Any, names: list[str], rows: list[ActionRow]) -> None:
     """Give ``env`` the layout: ``action_names``, ``action_table``, per-row ``action_ops`` /
-    ``action_args`` / ``action_tiers`` arrays, ``_op_index`` (op -> rows) and
+    ``action_args`` / ``action_tiers`` / ``action_codes`` arrays, ``_op_index`` (op -> rows) and
     ``action_index`` (row -> action, for agents that act by name)."""
     env.action_names = list(names)
     env.action_table = list(rows)
     env.action_ops = np.array([row[0] for row in rows])
+    # a recipe's own op (not in ACTION_OPS) is -1: invalid in the base mask, its mask sets it
+    env.action_codes = np.array([ACTION_OPS.index(row[0]) if row[0] in ACTION_OPS else -1
+                                 for row in rows], dtype=np.int64)
     env.action_args = np.array([row[1] for row in rows])
     env.action_tiers = np.array([row[2] for row in rows])
     env._op_index = {op: np.flatnonzero(env.action_ops == op) for op in set(env.action_ops)}

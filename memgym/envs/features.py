@@ -29,7 +29,6 @@ SLOT_FEATURES: tuple[str, ...] = (
     "occupied", "age", "since_update", "hits", "tokens", "hedged",
     "same_key", "same_subject", "same_attribute", "same_value", "jaccard",
 )
-RELATION_COLUMNS = slice(6, 11)
 #: Names of the view feature columns after the bag of words.
 VIEW_FEATURES: tuple[str, ...] = ("tokens", "has_fact", "hedged", "is_recalled", "is_question")
 TOKEN_SCALE = 64.0  # token counts are divided by this and clipped to 1
@@ -59,6 +58,14 @@ class TextFeatures:
     subject: np.ndarray
     attribute: np.ndarray
     value: np.ndarray
+
+
+def no_text(dim: int) -> TextFeatures:
+    """The features of one empty row: what an observation shows when nothing is in view."""
+    zero = np.zeros(1, dtype=np.float32)
+    none = np.full(1, -1, dtype=np.int64)
+    return TextFeatures(np.zeros((1, dim), dtype=np.float32), zero, zero, zero, none, none,
+                        none, none)
 
 
 class EpisodeFeatures:

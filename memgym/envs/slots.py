@@ -2,8 +2,8 @@
 
 Memory entries live in :class:`memgym.envs.memory.MemoryStore`; a policy sees them as
 ``n_slots`` rows (tier blocks, in tier order). This table assigns entries to slots and keeps
-each slot's text features and numbers in arrays, updated only when an op changes that slot,
-so the per-step observation is a few vectorised operations.
+each slot's text features and numbers in arrays, updated only when an op changes that slot;
+the observation reads them in compiled code (:mod:`memgym.envs.observe_kernel`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from memgym.envs.features import SLOT_FEATURES, TOKEN_SCALE, TextFeatures
+from memgym.envs.features import TextFeatures
 
 OPS_THAT_MOVE_ENTRIES = ("add", "update", "delete", "evict", "route")
 
@@ -32,10 +32,6 @@ class SlotTable:
         self.ids = np.full((4, n), -1, dtype=np.int64)  # key, subject, attribute, value ids
         self.num = np.zeros((4, n), dtype=np.float32)  # created, updated, hits, tokens
         self.entry_slot: dict[int, int] = {}
-        # Observation columns that change only with the slot: occupied, hits, tokens, hedged
-        # and the tier one-hot; ages and relations to the view are added per step.
-        self.static = np.zeros((n, len(SLOT_FEATURES) + self.n_tiers), dtype=np.float32)
-        self.static[np.arange(n), len(SLOT_FEATURES) + self.slot_tier] = 1.0
 
     def apply(self, op: str, result: Any, store: Any, answered: bool,
               features_of: Any) -> None:
@@ -55,13 +51,11 @@ class SlotTable:
         if answered:  # the reader read memory: hit counts changed
             for entry_id, slot in self.entry_slot.items():
                 self.num[2, slot] = store.entries[entry_id].hits
-                self._set_static(slot)
 
     def free_slot(self, tier: int) -> int:
         return int(np.flatnonzero((self.slot_tier == tier) & (self.entry < 0))[0])
 
     def free(self, slot: int) -> None:
-        self.static[slot, :len(SLOT_FEATURES)] = 0.0
         self.entry[slot] = -1
         self.bow[slot] = 0.0
         self.count[slot] = self.hedged[slot] = 0.0
@@ -75,11 +69,3 @@ class SlotTable:
         self.hedged[slot] = feats.hedged[0]
         self.ids[:, slot] = [feats.key[0], feats.subject[0], feats.attribute[0], feats.value[0]]
         self.num[:, slot] = (entry.created, entry.updated, entry.hits, entry.tokens)
-        self._set_static(slot)
-
-    def _set_static(self, slot: int) -> None:
-        row = self.static[slot]
-        row[0] = 1.0
-        row[3] = min(self.num[2, slot] / 4.0, 1.0)
-        row[4] = min(self.num[3, slot] / TOKEN_SCALE, 1.0)
-        row[5] = self.hedged[slot]

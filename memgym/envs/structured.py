@@ -13,8 +13,9 @@ from memgym.episode import Episode
 from memgym.envs.action_layout import layout_rows, set_action_layout
 from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures
-from memgym.envs.features import RELATION_COLUMNS, TOKEN_SCALE, relation_columns
+from memgym.envs.features import no_text, relation_columns
 from memgym.envs.episode_pool import EpisodeSource, cached, task_token
+from memgym.envs.observe_kernel import VIEW_KINDS, observe_rows
 from memgym.envs.registration import load_task
 from memgym.envs.slots import SlotTable
 from memgym.envs.text_features import (
@@ -192,6 +193,11 @@ class MemoryEnv(gym.Env):
         self._build_actions()
         n_tiers = len(layout)
         self.slots = SlotTable(self.slot_tier, n_tiers, bow_dim)
+        self._tier_entries_f = np.asarray(self.tier_entries, dtype=np.float64)
+        finite_cap = np.isfinite(self.tier_token_cap)  # no token budget: fill shown as 0
+        self._token_scale = np.where(finite_cap, self.tier_token_cap, 1.0)
+        self._token_shown = finite_cap.astype(np.float64)
+        self._no_view = no_text(bow_dim)
         obs = {
             "view": spaces.Box(0, 1, (bow_dim + len(VIEW_FEATURES),), np.float32),
             "slots": spaces.Box(0, 1, (self.n_slots, len(SLOT_FEATURES) + n_tiers), np.float32),
@@ -279,46 +285,7 @@ class MemoryEnv(gym.Env):
         The public hook for recipes: a subclass that restricts the action set overrides it,
         calls ``super().compute_action_mask()`` and clears what its rules forbid (the mask guides
         maskable samplers; ``step`` must still take a masked action without crashing)."""
-        core, mask = self.core, np.zeros(len(self.action_table), dtype=bool)
-        view = core.view
-        if core.done:
-            mask[0] = True  # never all-False: masked samplers need one valid action
-            return mask
-        if view.kind == "question":
-            mask[self._op_index["answer"]] = True
-            return mask
-        mask[0] = True
-        occupied = self.slot_entry >= 0
-        store = core.store
-        used = np.array([store.tier_entries[t] for t in self.tier_names])
-        used_tokens = np.array([store.tier_tokens[t] for t in self.tier_names], dtype=np.float64)
-        view_tokens = self._view_tokens
-        fits_new = (used < self.tier_entries) & (used_tokens + view_tokens <= self.tier_token_cap)
-        index = self._op_index
-        if "add" in index:
-            mask[index["add"]] = fits_new
-        if "update" in index:
-            tier_of = self.slot_tier
-            fits = used_tokens[tier_of] - self.slot_num[3] + view_tokens <= self.tier_token_cap[tier_of]
-            mask[index["update"]] = occupied & fits
-        for op in ("delete", "evict"):
-            if op in index:
-                mask[index[op]] = occupied
-        if "invalidate" in index:
-            mask[index["invalidate"]] = occupied & ~self._slot_invalid()
-        if "route" in index:
-            rows = index["route"]
-            slots, tiers = self.action_args[rows], self.action_tiers[rows]
-            entry_tokens = self.slot_num[3][slots]
-            room = (used[tiers] < self.tier_entries[tiers]) & (
-                used_tokens[tiers] + entry_tokens <= self.tier_token_cap[tiers])
-            mask[rows] = occupied[slots] & (self.slot_tier[slots] != tiers) & room
-        if view.kind == "chunk" and core.rereads_used < core.max_rereads_per_chunk:
-            if "reread" in index:  # absent with archive_view = 0
-                mask[index["reread"]] = np.arange(self.archive_view) < len(store.archive)
-            if "reread_similar" in index:
-                mask[index["reread_similar"]] = core.cursor > 0
-        return mask
+        return self._compiled_rows()[3][0]
 
     def decode(self, action: Any) -> tuple[str, dict[str, Any]]:
         """Turn a flat action into a core op and its arguments (bad actions -> invalid op)."""
@@ -384,42 +351,46 @@ class MemoryEnv(gym.Env):
         return int(cursor - 1 - np.argmax(scores[::-1]))  # ties -> the most recent
 
     # -- observation ---------------------------------------------------------------------
+    def _compiled_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``view``, ``slots``, ``memory`` and the action mask, each with a leading axis of
+        one: this env as a batch of one in the kernel the batched env also uses
+        (:func:`memgym.envs.observe_kernel.observe_rows`)."""
+        core, feats, table = self.core, self._view, self.slots
+        n_tiers = len(self.tier_names)
+        view = np.empty((1, self.bow_dim + len(VIEW_FEATURES)), dtype=np.float32)
+        slots = np.empty((1, self.n_slots, len(SLOT_FEATURES) + n_tiers), dtype=np.float32)
+        memory = np.empty((1, 2 * n_tiers + 4), dtype=np.float32)
+        mask = np.empty((1, len(self.action_table)), dtype=bool)
+        if feats is None:  # nothing in view
+            feats, ids = self._no_view, np.full((1, 4), -1, dtype=np.int64)
+        else:
+            ids = self._view_ids[None]
+        invalid = (self._slot_invalid() if "invalidate" in core.ops
+                   else np.zeros(self.n_slots, dtype=bool))
+        counters = np.array([[core.step_count], [core.cursor], [len(self.episode.chunks)],
+                             [core.ops_used], [core.rereads_used],
+                             [len(core.store.archive)]], dtype=np.int64)
+        observe_rows(
+            np.array([VIEW_KINDS.index(core.view.kind)]), feats.bow, feats.count,
+            feats.tokens, feats.hedged, ids, table.entry[None], table.num[0][None],
+            table.num[1][None], table.num[2][None], table.num[3][None], table.hedged[None],
+            table.count[None], table.ids.T[None], table.bow[None], invalid[None],
+            counters[0], counters[1], counters[2], counters[3], core.ops_per_chunk,
+            counters[4], core.max_rereads_per_chunk, counters[5], float(self._archive_scale),
+            self.slot_tier, self._tier_entries_f, self.tier_token_cap, self._token_scale,
+            self._token_shown, AGE_TABLE, self.action_codes, self.action_args,
+            self.action_tiers, view, slots, memory, mask)
+        return view, slots, memory, mask
+
     def _observation(self) -> dict[str, np.ndarray]:
-        # Hot path: static slot columns live in the slot table (updated when a slot changes);
-        # per step only ages and relations to the view are computed, on occupied slots only.
-        core, view, feats = self.core, self.core.view, self._view
-        dim = self.bow_dim
-        view_vec = np.zeros(dim + len(VIEW_FEATURES), dtype=np.float32)
-        table = self.slots
-        slots = table.static.copy()
+        view, slots, memory, _ = self._compiled_rows()
+        step = self.core.step_count
         occupied = np.flatnonzero(self.slot_entry >= 0)
-        step = core.step_count
-        if feats is not None:
-            view_vec[:dim] = feats.bow[0]
-            view_vec[dim:] = (min(feats.tokens[0] / TOKEN_SCALE, 1.0), feats.key[0] >= 0,
-                              feats.hedged[0], view.kind == "recalled", view.kind == "question")
-        if len(occupied):
-            ages = np.minimum(step - self.slot_num[:2, occupied], AGE_TABLE.size - 1)
-            slots[occupied, 1:3] = AGE_TABLE[ages.astype(np.int64)].T
-            if feats is not None:
-                slots[occupied, RELATION_COLUMNS] = relation_columns(
-                    table.bow[occupied], table.count[occupied], table.ids[:, occupied],
-                    feats.bow[0], float(feats.count[0]), self._view_ids)
-        store = core.store
-        tier_entries, tier_tokens = store.tier_entries, store.tier_tokens
-        memory = np.array(
-            [tier_entries[t] / cap for t, cap in zip(self.tier_names, self.tier_entries)]
-            + [min(tier_tokens[t] / cap, 1.0) for t, cap in zip(self.tier_names, self.tier_token_cap)]
-            + [min(len(store.archive) / self._archive_scale, 1.0),
-               core.cursor / max(len(self.episode.chunks), 1),
-               1.0 - core.ops_used / core.ops_per_chunk,
-               1.0 - min(core.rereads_used / max(core.max_rereads_per_chunk, 1), 1.0)],
-            dtype=np.float32)
-        obs = {"view": view_vec, "slots": slots, "memory": memory}
+        obs = {"view": view[0], "slots": slots[0], "memory": memory[0]}
         if self.archive_view:
             obs["archive"] = self._archive_features(step)
         if self.slot_bow:
-            obs["slot_bow"] = table.bow.copy()
+            obs["slot_bow"] = self.slots.bow.copy()
         if "invalidate" in self.core.ops:
             obs["slot_invalid"] = self._slot_invalid().astype(np.float32)
         if self.text_features:

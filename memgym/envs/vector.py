@@ -11,6 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from memgym.envs import vector_kernel as kernel
+from memgym.envs.action_layout import ACTION_OPS
 from memgym.envs.episode_pool import cached
 from memgym.envs.registration import VECTOR_OPS
 from memgym.envs.structured import AGE_TABLE, MemoryEnv
@@ -113,14 +114,12 @@ class MemoryVectorEnv(VectorEnv):
 
     # -- layout --------------------------------------------------------------------------
     def _layout(self, t: MemoryEnv) -> None:
-        code = {name: k for k, name in enumerate(VECTOR_OPS)}
-        self.action_op = np.array([code[op] for op in t.action_ops], dtype=np.int64)
+        self.action_op = t.action_codes  # ACTION_OPS codes (the supported ones: VECTOR_OPS)
         self.action_arg = np.maximum(t.action_args, 0)  # slot for update / delete / evict
         self.action_tier = np.maximum(t.action_tiers, 0)  # tier for add
         self.n_actions = len(t.action_names)
         self.n_slots, self.n_tiers = t.n_slots, len(t.tier_names)
         self.slot_tier = t.slot_tier
-        self.tier_onehot = np.eye(self.n_tiers, dtype=np.float32)[self.slot_tier]  # (S, T)
         self.tier_entries = t.tier_entries.astype(np.float64)
         self.tier_token_cap = t.tier_token_cap
         finite_cap = np.isfinite(self.tier_token_cap)
@@ -130,10 +129,9 @@ class MemoryVectorEnv(VectorEnv):
         self.archive_capacity = self.core.archive_capacity
         self.archive_cap = -1 if self.archive_capacity is None else self.archive_capacity
         self.archive_scale = t._archive_scale
-        self.cols = {op: t._op_index.get(op, np.zeros(0, dtype=np.int64)) for op in VECTOR_OPS}
         self.weights = np.array([self.core.weights[k] for k in TERMS])
         costs = self.core.rewards.op_costs
-        self.op_cost = np.array([costs.get(op, 0.0) for op in VECTOR_OPS])
+        self.op_cost = np.array([costs.get(op, 0.0) for op in ACTION_OPS])
         self.always_shown = np.asarray(self.core.tiers.always_shown, dtype=bool)
         self.slot_bow_obs = t.slot_bow
         self.reader = self.core.reader
@@ -367,10 +365,10 @@ class MemoryVectorEnv(VectorEnv):
     def _observation(self) -> dict[str, np.ndarray]:
         b = self.buffers
         obs = self._obs_arrays
-        kernel.observe(
+        kernel.observe_batch(
             self.done, self.cursor, b.length, self.step_count, self.ops_used,
             self.core.ops_per_chunk, self.archive_len, self.archive_scale, b.bow, b.count,
-            b.tokens, b.hedged, b.ids, self.slot_src, self.slot_created, self.slot_updated,
+            b.tokens, b.hedged, b.ids, self.slot_entry, self.slot_created, self.slot_updated,
             self.slot_hits, self.slot_tokens, self.slot_hedged, self.slot_count, self.slot_ids,
             self.slot_bow, self.slot_tier, self.tier_entries, self.tier_token_cap,
             self.token_scale, self.token_shown, AGE_TABLE, self.action_op, self.action_arg,

@@ -1,12 +1,14 @@
-"""The batched env's step, observation and mask, compiled (numba): one loop over the envs.
+"""The batched env's step, compiled (numba): ops, ledger, reward terms and answering, one
+loop over the envs.
 
-The rules are those of :class:`memgym.envs.core.MemoryCore` and
-:meth:`memgym.envs.structured.MemoryEnv._observation` for the ops the batched env supports
-(noop, add, update, delete, evict); ``tests/test_vector.py`` steps both with the same actions
-and compares every output. Numpy array ops over the batch cost ~290 us of call overhead per
-step whatever the batch size (issue #18's profile); a compiled loop over the envs costs a few
-microseconds. Column positions come from the tables in :mod:`memgym.envs.features`
-(``SLOT_FEATURES``, ``VIEW_FEATURES``) and :data:`memgym.rewards.terms.TERMS`.
+The rules are those of :class:`memgym.envs.core.MemoryCore` for the ops the batched env
+supports (noop, add, update, delete, evict); the observation and mask are the single env's
+own kernel (:mod:`memgym.envs.observe_kernel`) over the chunk at each cursor, the answers the
+compiled reader's (:mod:`memgym.rewards.reader_kernel`). ``tests/test_vector.py`` steps the
+batched and the single env with the same actions and compares every output. Numpy array ops
+over the batch cost ~290 us of call overhead per step whatever the batch size (issue #18's
+profile); a compiled loop over the envs costs a few microseconds. Term columns come from
+:data:`memgym.rewards.terms.TERMS`.
 """
 
 from __future__ import annotations
@@ -14,22 +16,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from memgym.envs.features import SLOT_FEATURES, TOKEN_SCALE, VIEW_FEATURES
-from memgym.envs.registration import VECTOR_OPS
+from memgym.envs.observe_kernel import ADD, CHUNK, DELETE, EVICT, NOOP, UPDATE, observe_rows
 from memgym.rewards.reader_kernel import answer_memory, top_sources
 from memgym.rewards.terms import TERMS
 
-#: Op codes of the batched step (index into ``VECTOR_OPS``); -1 is an invalid action.
-NOOP, ADD, UPDATE, DELETE, EVICT = (VECTOR_OPS.index(op) for op in
-                                    ("noop", "add", "update", "delete", "evict"))
-INVALID = -1
+INVALID = -1  # the code of an action outside the layout
 T_QA, T_SHAPING, T_MEMORY, T_COMPRESSION, T_OP_COST, T_INVALID = (
     TERMS.index(t) for t in ("qa", "shaping", "memory_size", "compression", "op_cost", "invalid"))
-S_OCC, S_AGE, S_SINCE, S_HITS, S_TOKENS, S_HEDGED, S_KEY, S_JACCARD = (
-    SLOT_FEATURES.index(c) for c in ("occupied", "age", "since_update", "hits", "tokens",
-                                     "hedged", "same_key", "jaccard"))
-V_TOKENS, V_FACT, V_HEDGED = (VIEW_FEATURES.index(c) for c in ("tokens", "has_fact", "hedged"))
-N_SLOT_FEATURES = len(SLOT_FEATURES)
 
 
 @numba.njit(cache=True)
@@ -142,80 +135,37 @@ def finish_step(advance, active, length, stream_tokens, slot_tokens, cursor, ops
 
 
 @numba.njit(cache=True)
-def observe(done, cursor, length, step_count, ops_used, ops_per_chunk, archive_len,
-            archive_scale, bow, count, tokens, hedged, ids, slot_src, slot_created,
-            slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count, slot_ids, slot_bow,
-            slot_tier, tier_entries, tier_token_cap, token_scale, token_shown, age_table,
-            action_op, action_arg, action_tier, view, slots, memory, mask):
-    """Fill the observation arrays and the action mask of every env (the single env's
-    columns; a finished env: nothing in view, noop only)."""
-    n, n_slots = slot_src.shape[0], slot_src.shape[1]
-    dim, n_tiers = bow.shape[2], tier_entries.shape[0]
-    top_age = age_table.shape[0] - 1
-    used = np.zeros(n_tiers)
-    used_tokens = np.zeros(n_tiers, dtype=np.float32)
+def observe_batch(done, cursor, length, step_count, ops_used, ops_per_chunk, archive_len,
+                  archive_scale, bow, count, tokens, hedged, ids, slot_entry, slot_created,
+                  slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count, slot_ids,
+                  slot_bow, slot_tier, tier_entries, tier_token_cap, token_scale, token_shown,
+                  age_table, action_code, action_arg, action_tier, view, slots, memory, mask):
+    """The observation and mask of every env (:func:`observe_rows`): the chunk at each
+    env's cursor is in view until its episode is over."""
+    n, dim = slot_entry.shape[0], bow.shape[2]
+    kind = np.zeros(n, dtype=np.int64)
+    view_bow = np.zeros((n, dim), dtype=np.float32)
+    view_count = np.zeros(n, dtype=np.float32)
+    view_tokens = np.zeros(n, dtype=np.float32)
+    view_hedged = np.zeros(n, dtype=np.float32)
+    view_ids = np.full((n, 4), -1, dtype=np.int64)
     for i in range(n):
-        in_view = not done[i]
-        cur = min(cursor[i], max(length[i] - 1, 0))
-        view[i, :] = 0
-        slots[i, :, :] = 0
-        view_tokens = np.float32(0.0)
-        view_count = np.float32(0.0)
-        if in_view:
-            for d in range(dim):
-                view[i, d] = bow[i, cur, d]
-            view_tokens = tokens[i, cur]
-            view_count = count[i, cur]
-            view[i, dim + V_TOKENS] = min(view_tokens / TOKEN_SCALE, 1.0)
-            view[i, dim + V_FACT] = ids[i, cur, 0] >= 0
-            view[i, dim + V_HEDGED] = hedged[i, cur]
-        used[:] = 0
-        used_tokens[:] = 0
-        for k in range(n_slots):
-            slots[i, k, N_SLOT_FEATURES + slot_tier[k]] = 1.0
-            if slot_src[i, k] < 0:
-                continue
-            used[slot_tier[k]] += 1
-            used_tokens[slot_tier[k]] += slot_tokens[i, k]
-            row = slots[i, k]
-            row[S_OCC] = 1.0
-            row[S_AGE] = age_table[min(step_count[i] - slot_created[i, k], top_age)]
-            row[S_SINCE] = age_table[min(step_count[i] - slot_updated[i, k], top_age)]
-            row[S_HITS] = min(slot_hits[i, k] / 4.0, 1.0)
-            row[S_TOKENS] = min(slot_tokens[i, k] / TOKEN_SCALE, 1.0)
-            row[S_HEDGED] = slot_hedged[i, k]
-            if in_view:
-                for j in range(4):  # same key / subject / attribute / value as the view
-                    v = ids[i, cur, j]
-                    row[S_KEY + j] = v >= 0 and slot_ids[i, k, j] == v
-                inter = np.float32(0.0)
-                for d in range(dim):
-                    inter += slot_bow[i, k, d] * np.float32(bow[i, cur, d])
-                union = slot_count[i, k] + view_count - inter
-                row[S_JACCARD] = inter / union if union > 0 else 0.0
-        for t in range(n_tiers):
-            memory[i, t] = used[t] / tier_entries[t]
-            memory[i, n_tiers + t] = min(used_tokens[t] / token_scale[t], 1.0) * token_shown[t]
-        memory[i, 2 * n_tiers] = min(archive_len[i] / archive_scale, 1.0)
-        memory[i, 2 * n_tiers + 1] = cursor[i] / max(length[i], 1)
-        memory[i, 2 * n_tiers + 2] = 1.0 - ops_used[i] / ops_per_chunk
-        memory[i, 2 * n_tiers + 3] = 1.0  # rereads left: reread is not a batched op
-        for a in range(action_op.shape[0]):  # MemoryEnv.compute_action_mask, these ops
-            op, k = action_op[a], action_arg[a]
-            if op == NOOP:
-                mask[i, a] = True
-            elif not in_view:
-                mask[i, a] = False
-            elif op == ADD:
-                t = action_tier[a]
-                mask[i, a] = used[t] < tier_entries[t] and \
-                    used_tokens[t] + view_tokens <= tier_token_cap[t]
-            elif op == UPDATE:
-                t = slot_tier[k]
-                mask[i, a] = slot_src[i, k] >= 0 and \
-                    used_tokens[t] - slot_tokens[i, k] + view_tokens <= tier_token_cap[t]
-            else:  # delete, evict
-                mask[i, a] = slot_src[i, k] >= 0
+        if done[i]:
+            continue
+        c = min(cursor[i], max(length[i] - 1, 0))
+        kind[i] = CHUNK
+        for d in range(dim):
+            view_bow[i, d] = bow[i, c, d]
+        view_count[i], view_tokens[i], view_hedged[i] = count[i, c], tokens[i, c], hedged[i, c]
+        view_ids[i, :] = ids[i, c, :]
+    no_rereads = np.zeros(n, dtype=np.int64)  # reread is not a batched op
+    observe_rows(kind, view_bow, view_count, view_tokens, view_hedged, view_ids, slot_entry,
+                 slot_created, slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count,
+                 slot_ids, slot_bow, np.zeros(slot_entry.shape, dtype=np.bool_), step_count,
+                 cursor, length, ops_used, ops_per_chunk, no_rereads, 1, archive_len,
+                 archive_scale, slot_tier, tier_entries, tier_token_cap, token_scale,
+                 token_shown, age_table, action_code, action_arg, action_tier, view, slots,
+                 memory, mask)
 
 
 @numba.njit(cache=True)
