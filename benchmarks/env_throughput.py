@@ -90,6 +90,9 @@ class ReaderFreeVectorEnv(MemoryVectorEnv):
     def _answer(self, i: int, terms: np.ndarray) -> None:
         return None
 
+    def _answer_compiled(self, envs: np.ndarray, terms: np.ndarray) -> None:
+        return None
+
 
 def pooled(env_id: str, pool: int, seconds: float, num_envs: int, cartpole: float,
            cartpole_vec: float) -> dict[str, float | None]:
