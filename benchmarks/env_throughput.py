@@ -12,6 +12,8 @@ For each env id, measured one after the other in this process:
   streams, generated and encoded once; the pool is filled before timing): the rate of a
   training run on a fixed stream set, the reader's work included; and the pooled vector env
   once more with the reader replaced by a no-op (the reader's share of the time);
+- fresh streams with ``prefetch_workers=1``: the batched env's steps/s in this process's CPU
+  time while one worker generates and encodes the next streams on the other core;
 - memory per env: bytes traced (``tracemalloc``, numpy included) by building, resetting
   and stepping 8 single envs or one 64-env vector env, divided by the number of envs.
 
@@ -94,6 +96,21 @@ class ReaderFreeVectorEnv(MemoryVectorEnv):
         return None
 
 
+def prefetched(env_id: str, seconds: float, num_envs: int, cartpole_vec: float
+               ) -> dict[str, float]:
+    """The batched env on fresh streams with ``prefetch_workers=1``: generation and encoding
+    run in a worker on the other core; the rate counts this process's CPU only, which is what
+    a training process pays (a reset whose episode is not ready is generated here, so a
+    worker that falls behind shows up as cost, not as waiting)."""
+    venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                        prefetch_workers=1)
+    venv.reset(seed=0)
+    venv.unwrapped.template.episodes.prefetcher.start(wait=True)
+    vector = vector_steps_per_second(venv, seconds)
+    venv.close()
+    return {"prefetch_vector_steps_per_s": vector, "prefetch_vector_ratio": vector / cartpole_vec}
+
+
 def pooled(env_id: str, pool: int, seconds: float, num_envs: int, cartpole: float,
            cartpole_vec: float) -> dict[str, float | None]:
     """Steps/s and CartPole ratios with ``episode_pool=pool`` (pool filled first)."""
@@ -138,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
                "vector_over_single": vector / single,
                "bytes_per_env_single": memory_per_env(env_id, 8, vector=False),
                "bytes_per_env_vector": memory_per_env(env_id, args.num_envs, vector=True),
+               **prefetched(env_id, args.seconds, args.num_envs, cartpole_vec),
                **pooled(env_id, args.pool, args.seconds, args.num_envs, cartpole, cartpole_vec),
                **ceiling(env_id, args.ceiling_length, args.seconds, args.num_envs,
                          cartpole, cartpole_vec)}
@@ -153,17 +171,22 @@ def main(argv: list[str] | None = None) -> dict:
     n = args.num_envs
     lines = [
         f"| env | single steps/s | CartPole-v1 | ratio (>= 0.5) | vector x{n} steps/s | "
-        f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector / single | pooled single / vector "
+        f"CartPoleVectorEnv x{n} | ratio (>= 0.5) | vector, 1 prefetch worker | "
+        f"vector / single | pooled single / vector "
         f"(ratios) | pooled vector, reader free | ceiling single / vector (no resets) | "
         f"KiB per env single | KiB per env vector |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['env_id']} | {r['steps_per_s']:,.0f} | {r['cartpole_steps_per_s']:,.0f} | "
               f"{r['ratio']:.3f} | {r['vector_steps_per_s']:,.0f} | "
               f"{r['cartpole_vector_steps_per_s']:,.0f} | {r['vector_ratio']:.3f} | "
-              f"{r['vector_over_single']:.1f}x | {_pool_cell(r)} | "
+              f"{r['prefetch_vector_ratio']:.3f} | {r['vector_over_single']:.1f}x | {_pool_cell(r)} | "
               f"{_ratio_cell(r.get('pool_reader_free_vector_ratio'))} | {_ceiling_cell(r)} | "
               f"{r['bytes_per_env_single'] / 1024:,.0f} | "
               f"{r['bytes_per_env_vector'] / 1024:,.0f} |" for r in rows]
+    lines += ["", "Times are this process's CPU time. Fresh streams: a new stream every reset. "
+              "1 prefetch worker: the batched env with ``prefetch_workers=1`` (generation and "
+              "encoding on the other core; the main process's CPU only, a reset whose episode "
+              "is not ready yet is generated in the main process)."]
     if args.pool:
         lines += ["", f"Pooled: ``episode_pool={args.pool}`` (a fixed set of {args.pool} training "
                   "streams, each generated and encoded once per process; filled before timing). "

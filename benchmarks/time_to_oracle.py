@@ -12,7 +12,8 @@ selection reads only ``val``.
 
 Writes ``benchmarks/results/time_to_oracle.json`` and ``.md``.
 
-    python benchmarks/time_to_oracle.py [--seeds 0 1 2] [--minutes 3] [--settings pointer flat_mlp]
+    python benchmarks/time_to_oracle.py [--seeds 0 1 2] [--minutes 3]
+        [--settings pointer flat_mlp pointer_no_prefetch]
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ CONFIG = ROOT / "configs" / "default.yaml"
 FLAT_MLP = ["algo.policy=null", "algo.n_envs=16", "algo.hyperparams.n_steps=64",
             "algo.hyperparams.batch_size=256", "algo.hyperparams.n_epochs=10",
             "algo.hyperparams.learning_rate=lin_1.0e-3", "algo.policy_kwargs={net_arch: [128, 128]}"]
-SETTINGS = {"pointer": [], "flat_mlp": FLAT_MLP}
-LABELS = {"pointer": "default (slot pointer)", "flat_mlp": "previous default (flat MLP)"}
+SETTINGS = {"pointer": [], "flat_mlp": FLAT_MLP,
+            "pointer_no_prefetch": ["env.kwargs.prefetch_workers=0"]}
+LABELS = {"pointer": "default (slot pointer, 1 prefetch worker)",
+          "flat_mlp": "previous default (flat MLP)",
+          "pointer_no_prefetch": "default without the prefetch worker"}
 
 
 def one_run(name: str, overrides: list[str], seed: int, args: argparse.Namespace,

@@ -261,10 +261,11 @@ class MemoryVectorEnv(VectorEnv):
         if advance.any():  # questions due after this chunk: the reader
             due = np.flatnonzero(advance & b.has_due[self.rows, np.minimum(self.cursor,
                                                                             b.chunks - 1)])
-            if self.compiled_reader and len(due):
+            if not self.compiled_reader:
+                for i in due.tolist():
+                    self._answer(i, terms)
+            elif len(due):
                 self._answer_compiled(due, terms)
-            for i in due.tolist() if not self.compiled_reader else ():
-                self._answer(i, terms)
         kernel.finish_step(advance, active, b.length, b.stream_tokens, self.slot_tokens,
                            self.cursor, self.ops_used, self.done, self.evidence_in,
                            self.conflicts_in, b.need, b.qmask, self.answered, b.n_questions,

@@ -170,6 +170,9 @@ def build_tables(texts: Sequence[str], questions: Sequence[str]) -> ReaderTables
     hop_key = np.array([keys.get(fact_key(d, a), -1) for d in displays for a in later_attrs],
                        dtype=np.int64)
     texts_rank = _sorted_ids(set(texts))
+    has_date = np.zeros(len(texts), dtype=np.bool_)
+    if (kind == WHEN).any():  # only "When ..." questions read dates
+        has_date[:] = [find_date(t) is not None for t in texts]
     return ReaderTables(
         chunk_ptr=chunk_ptr, chunk_terms=chunk_terms, chunk_tf=chunk_tf,
         chunk_len=np.array([len(t) for t in chunk_tokens], dtype=np.int64),
@@ -177,8 +180,7 @@ def build_tables(texts: Sequence[str], questions: Sequence[str]) -> ReaderTables
         fact_key=np.array([keys[f[0]] if f else -1 for f in facts], dtype=np.int64),
         fact_norm=np.array([norms[f[1]] if f else -1 for f in facts], dtype=np.int64),
         fact_display=np.array([displays[f[2]] if f else -1 for f in facts], dtype=np.int64),
-        has_date=np.array([(kind == WHEN).any() and find_date(t) is not None for t in texts],
-                          dtype=np.bool_),
+        has_date=has_date,
         query_ptr=query_ptr, query_terms=query_terms, query_tf=query_tf,
         q_kind=kind, q_first_query=np.arange(n_q, 2 * n_q, dtype=np.int64),
         q_first_key=np.array([keys.get(fact_key(p[0], p[1][0]), -1) if p is not None else -1
