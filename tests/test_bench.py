@@ -124,4 +124,4 @@ def test_time_to_oracle_tiny(tmp_path: Path) -> None:
     assert steps == sorted(steps) and all(0 <= qa <= 1 for _, qa, _ in run["val"])
     for hit in run["reached"].values():  # a target reached is one of the scored checkpoints
         assert hit["steps"] in steps and 0 <= hit["heldout_qa"] <= 1
-    assert "default (slot pointer)" in (tmp_path / "time_to_oracle.md").read_text()
+    assert "default (slot pointer, 1 prefetch worker)" in (tmp_path / "time_to_oracle.md").read_text()
