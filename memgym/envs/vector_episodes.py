@@ -47,15 +47,10 @@ class EpisodeRow:
 
     def score_code(self, question: int, mode: int, ref: int, values: Sequence[int],
                    metric: str) -> float:
-        """The score of the compiled reader's answer (its codes, see
-        :meth:`ReaderTables.answer`), looked up after the first time."""
-        key = (question, mode, ref, tuple(values), metric)
-        score = self._scores.get(key)
-        if score is None:
-            answer = self.tables.answer(question, mode, ref, values)
-            score = self._scores[key] = score_answer(
-                answer, self.episode.questions[question].answers, metric)
-        return score
+        """:meth:`score` of the compiled reader's answer, given as its codes (see
+        :meth:`ReaderTables.answer`, which keeps each distinct answer)."""
+        return self.score(question, self.tables.answer(question, mode, ref, values),
+                          self.episode.questions[question].answers, metric)
 
 
 @dataclass

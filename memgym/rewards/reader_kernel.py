@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from memgym.rewards.reader import MAX_BRANCHES, ReaderAnswer, _lucene_idf
+from memgym.rewards.reader import ABSTAIN, MAX_BRANCHES, ReaderAnswer, _lucene_idf
 from memgym.rewards.reader_tables import (
     CHAIN, MODE_ABSTAIN, MODE_CONTEXT, MODE_VALUES, MODE_WHEN, MODE_YES_NO, WHEN, YES_NO,
     ReaderTables,
@@ -219,7 +219,7 @@ def answer_chunks(tables: ReaderTables, sources: Sequence[int], questions: Seque
     stream times."""
     n = len(sources)
     if n == 0:
-        return [ReaderAnswer("unknown", "abstain", ()) for _ in questions]
+        return [ABSTAIN for _ in questions]
     codes = run_answers(tables, np.asarray(sources, dtype=np.int64),
                         np.asarray(questions, dtype=np.int64),
                         np.zeros(n, dtype=np.bool_) if shown is None else np.asarray(shown, bool),

@@ -17,7 +17,6 @@ found values, display values so that the smallest id is ``min`` of the strings.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,14 +24,13 @@ import numpy as np
 
 from memgym.facts import extract_fact, fact_key, find_date, is_yes_no, normalize, parse_question
 from memgym.rewards.reader import (
-    ABSTAIN, ReaderAnswer, bm25_tokens, yes_or_no,
+    _WHEN, ABSTAIN, ReaderAnswer, bm25_tokens, yes_or_no,
 )
 
 #: Question kinds (``ReaderTables.q_kind``), the branches of ``RankingReader.answer_all``.
 CHAIN, YES_NO, WHEN, CONTEXT = range(4)
 #: Answer modes the kernel returns (``answer_memory``'s ``out_mode``).
 MODE_ABSTAIN, MODE_VALUES, MODE_CONTEXT, MODE_WHEN, MODE_YES_NO = range(5)
-_WHEN = re.compile(r"\s*when\b", re.IGNORECASE)  # as memgym.rewards.reader
 
 
 def _csr(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
