@@ -246,6 +246,12 @@ BASELINE_PATHS: dict[str, str] = {
     "reread_2": "memgym.recipes.memreread:TwoPassesAgent",
     "reread_3": "memgym.recipes.memreread:ThreePassesAgent",
     "reread_until": "memgym.recipes.memreread:UntilResolvedAgent",
+    # learned-reader recipes: pick / answer per question (memgym.recipes.selector)
+    "select_top_k": "memgym.recipes.selector:TopKSelector",
+    "select_top_1": "memgym.recipes.selector:TopOneSelector",
+    "select_budget": "memgym.recipes.selector:AllSelector",
+    "select_none": "memgym.recipes.selector:NoneSelector",
+    "select_oracle": "memgym.recipes.selector:EvidenceSelector",
 }
 
 

@@ -56,6 +56,42 @@ for _name, _env, _description in (
                     levels={"": {"task": MEMREREAD_TASK, "env": _env}},
                     description=_description, task=task_path(HopChainsTask))
 
+# -- Learned readers (memgym.recipes.selector): per question, pick what the answerer reads -----
+#: The writing side: an ADD-only manager (nothing overwritten, so memory holds stale values
+#: next to fresh ones: what Memory-R1's answer agent filters) into a 16-entry memory.
+SELECTOR_ENV: dict[str, Any] = {
+    "tiers": {"episodic": {"entries": 16, "tokens": None}}, "ops": ("noop", "add", "update", "delete"),
+    "manager": "add_only", "n_candidates": 8, "budget": 4, "select_cost": 0.02,
+}
+SELECTOR_STREAMS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Dialogue": ("memgym.tasks.dialogue:DialogueTask",
+                 {"length": 40, "n_sessions": 4, "n_persona_facts": 4, "n_changes": 1,
+                  "n_events": 2, "distractor_rate": 0.15}),
+    "MultiHop": ("memgym.tasks.multihop:MultiHopTask",
+                 {"length": 40, "n_chains": 3, "distractor_rate": 0.3, "filler_rate": 0.2}),
+}
+#: The seed papers' reward choices over the Dialogue stream (docs/recipes/learned_reader.md).
+SELECTOR_RECIPES: dict[str, tuple[dict[str, Any], str]] = {
+    "Selector": ({}, "Learned reader: pick up to 4 of 8 retrieved entries per question; QA "
+                     "reward minus a cost per entry."),
+    "MemoryR1-AnswerAgent": ({"rewards": {"qa": 1.0}, "select_cost": 0.0},
+                             "Memory-R1's answer agent: select among retrieved memories, "
+                             "outcome (EM) reward only."),
+    "MemSifter": ({"rewards": {"qa": 1.0, "rank_credit": 0.5}},
+                  "MemSifter: outcome reward plus rank-discounted marginal credit of the "
+                  "selection's prefixes."),
+    "RMM": ({"rewards": {"qa": 1.0, "citation": 0.5}},
+            "RMM: outcome reward plus +1 / -1 per selected entry the answer cites / does not."),
+}
+for _stream, (_task, _params) in SELECTOR_STREAMS.items():
+    for _name, (_extra, _description) in SELECTOR_RECIPES.items():
+        if _name != "Selector" and _stream != "Dialogue":
+            continue  # the seed papers' recipes play conversations
+        _id = f"memgym/{_name}-{_stream}-v0" if _name == "Selector" else f"memgym/{_name}-v0"
+        register_env(_id, "memgym.recipes.selector:make_env", task=_task,
+                     kwargs={"task": _task, "task_params": _params, **SELECTOR_ENV, **_extra},
+                     description=_description)
+
 # -- BudgetMem (memgym.recipes.budgetmem): a per-question tier router ----------------------
 BUDGETMEM_TASK: dict[str, Any] = {"length": 24, "n_keys": 3, "fact_rate": 0.4,
                                   "mention_rate": 0.2}

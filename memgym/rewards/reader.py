@@ -295,7 +295,9 @@ class BM25Reader(RankingReader):
         super().__init__(top_k, time_aware)
         self.k1, self.b = k1, b
 
-    def ranker(self, entries: Sequence[str]) -> Ranker:
+    def scorer(self, entries: Sequence[str]) -> Callable[[Sequence[str]], np.ndarray]:
+        """Index ``entries`` once; the result gives the (queries x entries) BM25 scores of any
+        batch of queries (what :meth:`ranker` orders; selection features read them too)."""
         docs = [bm25_tokens(e) for e in entries]
         # A sorted vocabulary (not bm25s's set order) makes scores bit-identical whatever the
         # entry order or hash seed, so tie-breaking by text is really order-free.
@@ -304,7 +306,7 @@ class BM25Reader(RankingReader):
         dense = lucene_bm25_matrix([[vocab[t] for t in d] for d in docs], len(vocab),
                                    self.k1, self.b)
 
-        def rank(queries: Sequence[str]) -> list[list[int]]:
+        def score(queries: Sequence[str]) -> np.ndarray:
             counts = np.zeros((len(queries), len(vocab)), dtype=np.float64)
             for qi, q in enumerate(queries):
                 for t in bm25_tokens(q):
@@ -317,7 +319,15 @@ class BM25Reader(RankingReader):
             scores = np.zeros((len(queries), len(entries)))
             for j in np.flatnonzero(counts.any(axis=0)).tolist():
                 scores += counts[:, j, None] * dense[:, j]
-            return [order_by_score(s, entries, s > 0) for s in scores]
+            return scores
+
+        return score
+
+    def ranker(self, entries: Sequence[str]) -> Ranker:
+        score = self.scorer(entries)
+
+        def rank(queries: Sequence[str]) -> list[list[int]]:
+            return [order_by_score(s, entries, s > 0) for s in score(queries)]
 
         return rank
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TERMS: tuple[str, ...] = (
     "qa", "shaping", "memory_size", "compression", "op_cost", "retrieval", "invalid", "format",
-    "evidence", "evidence_recall",
+    "evidence", "evidence_recall", "rank_credit", "citation",
 )
 
 
@@ -49,6 +49,8 @@ class RewardConfig(BaseModel):
     format: float = 0.1
     evidence: float = 0.0
     evidence_recall: float = 0.0
+    rank_credit: float = 0.0
+    citation: float = 0.0
     op_costs: dict[str, float] = Field(default_factory=dict)
     """Raw cost per executed op name (e.g. ``{"add": 0.01}``); ops not listed cost 0."""
     reread_cost: float = 0.02
