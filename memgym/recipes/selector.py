@@ -61,9 +61,10 @@ class SelectorEnv(gym.Env):
 
     ## Observation Space
 
-    ``Dict``: ``candidates`` ``Box(0, 1, (n_candidates, 12))``, columns
+    ``Dict``: ``candidates`` ``Box(0, 1, (n_candidates, 13))``, columns
     :data:`memgym.rewards.selection.CANDIDATE_COLUMNS` (rank, BM25 score share, overlap with
-    the question, parsed-fact columns, recency among the candidates, age, length, picked);
+    the question, parsed-fact columns (incl. whether no other candidate states the same fact
+    later), recency among the candidates, age, length, picked);
     ``question`` ``Box(0, 1, (10,))``, :data:`memgym.rewards.selection.QUESTION_COLUMNS`.
     Nothing is read from labels.
 
@@ -153,14 +154,20 @@ class SelectorEnv(gym.Env):
             return game.observation(), 0.0, True, False, self._info({}, "episode_over")
         answered = game.n_answered
         terms, error = game.select(action)
-        if game.n_answered > answered:
-            self._log_answer()
-        self._play_manager()
-        mine = {k: v for k, v in terms.items() if k not in MANAGER_TERMS}
-        for k in MANAGER_TERMS:
-            self.manager_terms[k] = self.manager_terms.get(k, 0.0) + terms.get(k, 0.0)
+        mine = self._settle(answered, terms)
         return game.observation(), float(sum(mine.values())), game.role is None, False, \
             self._info(mine, error)
+
+    def _settle(self, answered: int, terms: dict[str, float]) -> dict[str, float]:
+        """After a selector action (``answered``: questions answered before it): log a new
+        answer, let the manager play on to the next question, and split the terms: the
+        manager's go to ``manager_terms``, the selector's are returned (its reward's terms)."""
+        if self.game.n_answered > answered:
+            self._log_answer()
+        self._play_manager()
+        for k in MANAGER_TERMS:
+            self.manager_terms[k] = self.manager_terms.get(k, 0.0) + terms.get(k, 0.0)
+        return {k: v for k, v in terms.items() if k not in MANAGER_TERMS}
 
     def _log_answer(self) -> None:
         """Per-question record: entries passed, evidence recall of the selection, score."""
