@@ -36,7 +36,7 @@ from memgym.rewards.reader import _WHEN, ABSTAIN, BM25Reader, ReaderAnswer
 #: Per-candidate observation columns, in order (the env, its text twin and the docs read it).
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "present", "selected", "rank_share", "bm25_share", "question_overlap", "states_fact",
-    "states_asked_fact", "same_fact_candidates", "has_date", "recency_rank", "age", "length",
+    "states_asked_fact", "same_fact_candidates", "latest_of_fact", "has_date", "recency_rank", "age", "length",
 )
 #: Per-question observation columns, in order.
 QUESTION_COLUMNS: tuple[str, ...] = (
@@ -159,6 +159,9 @@ def candidate_features(question: str, texts: Sequence[str], candidates: Sequence
         if keys[r] is not None:
             same = sum(k == keys[r] for k in keys) - 1
             row[CANDIDATE["same_fact_candidates"]] = min(same / 3.0, 1.0)
+            # no other candidate states this fact later: the fresh value beside stale ones
+            row[CANDIDATE["latest_of_fact"]] = all(
+                stamps[o] <= stamps[r] for o in range(len(candidates)) if keys[o] == keys[r])
         row[CANDIDATE["has_date"]] = find_date(texts[i]) is not None
         row[CANDIDATE["recency_rank"]] = recency[r] / max(len(candidates) - 1, 1)
         row[CANDIDATE["age"]] = 1.0 if stamps[r] < 0 else min((now - stamps[r]) / max(now, 1), 1.0)
