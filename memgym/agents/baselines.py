@@ -45,8 +45,8 @@ class BaselineAgent:
         if layout != self.acts_on:  # e.g. fifo on LTS-Admission's skip / admit
             env_id = base.spec.id if base.spec is not None else type(base).__name__
             names = list(getattr(base, "action_names", []))
-            listed = f": {', '.join(map(str, names))}" if len(names) == base.action_space.n \
-                and len(names) <= 8 else ""
+            listed = f": {', '.join(map(str, names))}" \
+                if len(names) == getattr(base.action_space, "n", None) and len(names) <= 8 else ""
             raise ValueError(f"baseline {self.name!r} plays {self.acts_on!r} actions; {env_id} "
                              f"takes {layout!r} actions ({base.action_space}{listed}); "
                              "use a baseline made for it")

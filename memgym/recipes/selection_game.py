@@ -25,13 +25,14 @@ from memgym.envs.structured import MemoryEnv
 from memgym.rewards.metrics import score_answer
 from memgym.rewards.reader import BM25Reader, make_reader
 from memgym.rewards.selection import (
-    CANDIDATE_COLUMNS, QUESTION_COLUMNS, SubsetReader, answerer_params, bm25_candidates,
+    CANDIDATE, CANDIDATE_COLUMNS, QUESTION_COLUMNS, SubsetReader, answerer_params, bm25_candidates,
     candidate_features, citation_signal, citations, question_features, rank_credit)
 from memgym.rewards.terms import TERMS
 
 #: Invalid selector actions on one question before it is answered with the selection so far
 #: (bounds the episode, as the core does for chunk views).
 MAX_INVALID = 3
+PICKED = CANDIDATE["selected"]
 #: Terms of an answer that belong to the manager's work (CoMAM's local "coverage" reward).
 MANAGER_TERMS = ("evidence", "evidence_recall", "shaping")
 
@@ -61,6 +62,7 @@ class SelectionGame:
         self.candidates: list[int] = []
         self.selected: list[int] = []
         self.invalid_here = 0
+        self._rows: np.ndarray | None = None
         self.n_answered = 0
         self.last_sources: list[int | None] = []
 
@@ -91,7 +93,7 @@ class SelectionGame:
         return self.core.store.valid_entries()
 
     def _new_question(self) -> None:
-        self.selected, self.invalid_here = [], 0
+        self.selected, self.invalid_here, self._rows = [], 0, None
         if self.role != "selector":
             self.candidates = []
             return
@@ -120,12 +122,15 @@ class SelectionGame:
         if self.role != "selector":
             return {"candidates": np.zeros((self.n_candidates, len(CANDIDATE_COLUMNS)), np.float32),
                     "question": np.zeros(len(QUESTION_COLUMNS), np.float32)}
-        entries = self.entries()
-        texts = [e.text for e in entries]
-        times = [-1 if e.time is None else e.time for e in entries]
         question = self.question_text
-        rows = candidate_features(question, texts, self.candidates, self.scores, times,
-                                  self.core.cursor, self.n_candidates, self.selected)
+        if self._rows is None:  # once per question: only the picked column changes after
+            entries = self.entries()
+            texts = [e.text for e in entries]
+            times = [-1 if e.time is None else e.time for e in entries]
+            self._rows = candidate_features(question, texts, self.candidates, self.scores,
+                                            times, self.core.cursor, self.n_candidates)
+        rows = self._rows.copy()
+        rows[:len(self.candidates), PICKED] = [i in self.selected for i in self.candidates]
         left = (len(self.core.queue) - 1 + sum(map(len, (
             qs for t, qs in self.core.due.items() if t >= self.core.cursor)))) / \
             self.core.n_questions

@@ -61,10 +61,10 @@ class SelectorEnv(gym.Env):
 
     ## Observation Space
 
-    ``Dict``: ``candidates`` ``Box(0, 1, (n_candidates, 13))``, columns
+    ``Dict``: ``candidates`` ``Box(0, 1, (n_candidates, 14))``, columns
     :data:`memgym.rewards.selection.CANDIDATE_COLUMNS` (rank, BM25 score share, overlap with
-    the question, parsed-fact columns (incl. whether no other candidate states the same fact
-    later), recency among the candidates, age, length, picked);
+    the question, parsed-fact columns (hedged; whether no other candidate states the same fact
+    later, unhedged), recency among the candidates, age, length, picked);
     ``question`` ``Box(0, 1, (10,))``, :data:`memgym.rewards.selection.QUESTION_COLUMNS`.
     Nothing is read from labels.
 

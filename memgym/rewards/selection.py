@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from memgym.facts import content_stems, extract_fact, fact_key, find_date, is_yes_no, \
-    normalize, parse_question
+from memgym.facts import content_stems, extract_fact, fact_key, find_date, is_hedged, \
+    is_yes_no, normalize, parse_question
 from memgym.rewards.reader import _WHEN, ABSTAIN, BM25Reader, ReaderAnswer
 
 #: Per-candidate observation columns, in order (the env, its text twin and the docs read it).
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "present", "selected", "rank_share", "bm25_share", "question_overlap", "states_fact",
-    "states_asked_fact", "same_fact_candidates", "latest_of_fact", "has_date", "recency_rank", "age", "length",
+    "states_asked_fact", "hedged", "same_fact_candidates", "latest_of_fact", "has_date", "recency_rank", "age", "length",
 )
 #: Per-question observation columns, in order.
 QUESTION_COLUMNS: tuple[str, ...] = (
@@ -141,6 +141,7 @@ def candidate_features(question: str, texts: Sequence[str], candidates: Sequence
     asked_key = fact_key(parsed[0], parsed[1][0]) if parsed is not None else None
     facts = [extract_fact(texts[i]) for i in candidates]
     keys = [f.key if f is not None else None for f in facts]
+    hedged = [is_hedged(texts[i]) for i in candidates]
     best = max(float(scores[candidates[0]]), 1e-9)
     stamps = [times[i] for i in candidates]
     order = sorted(range(len(candidates)), key=lambda r: -stamps[r])  # newest first
@@ -156,12 +157,15 @@ def candidate_features(question: str, texts: Sequence[str], candidates: Sequence
         row[CANDIDATE["question_overlap"]] = len(asked & words) / len(asked) if asked else 0.0
         row[CANDIDATE["states_fact"]] = keys[r] is not None
         row[CANDIDATE["states_asked_fact"]] = keys[r] is not None and keys[r] == asked_key
+        row[CANDIDATE["hedged"]] = hedged[r]
         if keys[r] is not None:
             same = sum(k == keys[r] for k in keys) - 1
             row[CANDIDATE["same_fact_candidates"]] = min(same / 3.0, 1.0)
-            # no other candidate states this fact later: the fresh value beside stale ones
+            # no other candidate states this fact later without hedging: the fresh value
+            # beside stale ones (a later rumour does not make a statement stale)
             row[CANDIDATE["latest_of_fact"]] = all(
-                stamps[o] <= stamps[r] for o in range(len(candidates)) if keys[o] == keys[r])
+                stamps[o] <= stamps[r] for o in range(len(candidates))
+                if keys[o] == keys[r] and not hedged[o])
         row[CANDIDATE["has_date"]] = find_date(texts[i]) is not None
         row[CANDIDATE["recency_rank"]] = recency[r] / max(len(candidates) - 1, 1)
         row[CANDIDATE["age"]] = 1.0 if stamps[r] < 0 else min((now - stamps[r]) / max(now, 1), 1.0)
