@@ -18,7 +18,14 @@ Rewards follow CoMAM's split of a sequential two-agent MDP into a global and loc
 - **selector local**: the terms of its selection, :data:`SELECTOR_TERMS` (``retrieval``,
   ``rank_credit``, ``citation``, ``invalid``).
 
-Each learned agent is paid ``alpha * local + (1 - alpha) * global``. Only the agent whose turn
+Each learned agent is paid ``alpha * local + (1 - alpha) * w * global``, ``w = 1`` unless
+``credit_group`` is set. With ``credit_group = G``, ``w`` is the agent's CoMAM-style credit:
+the Spearman rank correlation (average ranks for ties, clipped at 0; 0 when either side is
+constant) between its local and the global episode returns over the env's last ``G``
+finished episodes, recomputed at each reset (``w = 1`` until 3 episodes are in). CoMAM ranks
+a *group of rollouts of one query*; here the group is the last ``G`` episodes of this env
+(different streams), which is what an RLlib env can see: a weight for how well the agent's
+own reward orders episodes as the QA reward does. Only the agent whose turn
 it is gets an observation. A reward an agent earns while the other acts (the manager's share
 of ``qa`` is earned on the selector's turns) is held by the env and paid with that agent's next
 observation, or at the episode's end: RLlib 2.60's ``MultiAgentEpisode`` would also carry such
@@ -33,6 +40,8 @@ load it.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -77,6 +86,27 @@ def split_terms(terms: dict[str, float], role: str) -> dict[str, float]:
     return out
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their positions)."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values), dtype=float)
+    for v in np.unique(values):
+        tied = values == v
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def rank_consistency(local: Sequence[float], global_: Sequence[float]) -> float:
+    """Spearman correlation of ``local`` and ``global_`` over a group of episodes, clipped
+    at 0 (0 when either is constant: a constant reward ranks nothing)."""
+    a, b = np.asarray(local, dtype=float), np.asarray(global_, dtype=float)
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    ra, rb = _ranks(a), _ranks(b)
+    return max(0.0, float(np.corrcoef(ra, rb)[0, 1]))
+
+
 class SelectorView:
     """What a frozen selector agent sees as its ``env``: the game, the selector's mask and
     its (unflattened) observation space, like :class:`SelectorEnv` (so both the selection
@@ -119,7 +149,8 @@ class JointReaderEnv(MultiAgentEnv):
 
     ## Rewards
 
-    ``alpha * local + (1 - alpha) * global`` per agent (module docstring); each step's split
+    ``alpha * local + (1 - alpha) * w * global`` per agent (module docstring; ``w`` in
+    :attr:`credit`, 1 unless ``credit_group``); each step's split
     is in ``info["reward_parts"]`` of the acting agent, and ``env.returns`` holds the
     episode's per-agent ``local`` / ``global`` / ``mixed`` sums.
 
@@ -133,6 +164,7 @@ class JointReaderEnv(MultiAgentEnv):
 
     ``config`` (RLlib's ``env_config``; merged with the keywords), ``manager`` / ``selector``
     (``None``: learned; else a baseline name or an agent: frozen), ``alpha`` (0.5),
+    ``credit_group`` (0: off; else the CoMAM-style credit over the last that many episodes),
     ``n_candidates`` (8), ``budget`` (4), ``select_cost`` (0.02); every other keyword goes to
     the inner :class:`memgym.envs.structured.MemoryEnv` (``task``, ``task_params``, ``tiers``,
     ``ops``, ``rewards``, ``split``, ...).
@@ -149,6 +181,12 @@ class JointReaderEnv(MultiAgentEnv):
         self.alpha = float(kwargs.pop("alpha", 0.5))
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        self.credit_group = int(kwargs.pop("credit_group", 0))
+        if self.credit_group < 0:
+            raise ValueError(f"credit_group must be >= 0, got {self.credit_group}")
+        #: per role, (local, global) returns of the last ``credit_group`` episodes
+        self.history = {r: deque(maxlen=max(self.credit_group, 1)) for r in ROLES}
+        self.credit = dict.fromkeys(ROLES, 1.0)
         n_candidates = kwargs.pop("n_candidates", 8)
         budget = kwargs.pop("budget", 4)
         select_cost = kwargs.pop("select_cost", 0.02)
@@ -211,11 +249,14 @@ class JointReaderEnv(MultiAgentEnv):
         self.returns = {r: {"local": 0.0, "global": 0.0, "mixed": 0.0} for r in ROLES}
         self.pending = dict.fromkeys(ROLES, 0.0)
         self.final_info = None
+        if self.credit_group and len(self.history["manager"]) >= 3:
+            self.credit = {r: rank_consistency([h[0] for h in self.history[r]],
+                                               [h[1] for h in self.history[r]]) for r in ROLES}
         self._manager_info = info
         self._play_frozen()
         role = self.game.role
         if role is None:
-            self.final_info = self._final()
+            self._finish()
             return {}, {}
         return {role: self.agent_observation(role)}, {role: self._info(role, None, None)}
 
@@ -234,7 +275,7 @@ class JointReaderEnv(MultiAgentEnv):
         for r in paid:
             self.pending[r] = 0.0
         if done:
-            self.final_info = self._final()
+            self._finish()
             obs: dict[str, Any] = {}
             infos = {r: dict(self.final_info) for r in self.possible_agents}
             terminateds = {r: True for r in self.possible_agents}
@@ -260,7 +301,7 @@ class JointReaderEnv(MultiAgentEnv):
             if role == "manager" or (k not in SELECTOR_TERMS and k not in GLOBAL_TERMS):
                 self.manager_terms[k] = self.manager_terms.get(k, 0.0) + v
         for r in ROLES:
-            mixed = self.alpha * parts[r] + (1 - self.alpha) * parts["global"]
+            mixed = self.alpha * parts[r] + (1 - self.alpha) * self.credit[r] * parts["global"]
             self.returns[r]["local"] += parts[r]
             self.returns[r]["global"] += parts["global"]
             self.returns[r]["mixed"] += mixed
@@ -294,6 +335,11 @@ class JointReaderEnv(MultiAgentEnv):
             info["reward_parts"] = parts
         return info
 
+    def _finish(self) -> None:
+        for r in ROLES:
+            self.history[r].append((self.returns[r]["local"], self.returns[r]["global"]))
+        self.final_info = self._final()
+
     def _final(self) -> dict[str, Any]:
         records = self.inner.core.records
         recalls = [r["recall"] for r in self.log if r["recall"] is not None]
@@ -301,7 +347,7 @@ class JointReaderEnv(MultiAgentEnv):
                 "entries_passed": float(np.mean([r["passed"] for r in self.log]))
                 if self.log else 0.0,
                 "selection_recall": float(np.mean(recalls)) if recalls else None,
-                "manager_terms": dict(self.manager_terms),
+                "manager_terms": dict(self.manager_terms), "credit": dict(self.credit),
                 "returns": {r: dict(v) for r, v in self.returns.items()}}
 
     def play(self, seed: int | None = None, options: dict[str, Any] | None = None

@@ -14,9 +14,10 @@ multi-agent, new API stack) on :class:`memgym.recipes.joint_reader.JointReaderEn
   ``entries_passed`` and ``selection_recall``, greedy (argmax of the masked logits).
 
 There is no checkpoint selection: each run's final modules are returned (so nothing here
-reads ``val`` or ``heldout`` while training). CoMAM's group-level credit (per-agent weights
-from how consistently the local reward ranks a group of rollouts as the global reward does)
-is **not** implemented: the agents get the fixed ``alpha`` mix of the env.
+reads ``val`` or ``heldout`` while training). CoMAM's group-level credit is the env's
+``credit_group`` option (:mod:`memgym.recipes.joint_reader`: the global reward's weight per
+agent = rank consistency of its local and the global returns over the env's last episodes);
+it is off unless ``env_config`` sets it. It reweights the *reward*, not PPO's advantages.
 """
 
 from __future__ import annotations
