@@ -71,3 +71,28 @@ def run_benchmark_script(name: str, args: list[str], results: Path, *, timeout: 
                            *args], cwd=results, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads((results / f"{stem or name}.json").read_text())
+
+
+CHATTER = ["haha yes", "That's so cool!", "How are you doing?", "Talk soon!"]
+HOBBIES = ["pottery", "chess", "tennis", "rowing", "knitting", "archery", "baking"]
+
+
+def locomo_conversation(i: int, n_sessions: int = 4) -> dict:
+    """A LoCoMo-format sample: per session one parsable fact turn and one free-text turn
+    (each a question's evidence) among chatter."""
+    a, b = ("Ann", "Bob") if i % 2 == 0 else ("Cleo", "Dev")
+    conv: dict = {"speaker_a": a, "speaker_b": b}
+    qa = []
+    for s in range(1, n_sessions + 1):
+        hobby = HOBBIES[(i + s) % len(HOBBIES)]
+        conv[f"session_{s}_date_time"] = f"1:56 pm on {s * 3} May, 2023"
+        turns = [{"speaker": a if t % 2 == 0 else b, "dia_id": f"D{s}:{t + 1}",
+                  "text": CHATTER[(s + t) % len(CHATTER)]} for t in range(5)]
+        turns[1]["text"] = f"{a} Lee's hobby is {hobby}."
+        turns[3]["text"] = f"Last week I finally went to the lake number {s}, it was amazing."
+        conv[f"session_{s}"] = turns
+        qa += [{"question": f"What is {a} Lee's hobby?", "answer": hobby,
+                "evidence": [f"D{s}:2"], "category": 4},
+               {"question": f"Which lake did {a} go to in session {s}?", "answer": f"lake {s}",
+                "evidence": [f"D{s}:4"], "category": 2}]
+    return {"sample_id": f"conv-{i}", "conversation": conv, "qa": qa}

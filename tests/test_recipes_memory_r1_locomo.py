@@ -12,37 +12,12 @@ import pytest
 
 import memgym  # noqa: F401  (registers the environments)
 
-from recipe_checks import ROOT, load_benchmark_script, run_benchmark_script
-
-CHATTER = ["haha yes", "That's so cool!", "How are you doing?", "Talk soon!"]
-HOBBIES = ["pottery", "chess", "tennis", "rowing", "knitting", "archery", "baking"]
-
-
-def conversation(i: int, n_sessions: int = 4) -> dict:
-    """A LoCoMo-format sample: per session one parsable fact turn and one free-text turn
-    (each a question's evidence) among chatter."""
-    a, b = ("Ann", "Bob") if i % 2 == 0 else ("Cleo", "Dev")
-    conv: dict = {"speaker_a": a, "speaker_b": b}
-    qa = []
-    for s in range(1, n_sessions + 1):
-        hobby = HOBBIES[(i + s) % len(HOBBIES)]
-        conv[f"session_{s}_date_time"] = f"1:56 pm on {s * 3} May, 2023"
-        turns = [{"speaker": a if t % 2 == 0 else b, "dia_id": f"D{s}:{t + 1}",
-                  "text": CHATTER[(s + t) % len(CHATTER)]} for t in range(5)]
-        turns[1]["text"] = f"{a} Lee's hobby is {hobby}."
-        turns[3]["text"] = f"Last week I finally went to the lake number {s}, it was amazing."
-        conv[f"session_{s}"] = turns
-        qa += [{"question": f"What is {a} Lee's hobby?", "answer": hobby,
-                "evidence": [f"D{s}:2"], "category": 4},
-               {"question": f"Which lake did {a} go to in session {s}?", "answer": f"lake {s}",
-                "evidence": [f"D{s}:4"], "category": 2}]
-    return {"sample_id": f"conv-{i}", "conversation": conv, "qa": qa}
-
+from recipe_checks import ROOT, load_benchmark_script, locomo_conversation, run_benchmark_script
 
 @pytest.fixture
 def data_path(tmp_path: Path) -> Path:
     path = tmp_path / "locomo-mini.json"
-    path.write_text(json.dumps([conversation(i) for i in range(5)]))
+    path.write_text(json.dumps([locomo_conversation(i) for i in range(5)]))
     return path
 
 

@@ -1,15 +1,17 @@
 """Learned reader benchmark (#21): the fixed top-k reader vs a learned memory selector.
 
 1. trains MaskablePPO on ``configs/recipes/selector.yaml`` per stream (generated Dialogue and
-   MultiHop; an ADD-only manager writes a 16-entry memory), the checkpoint chosen on ``val``;
+   MultiHop; an ADD-only manager writes a 16-entry memory), the checkpoint chosen on ``val``,
+   and on Dialogue the seed papers' reward choices too (Memory-R1's answer agent: outcome
+   only; MemSifter: + rank-discounted credit; RMM: + the citation signal);
 2. plays held-out streams: the selector baselines (``select_top_k`` = the fixed reader's rule,
    top-1, the whole budget, the label oracle, no memory) and the learned selector, answered by
    the env's extractive reader (the training reward) and by the LLM answerer (SmolLM2 from the
    shipped wheel; F1) on the first ``--llm-episodes`` streams;
 3. with ``--data``: the LoCoMo dev file's held-out conversation (a FIFO manager over a
    ``--locomo-entries`` memory), the Dialogue-trained selector played unchanged;
-4. with ``--joint``: the manager + selector pair trained jointly vs independently
-   (:mod:`memgym.training.joint`), evaluated on the same held-out streams.
+4. with ``--joint``: the manager + selector pair trained jointly vs independently on the
+   Dialogue settings (``joint_reader.py`` in this folder, RLlib multi-agent PPO).
 
 Per agent: QA (mean ± 95% CI over episodes; over questions on LoCoMo), evidence recall of the
 selected set, entries passed to the answerer per question. Writes
@@ -35,6 +37,10 @@ CONFIG = common.ROOT / "configs" / "recipes" / "selector.yaml"
 STREAMS = {"Dialogue": "memgym/Selector-Dialogue-v0", "MultiHop": "memgym/Selector-MultiHop-v0"}
 BASELINES = ("select_top_k", "select_top_1", "select_budget", "select_oracle", "select_none")
 LLM_AGENTS = ("select_top_k", "select_budget", "learned")
+#: The seed papers' reward choices (ids in memgym.recipes.ids), trained like the plain
+#: selector and played on the plain selector's Dialogue env (same spaces, reward aside).
+RECIPES = {"Memory-R1 answer agent": "memgym/MemoryR1-AnswerAgent-v0",
+           "MemSifter": "memgym/MemSifter-v0", "RMM": "memgym/RMM-v0"}
 LOCOMO_TASK = "memgym.tasks.locomo:LoCoMoTask"
 CLAIM = ("Memory-R1's answer agent, MemSifter and RMM learn which retrieved memories the "
          "answerer reads; the learned selector passes fewer entries at equal or better QA.")
@@ -104,10 +110,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     held = range(args.episodes)
     for stream, env_id in STREAMS.items():
         kwargs = dict(gym.spec(env_id).kwargs)
-        agent, seconds = train_selector(env_id, args, args.seed)
-        learned[stream] = agent
-        result["train_seconds"][stream] = seconds
-        agents = {name: TABLE[name]() for name in BASELINES} | {"learned": agent}
+        trained = {"learned": env_id} | (RECIPES if stream == "Dialogue" else {})
+        agents = {name: TABLE[name]() for name in BASELINES}
+        for label, train_id in trained.items():
+            agents[label], result["train_seconds"][f"{stream}: {label}"] = \
+                train_selector(train_id, args, args.seed)
+        learned[stream] = agents["learned"]
         rows: dict[str, Any] = {}
         for name, player in agents.items():
             rows[name] = {"extractive": play(kwargs, player, held)}
@@ -132,17 +140,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["streams"]["LoCoMo held-out"] = rows
         result["locomo_entries"] = args.locomo_entries
     if args.joint:
-        from memgym.training.joint import compare_joint_independent
+        import joint_reader  # this folder's joint vs independent benchmark
 
-        result["joint"] = compare_joint_independent(
-            STREAMS["Dialogue"], steps=args.joint_steps, episodes=args.episodes,
-            seed=args.seed, out=args.out / "joint")
+        result["joint"] = joint_reader.run(args.joint_steps, args.episodes, alpha=0.5,
+                                           seed=args.seed, out=args.out / "joint")
+        result["joint"]["markdown"] = joint_reader.markdown(result["joint"])
     return result
 
 
 def _cell(row: dict[str, Any] | None) -> str:
-    if row is None:
-        return "-"
+    if row is None:  # not played (the LLM answers only some agents): one dash per column
+        return "- | - | -"
     recall = "-" if row["selection_recall"] is None else f"{row['selection_recall']:.3f}"
     return f"{row['qa']:.3f} ± {row['ci95']:.3f} | {recall} | {row['passed']:.2f}"
 

@@ -49,7 +49,7 @@ from gymnasium import spaces
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from memgym.recipes.selection_game import SelectionGame
-from memgym.recipes.selector import SELECTION_BASELINES, inner_env, make_manager
+from memgym.recipes.selector import SELECTION_BASELINES, inner_env, make_partner
 from memgym.rewards.selection import CANDIDATE_COLUMNS, QUESTION_COLUMNS
 
 ROLES = ("manager", "selector")
@@ -57,19 +57,6 @@ ROLES = ("manager", "selector")
 SELECTOR_TERMS = ("retrieval", "rank_credit", "citation", "invalid")
 #: The shared term.
 GLOBAL_TERMS = ("qa",)
-
-
-def make_selector(selector: Any) -> Any:
-    """A selection baseline name (``select_top_k``, ...) or an agent object."""
-    if isinstance(selector, str):
-        if selector not in SELECTION_BASELINES:
-            raise ValueError(f"selector: unknown baseline {selector!r}; expected an agent or "
-                             f"one of {', '.join(sorted(SELECTION_BASELINES))}")
-        return SELECTION_BASELINES[selector]()
-    if not hasattr(selector, "act"):
-        raise TypeError(f"selector must be a baseline name or have act(obs, info, env); got "
-                        f"{type(selector).__name__}")
-    return selector
 
 
 def split_terms(terms: dict[str, float], role: str) -> dict[str, float]:
@@ -197,9 +184,10 @@ class JointReaderEnv(MultiAgentEnv):
                                   select_cost=select_cost)
         self.frozen: dict[str, Any] = {}
         if manager is not None:
-            self.frozen["manager"] = make_manager(manager)
+            self.frozen["manager"] = make_partner(manager, "manager")
         if selector is not None:
-            self.frozen["selector"] = make_selector(selector)
+            self.frozen["selector"] = make_partner(selector, "selector",
+                                                    SELECTION_BASELINES)
         self.selector_space = spaces.Dict({
             "candidates": spaces.Box(0, 1, (n_candidates, len(CANDIDATE_COLUMNS)), np.float32),
             "question": spaces.Box(0, 1, (len(QUESTION_COLUMNS),), np.float32)})

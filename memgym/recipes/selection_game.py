@@ -155,14 +155,7 @@ class SelectionGame:
             a = -1
         mask = self.selection_mask()
         if not 0 <= a < len(mask) or not mask[a]:
-            self.invalid_here += 1
-            terms = dict.fromkeys(TERMS, 0.0)
-            terms["invalid"] = -self.core.weights["invalid"]
-            if self.invalid_here < MAX_INVALID:
-                return terms, "invalid_action"
-            answered = self.answer()
-            answered["invalid"] += terms["invalid"]
-            return answered, "invalid_action"
+            return self.strike("invalid"), "invalid_action"
         if a == self.n_candidates:
             return self.answer(), None
         self.selected.append(self.candidates[a])
@@ -173,16 +166,22 @@ class SelectionGame:
         order, then answer. A bad list changes nothing and returns an error."""
         if len(set(ranks)) != len(ranks) or len(ranks) > self.budget or \
                 any(not 0 <= r < len(self.candidates) for r in ranks):
-            self.invalid_here += 1
-            terms = dict.fromkeys(TERMS, 0.0)
-            terms["invalid"] = -self.core.weights["invalid"]
-            if self.invalid_here < MAX_INVALID:
-                return terms, "invalid_selection"
-            answered = self.answer()
-            answered["invalid"] += terms["invalid"]
-            return answered, "invalid_selection"
+            return self.strike("invalid"), "invalid_selection"
         self.selected = [self.candidates[r] for r in ranks]
         return self.answer(), None
+
+    def strike(self, term: str) -> dict[str, float]:
+        """A failed attempt at this question (a bad action, an unreadable reply) costs the
+        ``term`` penalty and changes nothing; the :data:`MAX_INVALID`-th answers with what is
+        selected so far, so a policy that never acts validly still finishes the stream."""
+        self.invalid_here += 1
+        terms = dict.fromkeys(TERMS, 0.0)
+        terms[term] = -self.core.weights[term]
+        if self.invalid_here < MAX_INVALID:
+            return terms
+        answered = self.answer()
+        answered[term] += terms[term]
+        return answered
 
     def answer(self) -> dict[str, float]:
         """Send the selection to the answerer; the inner core scores it (weighted terms)."""

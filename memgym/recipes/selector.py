@@ -25,17 +25,19 @@ from memgym.recipes.selection_game import MANAGER_TERMS, SelectionGame
 from memgym.rewards.selection import CANDIDATE_COLUMNS, QUESTION_COLUMNS
 
 
-def make_manager(manager: Any) -> Any:
-    """A baseline name (:data:`memgym.agents.baselines.BASELINES`) or an agent object."""
-    if isinstance(manager, str):
-        if manager not in BASELINES:
-            raise ValueError(f"manager: unknown baseline {manager!r}; expected an agent or one "
-                             f"of {', '.join(sorted(BASELINES))}")
-        return BASELINES[manager]()
-    if not hasattr(manager, "act"):
-        raise TypeError(f"manager must be a baseline name or have act(obs, info, env); got "
-                        f"{type(manager).__name__}")
-    return manager
+def make_partner(partner: Any, role: str, table: dict[str, Any] | None = None) -> Any:
+    """A fixed partner for ``role``: a baseline name in ``table`` (default: every baseline,
+    :data:`memgym.agents.baselines.BASELINES`) or an agent object with ``act``."""
+    table = BASELINES if table is None else table
+    if isinstance(partner, str):
+        if partner not in table:
+            raise ValueError(f"{role}: unknown baseline {partner!r}; expected an agent or one "
+                             f"of {', '.join(sorted(table))}")
+        return table[partner]()
+    if not hasattr(partner, "act"):
+        raise TypeError(f"{role} must be a baseline name or have act(obs, info, env); got "
+                        f"{type(partner).__name__}")
+    return partner
 
 
 def inner_env(budget: int, env_kwargs: dict[str, Any]) -> MemoryEnv:
@@ -104,13 +106,19 @@ class SelectorEnv(gym.Env):
                                   reader_params=env_kwargs.get("reader_params"),
                                   n_candidates=n_candidates, budget=budget,
                                   select_cost=select_cost)
-        self.manager = make_manager(manager)
+        self.manager = make_partner(manager, "manager")
         self.render_mode = render_mode
         self.action_names = [f"pick {r + 1}" for r in range(n_candidates)] + ["answer"]
         self.action_space = spaces.Discrete(n_candidates + 1)
         self.observation_space = spaces.Dict({
             "candidates": spaces.Box(0, 1, (n_candidates, len(CANDIDATE_COLUMNS)), np.float32),
             "question": spaces.Box(0, 1, (len(QUESTION_COLUMNS),), np.float32)})
+
+    def pointer_layout(self) -> dict[str, Any]:
+        """The rows a pointer policy scores with shared weights (``algo.policy:
+        SlotPointerPolicy``): one per candidate, its pick action, the ``candidates`` key."""
+        n = self.game.n_candidates
+        return {"n_slots": n, "slot_actions": [list(range(n))], "slot_keys": ["candidates"]}
 
     @property
     def core(self) -> Any:

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memgym.envs.text import _CHARSET, MAX_PROMPT_CHARS, UnicodeText
-from memgym.recipes.selection_game import MAX_INVALID
 from memgym.recipes.selector import SelectorEnv
-from memgym.rewards.terms import TERMS
 
 #: Longest reply read (a list of at most ``n_candidates`` numbers needs a few characters;
 #: also keeps every number far below the 4300 digits ``int`` converts).
@@ -156,7 +154,7 @@ class SelectorTextEnv(SelectorEnv):
         answered = game.n_answered
         parsed = parse_reply(action)
         if parsed.error is not None:
-            terms, error = self._format_failure(), "malformed"
+            terms, error = game.strike("format"), "malformed"
             message = f"{parsed.error}; reply with note numbers, e.g. \"2, 5\", or \"none\""
         else:
             message = selection_problem(parsed.numbers, len(game.candidates), game.budget)
@@ -170,20 +168,6 @@ class SelectorTextEnv(SelectorEnv):
         mine = self._settle(answered, terms)
         return self.prompt(), float(sum(mine.values())), game.role is None, False, \
             self._reply_info(mine, error, message)
-
-    def _format_failure(self) -> dict[str, float]:
-        """The ``format`` penalty; it counts toward the game's three strikes per question,
-        as the core counts a format failure on a question view (then: answer, no notes)."""
-        game = self.game
-        game.invalid_here += 1
-        terms = dict.fromkeys(TERMS, 0.0)
-        terms["format"] = -self.core.weights["format"]
-        if game.invalid_here < MAX_INVALID:
-            return terms
-        game.selected = []
-        answered = game.answer()
-        answered["format"] += terms["format"]
-        return answered
 
     def _reply_info(self, terms: dict[str, float], error: str | None, message: str
                     ) -> dict[str, Any]:

@@ -53,7 +53,11 @@ def slot_action_kinds(env: Any) -> tuple[int, list[list[int]]]:
 
 
 def pointer_policy_kwargs(env: Any) -> dict[str, Any]:
-    """What :class:`SlotPointerPolicy` needs from the env beside its spaces."""
+    """What :class:`SlotPointerPolicy` needs from the env beside its spaces. An env with rows
+    of its own (a selector's candidates) says so with ``pointer_layout()``, returning the
+    same three keys."""
+    if hasattr(env.unwrapped, "pointer_layout"):
+        return dict(env.unwrapped.pointer_layout())
     n_slots, kinds = slot_action_kinds(env)
     keys = [k for k in SLOT_OBSERVATION_KEYS if k in env.observation_space.spaces]
     return {"n_slots": n_slots, "slot_actions": kinds, "slot_keys": keys}
