@@ -321,10 +321,9 @@ def interface_of(spec: str | Agent, env_id: str) -> str:
     options), which lets one report compare an LLM manager with the baselines."""
     if not (isinstance(spec, str) and spec in BASELINES):
         return env_id
-    from memgym.envs.registration import REGISTRY, structured_twin
+    from memgym.envs.registration import is_text, structured_twin
 
-    info = REGISTRY.get(env_id)
-    if info is None or info.interface != "text":
+    if not is_text(env_id):
         return env_id
     try:
         return structured_twin(env_id)

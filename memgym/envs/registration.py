@@ -153,10 +153,16 @@ def register_recipe(name: str, entry_point: str, *, levels: dict[str, dict[str, 
 
 
 # -- the two interfaces of one task: the same episodes, ids that differ by '-Text' -----------
+def is_text(env_id: str) -> bool:
+    """A registered text-interface id: a tool-call env (interface ``text``) or a recipe's text
+    twin (``-Text-v<n>``, e.g. a selector that replies with note numbers)."""
+    info = REGISTRY.get(env_id)
+    return info is not None and (info.interface == "text" or "-Text-v" in env_id)
+
+
 def text_twin(env_id: str) -> str:
     """The text-interface id of a registered environment (itself if it is one)."""
-    info = REGISTRY.get(env_id)
-    if info is not None and info.interface == "text":
+    if is_text(env_id):
         return env_id
     twin = _VERSION.sub(r"-Text-v\1", env_id)
     if twin not in REGISTRY:

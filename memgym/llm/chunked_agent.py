@@ -21,6 +21,8 @@ Completers (``complete(messages, tool_names) -> Reply``):
 Specs (:func:`load_chunked_agent`): ``llm:<smollm2 | tiny | model folder>`` (tools mode),
 ``llm:<model>#rewrite`` (rewrite mode) and ``endpoint:<model>`` / ``endpoint:<model>#rewrite``
 with the server at ``$MEMGYM_ENDPOINT_URL`` (default ``http://127.0.0.1:8000/v1``).
+``llm:<model>#select`` / ``endpoint:<model>#select``: a memory selector for the selector
+envs (:class:`memgym.llm.selector_turns.SelectorLLMAgent`).
 ``llm:<model>#conversation`` is the older agent that plays the whole stream as one growing
 conversation (:class:`memgym.llm.agent.LLMAgent`).
 
@@ -41,6 +43,8 @@ from memgym.llm.chunked import (REWRITE_OPS_PER_CHUNK, WRITE_MODES, route_action
                                 turn_messages, view_key)
 
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8000/v1"
+#: Agent spec suffixes: the write modes, the whole-conversation agent, the memory selector.
+AGENT_MODES = (*WRITE_MODES, "conversation", "select")
 
 
 @dataclass
@@ -207,9 +211,9 @@ def split_mode(spec: str) -> tuple[str, str]:
     model, sep, mode = spec.rpartition("#")
     if not sep:
         return spec, "tools"
-    if mode not in (*WRITE_MODES, "conversation"):
+    if mode not in AGENT_MODES:
         raise ValueError(f"agent spec {spec!r}: unknown mode {mode!r}; expected "
-                         f"{', '.join((*WRITE_MODES, 'conversation'))}")
+                         f"{', '.join(AGENT_MODES)}")
     return model, mode
 
 
@@ -220,9 +224,14 @@ def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any
         from memgym.llm.endpoint import OpenAIEndpoint
 
         if mode == "conversation":
-            raise ValueError("endpoint agents play per-chunk turns (tools or rewrite mode)")
+            raise ValueError("endpoint agents play per-chunk turns (tools, rewrite or select)")
         url = os.environ.get("MEMGYM_ENDPOINT_URL", DEFAULT_ENDPOINT_URL)
         endpoint = OpenAIEndpoint(url, model_spec)
+        if mode == "select":
+            from memgym.llm.selector_turns import SelectorLLMAgent
+
+            return SelectorLLMAgent(EndpointCompleter(endpoint, max_tokens=max_new_tokens),
+                                    name=f"endpoint:{spec}")
         complete = EndpointCompleter(endpoint,
                                      max_tokens=max(max_new_tokens, 128 if mode == "rewrite" else 64))
         return ChunkedLLMAgent(complete, name=f"endpoint:{spec}", write_mode=mode,
@@ -237,6 +246,11 @@ def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any
 
     forced = mode == "tools"
     model, tokenizer = load_model(model_spec, force_tool_calls=forced)
+    if mode == "select":
+        from memgym.llm.selector_turns import SelectorLLMAgent
+
+        return SelectorLLMAgent(ModelCompleter(model, tokenizer, tools=False,
+                                               max_new_tokens=max_new_tokens), name=f"llm:{spec}")
     complete = ModelCompleter(model, tokenizer, tools=forced, max_new_tokens=max_new_tokens)
     return ChunkedLLMAgent(complete, name=f"llm:{spec}", write_mode=mode,
                            prefill=TOOL_CALL_PREFILL if forced else "")

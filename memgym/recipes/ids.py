@@ -91,13 +91,15 @@ for _stream, (_task, _params) in SELECTOR_STREAMS.items():
         register_env(_id, "memgym.recipes.selector:make_env", task=_task,
                      kwargs={"task": _task, "task_params": _params, **SELECTOR_ENV, **_extra},
                      description=_description)
-    # The text twin (memgym.recipes.selector_text): a numbered list in, the chosen numbers
-    # out. Listed as a recipe, not "text": "text" ids are tool-call envs (memgym serve, the
-    # TRL tool env play them), and this one takes a plain reply.
-    register_env(f"memgym/Selector-{_stream}-Text-v0", "memgym.recipes.selector_text:make_env",
-                 task=_task, kwargs={"task": _task, "task_params": _params, **SELECTOR_ENV},
-                 description="Learned reader, text: the question and its 8 retrieved entries "
-                             "as a numbered list; reply with the numbers the answerer reads.")
+        # The text twin (memgym.recipes.selector_text): a numbered list in, the chosen
+        # numbers out (an LLM selector: memgym.llm.selector_turns). Listed as a recipe, not
+        # "text": "text" ids are tool-call envs (memgym serve, the TRL tool env play them),
+        # and this one takes a plain reply.
+        register_env(_id.replace("-v0", "-Text-v0"), "memgym.recipes.selector_text:make_env",
+                     task=_task,
+                     kwargs={"task": _task, "task_params": _params, **SELECTOR_ENV, **_extra},
+                     description=f"{_description} Text: the question and its 8 retrieved "
+                                 "entries as a numbered list; reply with the numbers read.")
 
 # -- BudgetMem (memgym.recipes.budgetmem): a per-question tier router ----------------------
 BUDGETMEM_TASK: dict[str, Any] = {"length": 24, "n_keys": 3, "fact_rate": 0.4,

@@ -40,7 +40,8 @@ from memgym.training.run import PeriodicEval, RunFolder
 from memgym.training.run import final_report as run_final_report
 from memgym.training.trl_config import (  # noqa: F401  (the schema is part of this backend)
     MANAGED, LoRASpec, RewardWeights, TRLSpec, batch_size, forced_tool_calls, max_steps, trl_spec)
-from memgym.training.trl_io import base_spec, check_env, peak_rss_mb, save_model
+from memgym.training.trl_io import (base_spec, built_env, check_env, is_selector, peak_rss_mb,
+                                   save_model)
 from memgym.training.trl_sft import sft_warm_start
 
 def validate(config: TrainConfig) -> None:
@@ -86,9 +87,16 @@ def validate(config: TrainConfig) -> None:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"trl.grpo.{key}: not a GRPOConfig argument{hint}")
     try:
-        tools = check_env(config)
+        env = built_env(config)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"env.kwargs: {exc}") from exc
+    selector = is_selector(env)
+    tools = [] if selector else env.tools
+    if (spec.rollout == "chunked" and spec.write_mode == "select") != selector:
+        raise ConfigError(f"trl.write_mode: {spec.write_mode} on env.id {config.env.id}: "
+                          + ("a selector env needs trl.rollout: chunked and trl.write_mode: "
+                             "select" if selector else "select needs a selector env "
+                             "(memgym/Selector-*, MemoryR1-AnswerAgent, MemSifter, RMM)"))
     if spec.rollout == "chunked" and spec.write_mode == "rewrite":
         if "add_memory" not in tools or not {"update_memory", "delete_memory"} & set(tools):
             raise ConfigError("trl.write_mode: rewrite needs the op add and the op update or "
@@ -150,6 +158,13 @@ def make_agent(model: Any, tokenizer: Any, config: TrainConfig, spec: TRLSpec,
                temperature: float = 0.0) -> Any:
     """The evaluation agent for a (possibly training) model, prompted as in training
     (greedy; ``temperature`` > 0 samples, as GRPO's rollouts do)."""
+    if spec.rollout == "chunked" and spec.write_mode == "select":
+        from memgym.llm.chunked_agent import ModelCompleter
+        from memgym.llm.selector_turns import SelectorLLMAgent
+
+        return SelectorLLMAgent(ModelCompleter(model, tokenizer, tools=False,
+                                               max_new_tokens=spec.eval_max_new_tokens,
+                                               temperature=temperature), name=config.name)
     if spec.rollout == "chunked":
         from memgym.llm.chunked_agent import ChunkedLLMAgent, ModelCompleter
         from memgym.llm.models import TOOL_CALL_PREFILL

@@ -64,7 +64,8 @@ class ChunkedGRPOTrainer(GRPOTrainer):
     """``GRPOTrainer`` whose rollouts are per-chunk turns (see the module docstring).
 
     Args (beyond GRPOTrainer's; pass ``reward_funcs=[memgym_env, memgym_format]``):
-        episode_factory: ``() -> ChunkedEpisode`` (one per concurrent rollout, reused).
+        episode_factory: ``() -> ChunkedEpisode`` (one per concurrent rollout, reused), or
+            any episode with its protocol (:class:`memgym.llm.selector_turns.SelectorEpisode`).
         codec: Renders turn prompts with the training chat template.
         max_prompt_tokens: A turn prompt longer than this raises (None: no bound).
         rollout_log: JSONL file getting one line per generation step (rollouts, turns, the
@@ -326,7 +327,12 @@ def build_chunked_trainer(config: Any, run: Any, spec: Any, model: Any, tokenize
     env_id = text_twin(config.env.id)
     prefill = TOOL_CALL_PREFILL if forced_tool_calls(spec) else ""
     describe_tools = spec.write_mode == "tools" and not spec.tool_schemas
-    if spec.env_server:  # rollouts on a memgym server (memgym.serve), generation here
+    if spec.write_mode == "select":  # the model is the selector of a selector env
+        from memgym.llm.selector_turns import SelectorEpisode
+
+        factory = functools.partial(SelectorEpisode, env_id=env_id, env_kwargs=config.env.kwargs,
+                                    format_weight=spec.rewards.format, split=config.env.split)
+    elif spec.env_server:  # rollouts on a memgym server (memgym.serve), generation here
         from memgym.serve.remote import RemoteChunkedEpisode
 
         RemoteChunkedEpisode.check_server(

@@ -61,9 +61,13 @@ class TRLSpec(_Strict):
     ``environment_factory``; short streams only). ``chunked``: one fresh prompt per chunk
     (memory + chunk, :mod:`memgym.llm.chunked`), the rollout's advantage shared by all its
     turns (:mod:`memgym.training.trl_chunked`); any stream length."""
-    write_mode: Literal["tools", "rewrite"] = "tools"
+    write_mode: Literal["tools", "rewrite", "select"] = "tools"
     """Chunked turns only: ``tools`` (tool calls on the ops) or ``rewrite`` (the model writes
-    the whole new memory, one entry per line)."""
+    the whole new memory, one entry per line), or ``select``: the model is the memory
+    *selector* of a selector env (``memgym/Selector-*``, ``MemoryR1-AnswerAgent``,
+    ``MemSifter``, ``RMM``), one turn per question naming the notes the answerer reads
+    (:mod:`memgym.llm.selector_turns`); its reward is the env's own terms (``env.kwargs.
+    rewards``), ``trl.rewards`` weighs only ``format``."""
     advantage: Literal["grpo", "rloo"] = "grpo"
     """Chunked turns only: ``grpo`` (group-normalised, GRPOConfig's ``scale_rewards``) or
     ``rloo`` (RLOO's leave-one-out baseline, r_i - mean of the other rollouts of the group,
@@ -132,15 +136,23 @@ def trl_spec(config: TrainConfig) -> TRLSpec:
         for key in ("write_mode", "max_prompt_tokens", "tool_schemas", "advantage", "env_server"):
             if key in spec.model_fields_set:
                 raise ConfigError(f"trl.{key}: only for trl.rollout: chunked")
-    elif "demonstration" in spec.model_fields_set and spec.demonstration:
+    elif spec.write_mode == "select":
+        unread = sorted(f"rewards.{k}" for k in spec.rewards.model_fields_set - {"format"})
+        unread += [k for k in ("env_server", "sft") if getattr(spec, k) is not None]
+        if unread:
+            raise ConfigError(f"trl.{unread[0]}: not read with trl.write_mode: select (the "
+                              "selector's reward is the env's own terms, env.kwargs.rewards; "
+                              "its rollouts run in this process, with no warm start)")
+    if "demonstration" in spec.model_fields_set and spec.demonstration and \
+            spec.rollout == "chunked":
         raise ConfigError("trl.demonstration: chunked turns carry no worked example (each turn "
                           "is one fresh prompt); set it to 0 or leave it out")
     return spec
 
 
 def forced_tool_calls(spec: TRLSpec) -> bool:
-    """Whether the chat template opens a tool call every turn (never when rewriting memory)."""
-    return spec.force_tool_calls and not (spec.rollout == "chunked" and spec.write_mode == "rewrite")
+    """Whether the chat template opens a tool call every turn (only in tools mode)."""
+    return spec.force_tool_calls and not (spec.rollout == "chunked" and spec.write_mode != "tools")
 
 
 def max_steps(config: TrainConfig, spec: TRLSpec) -> int:

@@ -29,15 +29,26 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
-def check_env(config: TrainConfig) -> list[str]:
-    """Build the training env once (bad kwargs fail here); returns its enabled tool names."""
+def built_env(config: TrainConfig) -> Any:
+    """The training env (text twin of ``env.id``), built and reset once: bad kwargs fail here."""
     import gymnasium as gym
 
     from memgym.llm.tool_env import text_twin
 
     env = gym.make(text_twin(config.env.id), **config.env.kwargs).unwrapped
     env.reset(seed=0, options={"split": config.env.split, "episode_seed": 0, **config.env.options})
-    return env.tools
+    return env
+
+
+def is_selector(env: Any) -> bool:
+    """A selector text env (the model names notes per question; no memory tools)."""
+    return getattr(env, "action_layout", None) == "select_text"
+
+
+def check_env(config: TrainConfig) -> list[str]:
+    """Build the training env once (bad kwargs fail here); returns its enabled tool names
+    (none for a selector env)."""
+    return list(getattr(built_env(config), "tools", []))
 
 
 def save_model(model: Any, tokenizer: Any, folder: Path, base: str) -> None:

@@ -1,0 +1,216 @@
+"""An LLM memory selector (Memory-R1's answer agent, MemSifter's proxy): one turn per question.
+
+A selector text environment (:class:`memgym.recipes.selector_text.SelectorTextEnv`, ids
+``memgym/Selector-*-Text-v0``, ``MemoryR1-AnswerAgent``, ``MemSifter``, ``RMM`` through their
+text twins) shows each question with the notes the retriever ranked highest for it; the model
+replies with the numbers of the notes the answerer reads (``"2, 5"`` or ``"none"``). Each
+question is one fresh prompt (system + the question and its numbered notes), so the prompt is
+bounded by ``n_candidates`` notes however long the stream: the per-chunk machinery of
+:mod:`memgym.llm.chunked` (GRPO over turns sharing the rollout's advantage,
+:mod:`memgym.training.trl_chunked`; vLLM generation) trains it unchanged. The memory is
+written by the env's manager partner (a baseline or a trained agent), fixed while the
+selector learns.
+
+- :class:`SelectorEpisode`: one training rollout (``trl.rollout: chunked``,
+  ``trl.write_mode: select``), the same protocol as :class:`memgym.llm.chunked.ChunkedEpisode`.
+- :class:`SelectorLLMAgent`: the evaluation agent (``memgym eval --agent llm:<model>#select``),
+  playing exactly the turns a rollout plays.
+
+Reward: the env's own terms (``qa`` of each answer, ``retrieval`` cost per note passed,
+``invalid`` / ``format`` penalties, and the recipe's ``rank_credit`` / ``citation``), summed
+over the episode: the reward the structured selector learns from, weighted by the env's
+``rewards``. ``trl.rewards.format`` weighs the share of readable replies, as for managers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from memgym.llm.chunked import TurnRecord
+from memgym.llm.tool_env import _as_dict, text_twin
+
+SELECTOR_SYSTEM_PROMPT = (
+    "You choose which notes from a memory an answerer reads before it answers a question. "
+    "Each turn shows one question and the notes a search engine found for it, best ranked "
+    "first. Pick the notes that state the answer: the latest value of the fact asked about, "
+    "not hedged or unconfirmed claims, and nothing unrelated; every note read costs a little "
+    "and distracts the answerer. Reply only with the note numbers, best first, e.g. \"2, 5\", "
+    "or \"none\" when no note helps."
+)
+
+
+def selector_messages(text_env: Any) -> list[dict[str, str]]:
+    """A turn's prompt: the system message and the env's view (the question in view, its
+    numbered notes, the budget, the last reply's result)."""
+    return [{"role": "system", "content": SELECTOR_SYSTEM_PROMPT},
+            {"role": "user", "content": text_env.prompt()}]
+
+
+def _check_selector_env(env: Any, env_id: str) -> None:
+    if getattr(env, "action_layout", None) != "select_text":
+        raise ValueError(f"{env_id}: not a selector text environment (expected a "
+                         "SelectorTextEnv id such as memgym/Selector-Dialogue-Text-v0)")
+
+
+class SelectorEpisode:
+    """One rollout of an LLM selector (see the module docstring); the protocol of
+    :class:`memgym.llm.chunked.ChunkedEpisode` (``reset(**row)``, ``done``, ``messages()``,
+    ``apply(reply)``, ``turns``, ``format_share``, ``rollout_terms``, ``env_reward()``,
+    ``reward()``), so :class:`memgym.training.trl_chunked.ChunkedGRPOTrainer` plays it.
+
+    Args:
+        env_id: A registered selector id (text or structured; the text twin is played). A
+            dataset row's ``env_id`` overrides it.
+        env_kwargs: Environment arguments over the registered ones (``manager``,
+            ``n_candidates``, ``budget``, ``select_cost``, ``rewards``, ``reader``, ...).
+        format_weight: Weight of the share of readable replies in :meth:`reward`.
+        split: Default split when a row has none.
+        max_turns: Turns after which the remaining questions are answered with no notes
+            (None: one turn per question, three at most on a question with bad replies).
+    """
+
+    def __init__(self, env_id: str | None = None, env_kwargs: dict[str, Any] | None = None,
+                 format_weight: float = 0.2, split: str = "train", *,
+                 max_turns: int | None = None) -> None:
+        self._env_id, self._env_kwargs = env_id, dict(env_kwargs or {})
+        self.format_weight, self._split, self.max_turns = format_weight, split, max_turns
+        self._envs: dict[tuple[str, str], Any] = {}
+        self.env: Any = None
+        self.turns: list[TurnRecord] = []
+        self._return = 0.0
+        self._final: dict[str, Any] = {}
+
+    def reset(self, env_id: str | None = None, split: str | None = None,
+              episode_seed: int = 0, options: dict[str, Any] | str | None = None,
+              env_kwargs: dict[str, Any] | str | None = None, **row: Any) -> str:
+        """Start the episode a dataset row names; returns the first prompt."""
+        env_id = text_twin(env_id or self._env_id or "")
+        kwargs = {**self._env_kwargs, **_as_dict(env_kwargs, "env_kwargs")}
+        key = (env_id, json.dumps(kwargs, sort_keys=True, default=str))
+        if key not in self._envs:
+            import gymnasium as gym
+
+            import memgym  # noqa: F401  (registers the ids)
+
+            self._envs[key] = gym.make(env_id, **kwargs).unwrapped
+            _check_selector_env(self._envs[key], env_id)
+        self.env = self._envs[key]
+        seed = int(episode_seed)
+        obs, info = self.env.reset(seed=seed, options={
+            "split": split or self._split, "episode_seed": seed,
+            **_as_dict(options, "options")})
+        self.turns, self._return = [], 0.0
+        self._final = info if self.env.game.role is None else {}
+        return obs
+
+    @property
+    def done(self) -> bool:
+        if self.env is None:
+            raise RuntimeError("SelectorEpisode: reset() was not called")
+        return self.env.game.role is None or (
+            self.max_turns is not None and len(self.turns) >= self.max_turns)
+
+    def messages(self) -> list[dict[str, str]]:
+        return selector_messages(self.env)
+
+    def apply(self, reply: str, *, prompt_tokens: int = 0, truncated: bool = False) -> TurnRecord:
+        """Play the model's ``reply`` to the question in view; returns the turn's record."""
+        if self.done:
+            raise RuntimeError("SelectorEpisode.apply: the rollout is over")
+        _, reward, done, _, info = self.env.step(reply)
+        self._return += reward
+        if done:
+            self._final = info
+        record = TurnRecord(prompt_tokens, 1, int(info["ok"]),
+                            info["error"] != "malformed" and not truncated, reply)
+        self.turns.append(record)
+        return record
+
+    def _finish(self) -> None:
+        """Questions left after ``max_turns`` are answered with no notes (and score so)."""
+        while self.env.game.role is not None:
+            _, reward, done, _, info = self.env.step("none")
+            self._return += reward
+            if done:
+                self._final = info
+
+    @property
+    def format_share(self) -> float:
+        return sum(t.well_formed for t in self.turns) / len(self.turns) if self.turns else 0.0
+
+    @property
+    def rollout_terms(self) -> dict[str, float]:
+        """``qa`` (mean answer score), ``tool_success`` (accepted replies / replies),
+        ``compression`` (1 - notes passed / budget, per question), ``format``, ``calls``,
+        ``turns``, ``max_prompt_tokens``, ``selection_recall`` (evidence among the notes
+        passed; 0 when no question has evidence)."""
+        self._finish()
+        final, budget = self._final, self.env.game.budget
+        turns = len(self.turns)
+        return {"qa": float(final.get("qa_score", 0.0)),
+                "tool_success": sum(t.ok_calls for t in self.turns) / turns if turns else 0.0,
+                "compression": 1.0 - float(final.get("entries_passed", 0.0)) / budget,
+                "format": self.format_share, "calls": float(turns), "turns": float(turns),
+                "max_prompt_tokens": float(max((t.prompt_tokens for t in self.turns),
+                                               default=0)),
+                "selection_recall": float(final.get("selection_recall") or 0.0)}
+
+    def env_reward(self) -> float:
+        """The episode's return under the env's own reward terms."""
+        self._finish()
+        return self._return
+
+    def reward(self) -> float:
+        return self.env_reward() + self.format_weight * self.format_share
+
+
+class SelectorLLMAgent:
+    """An LLM selector as a memgym agent for selector text environments.
+
+    Args:
+        complete: ``complete(messages, tool_names) -> Reply``
+            (:class:`memgym.llm.chunked_agent.ModelCompleter` without tool schemas,
+            :class:`~memgym.llm.chunked_agent.EndpointCompleter`, or any callable).
+        name: Agent name in reports.
+    """
+
+    def __init__(self, complete: Callable[..., Any], name: str = "llm-selector") -> None:
+        self.complete, self.name = complete, name
+        self.generated_tokens, self.generation_seconds = 0, 0.0
+        self.stats: dict[str, float] = {}
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        spec = getattr(env.unwrapped, "spec", None)
+        _check_selector_env(env.unwrapped, spec.id if spec else type(env.unwrapped).__name__)
+        if getattr(self.complete, "temperature", 0) > 0:
+            import torch
+
+            torch.manual_seed((seed or 0) % 2**63)
+        self.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0, "truncated": 0}
+
+    def act(self, obs: Any, info: dict[str, Any], env: Any) -> str:
+        started = time.perf_counter()
+        reply = self.complete(selector_messages(env.unwrapped), None)
+        self.generation_seconds += time.perf_counter() - started
+        self.generated_tokens += reply.completion_tokens
+        stats = self.stats
+        stats["turns"] += 1
+        stats["prompt_tokens"] += reply.prompt_tokens
+        stats["max_prompt_tokens"] = max(stats["max_prompt_tokens"], reply.prompt_tokens)
+        stats["truncated"] += reply.truncated
+        return reply.text
+
+    def progress_note(self) -> str:
+        if not self.generation_seconds:
+            return ""
+        return f"{self.generated_tokens / self.generation_seconds:.1f} tok/s"
+
+    def episode_stats(self) -> dict[str, float]:
+        turns = max(self.stats["turns"], 1)
+        return {"turns": float(self.stats["turns"]),
+                "max_prompt_tokens": float(self.stats["max_prompt_tokens"]),
+                "mean_prompt_tokens": self.stats["prompt_tokens"] / turns,
+                "truncated_share": self.stats["truncated"] / turns}
