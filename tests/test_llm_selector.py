@@ -18,7 +18,7 @@ import pytest
 import memgym  # noqa: F401
 from memgym.agents.baselines import BASELINES
 from memgym.llm.chunked_agent import Reply
-from memgym.llm.selector_turns import SelectorEpisode, SelectorLLMAgent, selector_messages
+from memgym.llm.selector_turns import JointEpisode, SelectorEpisode, SelectorLLMAgent
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECTOR = "memgym/Selector-Dialogue-v0"
@@ -110,7 +110,7 @@ def test_the_evaluation_agent_replying_1_scores_what_select_top_1_scores() -> No
     ("memgym/KVUpdates-Easy-Text-v0", {"rollout": "chunked", "write_mode": "select"},
      "select needs a selector env"),
     ("memgym/Selector-Dialogue-Text-v0", {"rollout": "chunked", "write_mode": "tools"},
-     "a selector env needs"),
+     "this env needs trl.rollout: chunked and trl.write_mode: select"),
     ("memgym/Selector-Dialogue-Text-v0",
      {"rollout": "chunked", "write_mode": "select", "rewards": {"qa": 1.0}},
      "trl.rewards.qa: not read"),
@@ -124,13 +124,15 @@ def test_select_config_errors(env_id: str, trl: dict[str, Any], message: str) ->
     from memgym.training.trl import validate
 
     config = validate_config({"name": "x", "backend": "trl", "total_timesteps": 1,
-                              "env": {"id": env_id}, "trl": {"model": "tiny", **trl}})
+                              "env": {"id": env_id}, "eval": {"baselines": []},
+                              "trl": {"model": "tiny", **trl}})
     with pytest.raises(ConfigError, match=message):
         validate(config)
 
 
-def test_grpo_trains_the_selector_over_per_question_turns(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("config_name", ["selector_llm", "manage_select_llm"])
+def test_grpo_trains_over_per_question_and_per_chunk_turns(
+        config_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("trl")
     import torch
 
@@ -140,9 +142,9 @@ def test_grpo_trains_the_selector_over_per_question_turns(tmp_path: Path,
 
     monkeypatch.setenv("MEMGYM_CACHE", str(tmp_path / "cache"))
     torch.set_num_threads(1)
-    config = load_config(CONFIG, [f"output_dir={tmp_path / 'runs'}", "trl.model=tiny",
-                                  "trl.per_device_train_batch_size=2",
-                                  "trl.gradient_accumulation_steps=2"])
+    config = load_config(ROOT / "configs" / "recipes" / f"{config_name}.yaml", [
+        f"output_dir={tmp_path / 'runs'}", "trl.model=tiny", "trl.per_device_train_batch_size=2",
+        "trl.gradient_accumulation_steps=2", "trl.max_completion_length=12"])
     validate(config)
     run = RunFolder.for_config(config)
     run.path.mkdir(parents=True)
@@ -151,10 +153,12 @@ def test_grpo_trains_the_selector_over_per_question_turns(tmp_path: Path,
     trainer.model.train()
     out = trainer._generate_and_score_completions(batch)
     episodes = trainer._episodes[:len(batch)]
-    assert all(isinstance(e, SelectorEpisode) and e.done for e in episodes)
+    kind = SelectorEpisode if config_name == "selector_llm" else JointEpisode
+    assert all(isinstance(e, kind) and e.done for e in episodes)
     turns = sum(len(e.turns) for e in episodes)
-    questions = [len(e.env.log) for e in episodes]
-    assert turns >= sum(questions) > 0  # one turn per question, more on retried questions
+    questions = sum(len(e.env.log) for e in episodes)
+    chunks = sum(len(e.env.core.episode.chunks) for e in episodes) if kind is JointEpisode else 0
+    assert turns >= questions + chunks > 0  # a turn per question (per chunk: joint), + retries
     assert out["completion_ids"].size(0) >= turns
     trainer.current_gradient_accumulation_steps = trainer.args.gradient_accumulation_steps
     loss = trainer._compute_loss(trainer.model, out)
@@ -186,3 +190,107 @@ def test_llm_select_agent_spec_loads_a_selector() -> None:
     assert split_mode("tiny#select") == ("tiny", "select")
     agent = load_chunked_agent("llm", "tiny#select", max_new_tokens=4)
     assert isinstance(agent, SelectorLLMAgent) and agent.name == "llm:tiny#select"
+    from memgym.llm.selector_turns import JointLLMAgent
+
+    joint = load_chunked_agent("llm", "tiny#joint", max_new_tokens=4)
+    assert isinstance(joint, JointLLMAgent) and joint.name == "llm:tiny#joint"
+
+
+# -- one model in both roles (trl.write_mode: joint) ------------------------------------------
+JOINT = "memgym/ManageSelect-Dialogue-Text-v0"
+ADD = json.dumps({"name": "add_memory", "arguments": {}})
+NEXT = json.dumps({"name": "next_chunk", "arguments": {}})
+
+
+def test_the_joint_env_alternates_roles_and_splits_its_return_per_role() -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(gym.make(JOINT).unwrapped, skip_render_check=True)
+    env = gym.make(JOINT).unwrapped
+    obs, info = env.reset(seed=4, options={"split": "train", "episode_seed": 4})
+    assert obs.startswith("## Your role now: memory manager") and "## Memory" in obs
+    assert env.tools == ["add_memory", "update_memory", "delete_memory", "next_chunk"]
+    # a bad call on a manager turn: penalised, memory unchanged, named in the next prompt
+    obs, reward, _, _, info = env.step("add it please")
+    assert reward < 0 and info["error"] == "invalid_call" and len(env.core.store.entries) == 0
+    assert "error (" in obs
+    total, roles, done, adds = reward, set(), False, 0
+    while not done:
+        role = env.game.role
+        roles.add(role)
+        if role == "manager":
+            action = ADD if len(env.core.store.entries) < 16 and env.core.view.text.strip() \
+                else NEXT
+            adds += action == ADD
+        else:
+            assert obs.startswith("## Your role now: memory selector") and "[1] " in obs
+            action = "1, 2"
+        obs, reward, done, _, info = env.step(action)
+        total += reward
+    assert roles == {"manager", "selector"} and adds > 0
+    per_role = sum(info["manager_terms"].values()) + sum(info["selector_terms"].values())
+    assert total == pytest.approx(per_role)
+    assert info["qa_score"] == pytest.approx(info["selector_terms"].get("qa", 0.0))
+    assert info["entries_passed"] <= 2 and 0 <= info["selection_recall"] <= 1
+
+
+class RoleScripted:
+    """Replies by role: a tool call on manager turns, note numbers on selector turns."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def __call__(self, messages: list[dict[str, str]], tool_names: Any = None) -> Reply:
+        prompt = messages[-1]["content"]
+        self.prompts.append(prompt)
+        if "memory selector" in prompt:
+            return Reply("2, 1", 50, False, 2)
+        full = "16/16 entries" in prompt
+        return Reply(NEXT if full else ADD, 50, False, 8)
+
+
+def test_a_joint_rollout_and_the_joint_agent_play_the_same_turns() -> None:
+    from memgym.agents.evaluate import evaluate_agents
+    from memgym.llm.selector_turns import JointEpisode, JointLLMAgent
+
+    rollout = JointEpisode(JOINT, weights={"qa": 1.0, "tool_success": 0.0, "compression": 0.0})
+    rollout.reset(episode_seed=0, split="heldout")
+    script = RoleScripted()
+    system_prompts = set()
+    while not rollout.done:
+        messages = rollout.messages()
+        system_prompts.add(messages[0]["content"][:40])
+        rollout.apply(script(messages).text)
+    assert len(system_prompts) == 2  # the manager's and the selector's system messages
+    terms = rollout.rollout_terms
+    assert terms["format"] == 1.0 and terms["tool_success"] > 0.5
+    # the reward: qa plus the selection's note costs (0.02 / question per note passed)
+    log = rollout.env.log
+    cost = 0.02 * sum(r["passed"] for r in log) / len(log)
+    assert rollout.get_reward() == pytest.approx(terms["qa"] - cost)
+    agent = JointLLMAgent(RoleScripted(), name="scripted")
+    report = evaluate_agents([agent], JOINT, split="heldout", episodes=1, seed=0)
+    assert report["agents"]["scripted"]["qa_score"] == pytest.approx(terms["qa"])
+    assert agent.selector.complete.prompts == script.prompts  # one completer, both roles
+
+
+def test_a_joint_rollout_that_stops_early_finishes_through_the_env() -> None:
+    from memgym.llm.selector_turns import JointEpisode
+
+    rollout = JointEpisode(JOINT, max_turns=3)
+    rollout.reset(episode_seed=1)
+    for _ in range(3):
+        rollout.apply(ADD)
+    assert rollout.done and not rollout.env.core.done
+    terms = rollout.rollout_terms  # the rest: no writes, no notes read
+    assert rollout.env.core.done and rollout.env.game.role is None
+    assert all(r["passed"] == 0 for r in rollout.env.log) and terms["turns"] == 3
+
+
+@pytest.mark.parametrize("env_id, mode, message", [
+    (SELECTOR, "joint", "needs trl.rollout: chunked and trl.write_mode: select"),
+    (JOINT, "select", "needs trl.rollout: chunked and trl.write_mode: joint"),
+    ("memgym/KVUpdates-Easy-Text-v0", "joint", "joint needs a manager \\+ selector env"),
+])
+def test_joint_config_errors(env_id: str, mode: str, message: str) -> None:
+    test_select_config_errors(env_id, {"rollout": "chunked", "write_mode": mode}, message)

@@ -105,8 +105,7 @@ class TextMemoryEnv(gym.Env):
     @property
     def tools(self) -> list[str]:
         """Tool names usable in this environment (``route_memory`` also routes questions)."""
-        ops = set(self.core.ops) | ({"route"} if self.core.retrieval_tiers else set())
-        return [name for name, (op, _, _) in TOOLS.items() if op in ops]
+        return tool_names(self.core)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[str, dict[str, Any]]:
@@ -123,16 +122,8 @@ class TextMemoryEnv(gym.Env):
         return render_prompt(self.core, self.last_result)[:MAX_PROMPT_CHARS]
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        parsed = parse_action(action)
-        if parsed.error is not None:
-            outcome = self.core.apply("malformed", malformed=parsed.error)
-        elif parsed.op not in self.core.ops and not (
-                parsed.op == "route" and self.core.view.kind == "question"):
-            outcome = self.core.apply(parsed.op)  # the core reports op_not_enabled
-        else:
-            outcome = self.core.apply(parsed.op, **core_arguments(parsed))
+        outcome, self.last_result = apply_text_action(self.core, action)
         result = outcome.result
-        self.last_result = ("ok: " if result.ok else f"error ({result.error}): ") + result.message
         info = {"reward_terms": outcome.terms, "op": result.op, "ok": result.ok,
                 "error": result.error, "answered": len(outcome.answered), "tools": self.tools}
         if outcome.done:
@@ -142,3 +133,23 @@ class TextMemoryEnv(gym.Env):
 
     def render(self) -> str | None:
         return self.prompt() if self.render_mode == "ansi" else None
+
+
+def tool_names(core: MemoryCore) -> list[str]:
+    """The tools ``core``'s ops enable (``route_memory`` also routes questions)."""
+    ops = set(core.ops) | ({"route"} if core.retrieval_tiers else set())
+    return [name for name, (op, _, _) in TOOLS.items() if op in ops]
+
+
+def apply_text_action(core: MemoryCore, action: Any) -> tuple[Any, str]:
+    """One tool call on ``core`` (errors become malformed / invalid steps, never raise);
+    returns the core's outcome and the result line the next prompt shows."""
+    parsed = parse_action(action)
+    if parsed.error is not None:
+        outcome = core.apply("malformed", malformed=parsed.error)
+    elif parsed.op not in core.ops and not (parsed.op == "route" and core.view.kind == "question"):
+        outcome = core.apply(parsed.op)  # the core reports op_not_enabled
+    else:
+        outcome = core.apply(parsed.op, **core_arguments(parsed))
+    result = outcome.result
+    return outcome, ("ok: " if result.ok else f"error ({result.error}): ") + result.message

@@ -22,7 +22,8 @@ Specs (:func:`load_chunked_agent`): ``llm:<smollm2 | tiny | model folder>`` (too
 ``llm:<model>#rewrite`` (rewrite mode) and ``endpoint:<model>`` / ``endpoint:<model>#rewrite``
 with the server at ``$MEMGYM_ENDPOINT_URL`` (default ``http://127.0.0.1:8000/v1``).
 ``llm:<model>#select`` / ``endpoint:<model>#select``: a memory selector for the selector
-envs (:class:`memgym.llm.selector_turns.SelectorLLMAgent`).
+envs (:class:`memgym.llm.selector_turns.SelectorLLMAgent`); ``#joint``: one model as manager
+and selector (:class:`~memgym.llm.selector_turns.JointLLMAgent`, ``ManageSelect`` envs).
 ``llm:<model>#conversation`` is the older agent that plays the whole stream as one growing
 conversation (:class:`memgym.llm.agent.LLMAgent`).
 
@@ -44,7 +45,7 @@ from memgym.llm.chunked import (REWRITE_OPS_PER_CHUNK, WRITE_MODES, route_action
 
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8000/v1"
 #: Agent spec suffixes: the write modes, the whole-conversation agent, the memory selector.
-AGENT_MODES = (*WRITE_MODES, "conversation", "select")
+AGENT_MODES = (*WRITE_MODES, "conversation", "select", "joint")
 
 
 @dataclass
@@ -227,11 +228,9 @@ def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any
             raise ValueError("endpoint agents play per-chunk turns (tools, rewrite or select)")
         url = os.environ.get("MEMGYM_ENDPOINT_URL", DEFAULT_ENDPOINT_URL)
         endpoint = OpenAIEndpoint(url, model_spec)
-        if mode == "select":
-            from memgym.llm.selector_turns import SelectorLLMAgent
-
-            return SelectorLLMAgent(EndpointCompleter(endpoint, max_tokens=max_new_tokens),
-                                    name=f"endpoint:{spec}")
+        if mode in ("select", "joint"):
+            return _reader_agent(mode, EndpointCompleter(endpoint, max_tokens=max_new_tokens),
+                                 f"endpoint:{spec}")
         complete = EndpointCompleter(endpoint,
                                      max_tokens=max(max_new_tokens, 128 if mode == "rewrite" else 64))
         return ChunkedLLMAgent(complete, name=f"endpoint:{spec}", write_mode=mode,
@@ -246,11 +245,16 @@ def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any
 
     forced = mode == "tools"
     model, tokenizer = load_model(model_spec, force_tool_calls=forced)
-    if mode == "select":
-        from memgym.llm.selector_turns import SelectorLLMAgent
-
-        return SelectorLLMAgent(ModelCompleter(model, tokenizer, tools=False,
-                                               max_new_tokens=max_new_tokens), name=f"llm:{spec}")
+    if mode in ("select", "joint"):
+        return _reader_agent(mode, ModelCompleter(model, tokenizer, tools=False,
+                                                  max_new_tokens=max_new_tokens), f"llm:{spec}")
     complete = ModelCompleter(model, tokenizer, tools=forced, max_new_tokens=max_new_tokens)
     return ChunkedLLMAgent(complete, name=f"llm:{spec}", write_mode=mode,
                            prefill=TOOL_CALL_PREFILL if forced else "")
+
+
+def _reader_agent(mode: str, complete: Callable[..., Reply], name: str) -> Any:
+    """A memory selector (``select``) or one model as manager and selector (``joint``)."""
+    from memgym.llm.selector_turns import JointLLMAgent, SelectorLLMAgent
+
+    return (SelectorLLMAgent if mode == "select" else JointLLMAgent)(complete, name=name)

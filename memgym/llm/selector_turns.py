@@ -15,6 +15,10 @@ selector learns.
   ``trl.write_mode: select``), the same protocol as :class:`memgym.llm.chunked.ChunkedEpisode`.
 - :class:`SelectorLLMAgent`: the evaluation agent (``memgym eval --agent llm:<model>#select``),
   playing exactly the turns a rollout plays.
+- :class:`JointEpisode` / :class:`JointLLMAgent`: one model in both roles (``trl.write_mode:
+  joint``, ``llm:<model>#joint``) of a manager + selector env
+  (:class:`memgym.recipes.joint_text.JointTextEnv`, ``memgym/ManageSelect-*-Text-v0``): tool
+  calls on chunk views, note numbers on question views.
 
 Reward: the env's own terms (``qa`` of each answer, ``retrieval`` cost per note passed,
 ``invalid`` / ``format`` penalties, and the recipe's ``rank_credit`` / ``citation``), summed
@@ -29,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from memgym.llm.chunked import TurnRecord
+from memgym.llm.chunked import NEXT_CHUNK, ChunkedEpisode, TurnRecord
 from memgym.llm.tool_env import _as_dict, text_twin
 
 SELECTOR_SYSTEM_PROMPT = (
@@ -214,3 +218,108 @@ class SelectorLLMAgent:
                 "max_prompt_tokens": float(self.stats["max_prompt_tokens"]),
                 "mean_prompt_tokens": self.stats["prompt_tokens"] / turns,
                 "truncated_share": self.stats["truncated"] / turns}
+
+
+# -- one model, both roles (trl.write_mode: joint) --------------------------------------------
+def _check_joint_env(env: Any, env_id: str) -> None:
+    if getattr(env, "action_layout", None) != "joint_text":
+        raise ValueError(f"{env_id}: not a manager + selector text environment (expected an id "
+                         "such as memgym/ManageSelect-Dialogue-Text-v0)")
+
+
+class JointEpisode(ChunkedEpisode):
+    """One rollout of one model in both roles of a
+    :class:`memgym.recipes.joint_text.JointTextEnv` (``trl.write_mode: joint``): manager turns
+    are :class:`memgym.llm.chunked.ChunkedEpisode`'s tools turns (the tools listed in the
+    system message), selector turns are :class:`SelectorEpisode`'s. The rollout's reward is the
+    manager's (the weighted ``qa`` / ``tool_success`` / ``compression`` terms) plus the
+    selection's own terms (``retrieval`` per note passed, penalties, ``rank_credit`` /
+    ``citation`` when weighted), so one advantage credits both roles' turns (CoMAM's global
+    reward; its per-role local rewards are in ``env.manager_terms`` / ``env.selector_terms``).
+    """
+
+    def __init__(self, env_id: str | None = None, env_kwargs: dict[str, Any] | None = None,
+                 weights: dict[str, float] | None = None, split: str = "train", *,
+                 max_turns: int | None = None) -> None:
+        super().__init__(env_id, env_kwargs, weights, split, write_mode="tools",
+                         max_turns=max_turns, describe_tools=True)
+        self._selection_return = 0.0
+        self._last_error: str | None = None
+
+    def reset(self, **row: Any) -> str:  # type: ignore[override]
+        obs = super().reset(**row)
+        _check_joint_env(self.env, row.get("env_id") or self._env_id or "")
+        self._selection_return = 0.0
+        return obs
+
+    @property
+    def role(self) -> str | None:
+        return self.env.game.role
+
+    def messages(self) -> list[dict[str, str]]:
+        return selector_messages(self.env) if self.role == "selector" else super().messages()
+
+    def apply(self, reply: str, *, prompt_tokens: int = 0, truncated: bool = False) -> TurnRecord:
+        if self.role != "selector":
+            return super().apply(reply, prompt_tokens=prompt_tokens, truncated=truncated)
+        if self.done:
+            raise RuntimeError("JointEpisode.apply: the rollout is over")
+        ok = self._select(reply)
+        self._calls += 1
+        self._ok_calls += ok
+        record = TurnRecord(prompt_tokens, 1, int(ok),
+                            self._last_error != "malformed" and not truncated, reply)
+        self.turns.append(record)
+        return record
+
+    def _select(self, reply: str) -> bool:
+        info = self.env.step(reply)[4]
+        self._selection_return += sum(v for k, v in info.get("reward_terms", {}).items()
+                                      if k != "qa")  # qa: the manager's weighted term
+        self._last_error = info.get("error")
+        return bool(info["ok"])
+
+    def _finish(self) -> None:
+        """The rest of the stream as a model that stops would leave it: no more writes, no
+        notes read (through the env, so the game's bookkeeping stays right)."""
+        if self._finished or self.env is None:
+            return
+        while self.role is not None:
+            if self.role == "selector":
+                self._select("none")
+            else:
+                self.env.step(NEXT_CHUNK)
+        self._finished = True
+
+    def get_reward(self) -> float:
+        return super().get_reward() + self._selection_return
+
+
+class JointLLMAgent:
+    """One model in both roles of a manager + selector text env, for evaluation: the manager's
+    turns as :class:`memgym.llm.chunked_agent.ChunkedLLMAgent` (tools mode, tools listed in the
+    system message), the selector's as :class:`SelectorLLMAgent`: the turns
+    :class:`JointEpisode` plays."""
+
+    def __init__(self, complete: Callable[..., Any], name: str = "llm-joint") -> None:
+        from memgym.llm.chunked_agent import ChunkedLLMAgent
+
+        self.name = name
+        self.manager = ChunkedLLMAgent(complete, name=name, describe_tools=True)
+        self.selector = SelectorLLMAgent(complete, name=name)
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        spec = getattr(env.unwrapped, "spec", None)
+        _check_joint_env(env.unwrapped, spec.id if spec else type(env.unwrapped).__name__)
+        self.manager.reset(env, seed=seed)
+        self.selector.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0,
+                               "truncated": 0}
+
+    def act(self, obs: Any, info: dict[str, Any], env: Any) -> str:
+        if env.unwrapped.game.role == "selector":
+            return self.selector.act(obs, info, env)
+        return self.manager.act(obs, info, env)
+
+    def episode_stats(self) -> dict[str, float]:
+        return {**{f"manager_{k}": v for k, v in self.manager.episode_stats().items()},
+                **{f"selector_{k}": v for k, v in self.selector.episode_stats().items()}}

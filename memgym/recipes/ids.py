@@ -100,6 +100,12 @@ for _stream, (_task, _params) in SELECTOR_STREAMS.items():
                      kwargs={"task": _task, "task_params": _params, **SELECTOR_ENV, **_extra},
                      description=f"{_description} Text: the question and its 8 retrieved "
                                  "entries as a numbered list; reply with the numbers read.")
+    # Both roles for one text policy (memgym.recipes.joint_text; trl.write_mode: joint).
+    register_env(f"memgym/ManageSelect-{_stream}-Text-v0", "memgym.recipes.joint_text:make_env",
+                 task=_task, kwargs={"task": _task, "task_params": _params,
+                                     **{k: v for k, v in SELECTOR_ENV.items() if k != "manager"}},
+                 description="Learned reader and manager, one text policy: tool calls on chunk "
+                             "views, note numbers on question views.")
 
 # -- BudgetMem (memgym.recipes.budgetmem): a per-question tier router ----------------------
 BUDGETMEM_TASK: dict[str, Any] = {"length": 24, "n_keys": 3, "fact_rate": 0.4,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from memgym.envs.structured import MemoryEnv
+from memgym.envs.text import apply_text_action
 from memgym.rewards.metrics import score_answer
 from memgym.rewards.reader import BM25Reader, make_reader
 from memgym.rewards.selection import (
@@ -87,6 +88,15 @@ class SelectionGame:
         _, _, _, _, info = self.inner.step(action)
         self._new_question()
         return dict(info.get("reward_terms", {})), info
+
+    def manager_tool_call(self, action: Any) -> tuple[dict[str, float], bool, str]:
+        """One tool call on a chunk view (the text interface: a model playing the manager);
+        its terms (weighted), whether it was valid, and the result line the next prompt shows."""
+        if self.role != "manager":
+            raise RuntimeError(f"manager_tool_call on a {self.role} turn")
+        outcome, line = apply_text_action(self.core, action)
+        self._new_question()
+        return dict(outcome.terms), outcome.result.ok, line
 
     # -- the selector ---------------------------------------------------------------------
     def entries(self) -> list[Any]:

@@ -40,8 +40,8 @@ from memgym.training.run import PeriodicEval, RunFolder
 from memgym.training.run import final_report as run_final_report
 from memgym.training.trl_config import (  # noqa: F401  (the schema is part of this backend)
     MANAGED, LoRASpec, RewardWeights, TRLSpec, batch_size, forced_tool_calls, max_steps, trl_spec)
-from memgym.training.trl_io import (base_spec, built_env, check_env, is_selector, peak_rss_mb,
-                                   save_model)
+from memgym.training.trl_io import (MODE_OF_LAYOUT, base_spec, built_env, check_env,
+                                   env_write_mode, peak_rss_mb, save_model)
 from memgym.training.trl_sft import sft_warm_start
 
 def validate(config: TrainConfig) -> None:
@@ -90,13 +90,18 @@ def validate(config: TrainConfig) -> None:
         env = built_env(config)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"env.kwargs: {exc}") from exc
-    selector = is_selector(env)
-    tools = [] if selector else env.tools
-    if (spec.rollout == "chunked" and spec.write_mode == "select") != selector:
-        raise ConfigError(f"trl.write_mode: {spec.write_mode} on env.id {config.env.id}: "
-                          + ("a selector env needs trl.rollout: chunked and trl.write_mode: "
-                             "select" if selector else "select needs a selector env "
-                             "(memgym/Selector-*, MemoryR1-AnswerAgent, MemSifter, RMM)"))
+    needed = env_write_mode(env)
+    tools = list(getattr(env, "tools", []))
+    mode = spec.write_mode if spec.rollout == "chunked" else None
+    if needed is not None and mode != needed:
+        raise ConfigError(f"env.id {config.env.id}: this env needs trl.rollout: chunked and "
+                          f"trl.write_mode: {needed}")
+    if needed is None and mode in MODE_OF_LAYOUT.values():
+        raise ConfigError(f"trl.write_mode: {mode} needs a "
+                          + ("selector env (memgym/Selector-*, MemoryR1-AnswerAgent, "
+                             "MemSifter, RMM)" if mode == "select" else
+                             "manager + selector env (memgym/ManageSelect-*)")
+                          + f"; env.id {config.env.id} is a memory env")
     if spec.rollout == "chunked" and spec.write_mode == "rewrite":
         if "add_memory" not in tools or not {"update_memory", "delete_memory"} & set(tools):
             raise ConfigError("trl.write_mode: rewrite needs the op add and the op update or "
@@ -158,13 +163,14 @@ def make_agent(model: Any, tokenizer: Any, config: TrainConfig, spec: TRLSpec,
                temperature: float = 0.0) -> Any:
     """The evaluation agent for a (possibly training) model, prompted as in training
     (greedy; ``temperature`` > 0 samples, as GRPO's rollouts do)."""
-    if spec.rollout == "chunked" and spec.write_mode == "select":
+    if spec.rollout == "chunked" and spec.write_mode in ("select", "joint"):
         from memgym.llm.chunked_agent import ModelCompleter
-        from memgym.llm.selector_turns import SelectorLLMAgent
+        from memgym.llm.selector_turns import JointLLMAgent, SelectorLLMAgent
 
-        return SelectorLLMAgent(ModelCompleter(model, tokenizer, tools=False,
-                                               max_new_tokens=spec.eval_max_new_tokens,
-                                               temperature=temperature), name=config.name)
+        agent = SelectorLLMAgent if spec.write_mode == "select" else JointLLMAgent
+        return agent(ModelCompleter(model, tokenizer, tools=False,
+                                    max_new_tokens=spec.eval_max_new_tokens,
+                                    temperature=temperature), name=config.name)
     if spec.rollout == "chunked":
         from memgym.llm.chunked_agent import ChunkedLLMAgent, ModelCompleter
         from memgym.llm.models import TOOL_CALL_PREFILL

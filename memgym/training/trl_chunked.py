@@ -332,6 +332,11 @@ def build_chunked_trainer(config: Any, run: Any, spec: Any, model: Any, tokenize
 
         factory = functools.partial(SelectorEpisode, env_id=env_id, env_kwargs=config.env.kwargs,
                                     format_weight=spec.rewards.format, split=config.env.split)
+    elif spec.write_mode == "joint":  # one model, manager and selector turns
+        from memgym.llm.selector_turns import JointEpisode
+
+        factory = functools.partial(JointEpisode, env_id=env_id, env_kwargs=config.env.kwargs,
+                                    weights=spec.rewards.model_dump(), split=config.env.split)
     elif spec.env_server:  # rollouts on a memgym server (memgym.serve), generation here
         from memgym.serve.remote import RemoteChunkedEpisode
 

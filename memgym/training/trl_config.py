@@ -61,13 +61,16 @@ class TRLSpec(_Strict):
     ``environment_factory``; short streams only). ``chunked``: one fresh prompt per chunk
     (memory + chunk, :mod:`memgym.llm.chunked`), the rollout's advantage shared by all its
     turns (:mod:`memgym.training.trl_chunked`); any stream length."""
-    write_mode: Literal["tools", "rewrite", "select"] = "tools"
+    write_mode: Literal["tools", "rewrite", "select", "joint"] = "tools"
     """Chunked turns only: ``tools`` (tool calls on the ops) or ``rewrite`` (the model writes
     the whole new memory, one entry per line), or ``select``: the model is the memory
     *selector* of a selector env (``memgym/Selector-*``, ``MemoryR1-AnswerAgent``,
     ``MemSifter``, ``RMM``), one turn per question naming the notes the answerer reads
     (:mod:`memgym.llm.selector_turns`); its reward is the env's own terms (``env.kwargs.
-    rewards``), ``trl.rewards`` weighs only ``format``."""
+    rewards``), ``trl.rewards`` weighs only ``format``. ``joint``: one model in both roles of
+    a manager + selector env (``memgym/ManageSelect-*-Text-v0``): tool calls on chunk views
+    (tools listed in the system message), note numbers on question views; reward: the
+    weighted ``trl.rewards`` terms plus the selection's own (note costs, penalties)."""
     advantage: Literal["grpo", "rloo"] = "grpo"
     """Chunked turns only: ``grpo`` (group-normalised, GRPOConfig's ``scale_rewards``) or
     ``rloo`` (RLOO's leave-one-out baseline, r_i - mean of the other rollouts of the group,
@@ -136,13 +139,15 @@ def trl_spec(config: TrainConfig) -> TRLSpec:
         for key in ("write_mode", "max_prompt_tokens", "tool_schemas", "advantage", "env_server"):
             if key in spec.model_fields_set:
                 raise ConfigError(f"trl.{key}: only for trl.rollout: chunked")
-    elif spec.write_mode == "select":
-        unread = sorted(f"rewards.{k}" for k in spec.rewards.model_fields_set - {"format"})
+    elif spec.write_mode in ("select", "joint"):
+        unread = sorted(f"rewards.{k}" for k in spec.rewards.model_fields_set - {"format"}) \
+            if spec.write_mode == "select" else []
         unread += [k for k in ("env_server", "sft") if getattr(spec, k) is not None]
         if unread:
-            raise ConfigError(f"trl.{unread[0]}: not read with trl.write_mode: select (the "
-                              "selector's reward is the env's own terms, env.kwargs.rewards; "
-                              "its rollouts run in this process, with no warm start)")
+            raise ConfigError(f"trl.{unread[0]}: not read with trl.write_mode: "
+                              f"{spec.write_mode} (a selector's reward is the env's own terms, "
+                              "env.kwargs.rewards; these rollouts run in this process, with no "
+                              "warm start)")
     if "demonstration" in spec.model_fields_set and spec.demonstration and \
             spec.rollout == "chunked":
         raise ConfigError("trl.demonstration: chunked turns carry no worked example (each turn "

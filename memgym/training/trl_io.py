@@ -40,9 +40,14 @@ def built_env(config: TrainConfig) -> Any:
     return env
 
 
-def is_selector(env: Any) -> bool:
-    """A selector text env (the model names notes per question; no memory tools)."""
-    return getattr(env, "action_layout", None) == "select_text"
+#: The write mode each kind of text env is played in (memory envs: ``tools`` / ``rewrite``).
+MODE_OF_LAYOUT = {"select_text": "select", "joint_text": "joint"}
+
+
+def env_write_mode(env: Any) -> str | None:
+    """``select`` for a selector text env, ``joint`` for a manager + selector one, None for a
+    memory env (``tools`` or ``rewrite``)."""
+    return MODE_OF_LAYOUT.get(getattr(env, "action_layout", None))
 
 
 def check_env(config: TrainConfig) -> list[str]:
