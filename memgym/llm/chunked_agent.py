@@ -118,7 +118,54 @@ class EndpointCompleter:
                      count_tokens(text))
 
 
-class ChunkedLLMAgent:
+class CompletingAgent:
+    """What every agent that prompts a completer per turn shares: the seeded sampling, the
+    per-episode turn statistics (``episode_stats()`` in the evaluation report) and the
+    generation rate (``progress_note()`` for progress bars)."""
+
+    def __init__(self, complete: Callable[..., Reply], name: str) -> None:
+        self.complete, self.name = complete, name
+        self.generated_tokens, self.generation_seconds = 0, 0.0  # over the agent's life
+        self.stats: dict[str, int] = {}
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        if getattr(self.complete, "temperature", 0) > 0:
+            import torch
+
+            torch.manual_seed((seed or 0) % 2**63)
+        self.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0, "truncated": 0,
+                      "well_formed": 0}
+
+    def _turn_reply(self, messages: list[dict[str, Any]], tool_names: list[str] | None
+                    ) -> Reply:
+        """One completion, counted in the statistics."""
+        started = time.perf_counter()
+        reply = self.complete(messages, tool_names)
+        self.generation_seconds += time.perf_counter() - started
+        self.generated_tokens += reply.completion_tokens
+        stats = self.stats
+        stats["turns"] += 1
+        stats["prompt_tokens"] += reply.prompt_tokens
+        stats["max_prompt_tokens"] = max(stats["max_prompt_tokens"], reply.prompt_tokens)
+        stats["truncated"] += reply.truncated
+        return reply
+
+    def progress_note(self) -> str:
+        """The generation rate so far, for progress bars."""
+        if not self.generation_seconds:
+            return ""
+        return f"{self.generated_tokens / self.generation_seconds:.1f} tok/s"
+
+    def episode_stats(self) -> dict[str, float]:
+        turns = max(self.stats["turns"], 1)
+        return {"turns": float(self.stats["turns"]),
+                "max_prompt_tokens": float(self.stats["max_prompt_tokens"]),
+                "mean_prompt_tokens": self.stats["prompt_tokens"] / turns,
+                "truncated_share": self.stats["truncated"] / turns,
+                "format": self.stats["well_formed"] / turns}
+
+
+class ChunkedLLMAgent(CompletingAgent):
     """Per-chunk LLM memory manager for a text environment (see the module docstring).
 
     Args:
@@ -137,15 +184,11 @@ class ChunkedLLMAgent:
                  ) -> None:
         if write_mode not in WRITE_MODES:
             raise ValueError(f"write_mode: {write_mode!r}; expected one of {', '.join(WRITE_MODES)}")
-        self.complete, self.name = complete, name
+        super().__init__(complete, name)
         self.write_mode, self.prefill, self.describe_tools = write_mode, prefill, describe_tools
-        self.generated_tokens, self.generation_seconds = 0, 0.0  # over the agent's life
 
     def reset(self, env: Any, seed: int | None = None) -> None:
-        if getattr(self.complete, "temperature", 0) > 0:
-            import torch
-
-            torch.manual_seed((seed or 0) % 2**63)
+        super().reset(env, seed)
         core = env.unwrapped.core
         needed = 2 * core.entry_capacity + 1
         if self.write_mode == "rewrite" and core.ops_per_chunk < needed:
@@ -155,8 +198,6 @@ class ChunkedLLMAgent:
                 f"--env-arg ops_per_chunk={REWRITE_OPS_PER_CHUNK}")
         self.key: tuple[Any, ...] | None = None
         self.queue: list[Any] = []
-        self.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0, "truncated": 0,
-                      "well_formed": 0}
 
     def act(self, obs: Any, info: dict[str, Any], env: Any) -> str:
         if not isinstance(obs, str):
@@ -178,33 +219,11 @@ class ChunkedLLMAgent:
         if self.write_mode == "rewrite" and core.view.kind == "question":
             tier = next(iter(core.retrieval_tiers), None)
             return [route_action(tier)] if tier is not None else []
-        started = time.perf_counter()
-        reply = self.complete(turn_messages(text_env, self.write_mode, self.describe_tools),
-                              text_env.tools)
-        self.generation_seconds += time.perf_counter() - started
-        self.generated_tokens += reply.completion_tokens
+        reply = self._turn_reply(
+            turn_messages(text_env, self.write_mode, self.describe_tools), text_env.tools)
         actions, well_formed = turn_actions(core, self.prefill + reply.text, self.write_mode)
-        stats = self.stats
-        stats["turns"] += 1
-        stats["prompt_tokens"] += reply.prompt_tokens
-        stats["max_prompt_tokens"] = max(stats["max_prompt_tokens"], reply.prompt_tokens)
-        stats["truncated"] += reply.truncated
-        stats["well_formed"] += well_formed and not reply.truncated
+        self.stats["well_formed"] += well_formed and not reply.truncated
         return actions
-
-    def progress_note(self) -> str:
-        """The generation rate so far, for progress bars."""
-        if not self.generation_seconds:
-            return ""
-        return f"{self.generated_tokens / self.generation_seconds:.1f} tok/s"
-
-    def episode_stats(self) -> dict[str, float]:
-        turns = max(self.stats["turns"], 1)
-        return {"turns": float(self.stats["turns"]),
-                "max_prompt_tokens": float(self.stats["max_prompt_tokens"]),
-                "mean_prompt_tokens": self.stats["prompt_tokens"] / turns,
-                "truncated_share": self.stats["truncated"] / turns,
-                "format": self.stats["well_formed"] / turns}
 
 
 def split_mode(spec: str) -> tuple[str, str]:

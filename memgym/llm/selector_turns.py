@@ -29,12 +29,13 @@ over the episode: the reward the structured selector learns from, weighted by th
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 from memgym.llm.chunked import NEXT_CHUNK, ChunkedEpisode, TurnRecord
+from memgym.llm.chunked_agent import CompletingAgent
 from memgym.llm.tool_env import _as_dict, text_twin
+from memgym.recipes.selector_text import parse_reply
 
 SELECTOR_SYSTEM_PROMPT = (
     "You choose which notes from a memory an answerer reads before it answers a question. "
@@ -171,7 +172,7 @@ class SelectorEpisode:
         return self.env_reward() + self.format_weight * self.format_share
 
 
-class SelectorLLMAgent:
+class SelectorLLMAgent(CompletingAgent):
     """An LLM selector as a memgym agent for selector text environments.
 
     Args:
@@ -182,42 +183,17 @@ class SelectorLLMAgent:
     """
 
     def __init__(self, complete: Callable[..., Any], name: str = "llm-selector") -> None:
-        self.complete, self.name = complete, name
-        self.generated_tokens, self.generation_seconds = 0, 0.0
-        self.stats: dict[str, float] = {}
+        super().__init__(complete, name)
 
     def reset(self, env: Any, seed: int | None = None) -> None:
         spec = getattr(env.unwrapped, "spec", None)
         _check_selector_env(env.unwrapped, spec.id if spec else type(env.unwrapped).__name__)
-        if getattr(self.complete, "temperature", 0) > 0:
-            import torch
-
-            torch.manual_seed((seed or 0) % 2**63)
-        self.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0, "truncated": 0}
+        super().reset(env, seed)
 
     def act(self, obs: Any, info: dict[str, Any], env: Any) -> str:
-        started = time.perf_counter()
-        reply = self.complete(selector_messages(env.unwrapped), None)
-        self.generation_seconds += time.perf_counter() - started
-        self.generated_tokens += reply.completion_tokens
-        stats = self.stats
-        stats["turns"] += 1
-        stats["prompt_tokens"] += reply.prompt_tokens
-        stats["max_prompt_tokens"] = max(stats["max_prompt_tokens"], reply.prompt_tokens)
-        stats["truncated"] += reply.truncated
+        reply = self._turn_reply(selector_messages(env.unwrapped), None)
+        self.stats["well_formed"] += parse_reply(reply.text).error is None and not reply.truncated
         return reply.text
-
-    def progress_note(self) -> str:
-        if not self.generation_seconds:
-            return ""
-        return f"{self.generated_tokens / self.generation_seconds:.1f} tok/s"
-
-    def episode_stats(self) -> dict[str, float]:
-        turns = max(self.stats["turns"], 1)
-        return {"turns": float(self.stats["turns"]),
-                "max_prompt_tokens": float(self.stats["max_prompt_tokens"]),
-                "mean_prompt_tokens": self.stats["prompt_tokens"] / turns,
-                "truncated_share": self.stats["truncated"] / turns}
 
 
 # -- one model, both roles (trl.write_mode: joint) --------------------------------------------
@@ -312,8 +288,7 @@ class JointLLMAgent:
         spec = getattr(env.unwrapped, "spec", None)
         _check_joint_env(env.unwrapped, spec.id if spec else type(env.unwrapped).__name__)
         self.manager.reset(env, seed=seed)
-        self.selector.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0,
-                               "truncated": 0}
+        CompletingAgent.reset(self.selector, env, seed)  # its own reset checks a selector env
 
     def act(self, obs: Any, info: dict[str, Any], env: Any) -> str:
         if env.unwrapped.game.role == "selector":

@@ -283,7 +283,7 @@ class JointReaderEnv(MultiAgentEnv):
             answered = self.game.n_answered
             terms, error = self.game.select(action)
             if self.game.n_answered > answered:
-                self._log_answer()
+                self.log.append(self.game.answer_record())
         parts = split_terms(terms, role)
         for k, v in terms.items():
             if role == "manager" or (k not in SELECTOR_TERMS and k not in GLOBAL_TERMS):
@@ -306,15 +306,6 @@ class JointReaderEnv(MultiAgentEnv):
             else:
                 action = agent.act(self.game.observation(), {}, self.view)
             self._act(role, action)
-
-    def _log_answer(self) -> None:
-        """Per question, as SelectorEnv logs it: entries passed, evidence recall, score."""
-        game = self.game
-        evidence = set(game.last_question.evidence)
-        passed = game.last_sources
-        recall = len(evidence & set(passed)) / len(evidence) if evidence else None
-        self.log.append({"passed": len(passed), "recall": recall,
-                         "score": game.core.records[-1].score})
 
     def _info(self, role: str, parts: dict[str, float] | None, error: str | None
               ) -> dict[str, Any]:

@@ -193,6 +193,14 @@ class SelectionGame:
         answered[term] += terms[term]
         return answered
 
+    def answer_record(self) -> dict[str, Any]:
+        """The last answer, for per-question logs: entries passed, the evidence recall of
+        the selection (None for a question without evidence), its score."""
+        evidence = set(self.last_question.evidence)
+        passed = self.last_sources
+        recall = len(evidence & set(passed)) / len(evidence) if evidence else None
+        return {"passed": len(passed), "recall": recall, "score": self.core.records[-1].score}
+
     def answer(self) -> dict[str, float]:
         """Send the selection to the answerer; the inner core scores it (weighted terms)."""
         core, weights = self.core, self.core.weights

@@ -171,20 +171,11 @@ class SelectorEnv(gym.Env):
         answer, let the manager play on to the next question, and split the terms: the
         manager's go to ``manager_terms``, the selector's are returned (its reward's terms)."""
         if self.game.n_answered > answered:
-            self._log_answer()
+            self.log.append(self.game.answer_record())
         self._play_manager()
         for k in MANAGER_TERMS:
             self.manager_terms[k] = self.manager_terms.get(k, 0.0) + terms.get(k, 0.0)
         return {k: v for k, v in terms.items() if k not in MANAGER_TERMS}
-
-    def _log_answer(self) -> None:
-        """Per-question record: entries passed, evidence recall of the selection, score."""
-        game = self.game
-        evidence = set(game.last_question.evidence)
-        passed = game.last_sources
-        recall = len(evidence & set(passed)) / len(evidence) if evidence else None
-        self.log.append({"passed": len(passed), "recall": recall,
-                         "score": game.core.records[-1].score})
 
     def _info(self, terms: dict[str, float] | None, error: str | None) -> dict[str, Any]:
         info: dict[str, Any] = {"action_mask": self.action_masks(), "error": error,
