@@ -95,7 +95,7 @@ def load_agent(spec: str | Agent) -> Agent:
         path = Path(rest)
         if kind == "llm" and path.is_dir() and (path / "config.yaml").is_file():
             return load_policy_agent(str(path))  # a backend: trl run (its config's rollout)
-        from memgym.llm.chunked_agent import load_chunked_agent
+        from memgym.llm.agent_specs import load_chunked_agent
 
         return load_chunked_agent(kind, rest)
     return load_policy_agent(spec)

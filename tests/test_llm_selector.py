@@ -185,7 +185,7 @@ def test_memgym_train_runs_the_llm_selector_config(tmp_path: Path) -> None:
 
 
 def test_llm_select_agent_spec_loads_a_selector() -> None:
-    from memgym.llm.chunked_agent import load_chunked_agent, split_mode
+    from memgym.llm.agent_specs import load_chunked_agent, split_mode
 
     assert split_mode("tiny#select") == ("tiny", "select")
     agent = load_chunked_agent("llm", "tiny#select", max_new_tokens=4)
@@ -241,7 +241,7 @@ class RoleScripted:
         self.prompts: list[str] = []
 
     def __call__(self, messages: list[dict[str, str]], tool_names: Any = None) -> Reply:
-        prompt = messages[-1]["content"]
+        prompt = messages[1]["content"]  # the user message (a selector turn ends in a prefill)
         self.prompts.append(prompt)
         if "memory selector" in prompt:
             return Reply("2, 1", 50, False, 2)
@@ -294,3 +294,30 @@ def test_a_joint_rollout_that_stops_early_finishes_through_the_env() -> None:
 ])
 def test_joint_config_errors(env_id: str, mode: str, message: str) -> None:
     test_select_config_errors(env_id, {"rollout": "chunked", "write_mode": mode}, message)
+
+
+def test_a_selection_reply_is_the_prefill_and_the_first_line_of_the_completion() -> None:
+    from memgym.llm.selector_turns import SELECTION_PREFILL, selection_reply
+
+    assert selection_reply("Notes:", " 2, 5\nDepartment: Engineering") == "Notes: 2, 5"
+    assert selection_reply("", "none") == "none"
+    rollout = SelectorEpisode(SELECTOR)
+    rollout.reset(episode_seed=1)
+    assert rollout.messages()[-1] == {"role": "assistant", "content": SELECTION_PREFILL}
+    record = rollout.apply(" 1\nand then some prose the model went on with", truncated=True)
+    assert record.well_formed and record.ok_calls == 1  # a complete first line is not cut
+    assert rollout.env.log[0]["passed"] == 1
+
+
+def test_the_codec_leaves_a_prefilled_assistant_message_open() -> None:
+    pytest.importorskip("transformers")
+    from memgym.llm.chunked import TurnCodec
+    from memgym.llm.models import load_model
+
+    _, tokenizer = load_model("tiny")
+    codec = TurnCodec(tokenizer)
+    user = [{"role": "user", "content": "Pick notes."}]
+    open_ids = codec.encode(user + [{"role": "assistant", "content": "Notes:"}])
+    text = tokenizer.decode(open_ids)
+    assert text.rstrip().endswith("Notes:")  # no end-of-turn after the opening
+    assert open_ids[:len(codec.encode(user))] == codec.encode(user)  # the prompt, then the opening

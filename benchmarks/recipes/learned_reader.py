@@ -36,7 +36,8 @@ import common  # this folder's shared helpers (the script's folder is on sys.pat
 CONFIG = common.ROOT / "configs" / "recipes" / "selector.yaml"
 STREAMS = {"Dialogue": "memgym/Selector-Dialogue-v0", "MultiHop": "memgym/Selector-MultiHop-v0"}
 BASELINES = ("select_top_k", "select_top_1", "select_budget", "select_oracle", "select_none")
-LLM_AGENTS = ("select_top_k", "select_budget", "learned")
+LLM_AGENTS = ("select_top_k", "select_budget", "learned", "Memory-R1 answer agent",
+              "MemSifter", "RMM")
 #: The seed papers' reward choices (ids in memgym.recipes.ids), trained like the plain
 #: selector and played on the plain selector's Dialogue env (same spaces, reward aside).
 RECIPES = {"Memory-R1 answer agent": "memgym/MemoryR1-AnswerAgent-v0",
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{stream:9s} {name:14s} extractive QA {rows[name]['extractive']['qa']:.3f} "
                   f"passed {rows[name]['extractive']['passed']:.2f}", flush=True)
         if args.llm_episodes:
-            for name in LLM_AGENTS:
+            for name in (n for n in LLM_AGENTS if n in agents):
                 rows[name]["llm"] = play(llm_kwargs(kwargs), agents[name],
                                          range(args.llm_episodes))
                 print(f"{stream:9s} {name:14s} LLM F1 {rows[name]['llm']['qa']:.3f}",

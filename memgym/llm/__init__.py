@@ -27,7 +27,7 @@ _EXPORTS = {
     "load_llm_agent": "memgym.llm.agent",
     "ChunkedEpisode": "memgym.llm.chunked",
     "ChunkedLLMAgent": "memgym.llm.chunked_agent",
-    "load_chunked_agent": "memgym.llm.chunked_agent",
+    "load_chunked_agent": "memgym.llm.agent_specs",
 }
 
 

@@ -308,9 +308,14 @@ class TurnCodec:
         self.template_kwargs = dict(template_kwargs or {})
 
     def encode(self, messages: list[dict[str, Any]]) -> list[int]:
+        """The prompt's ids. A last ``assistant`` message is an opening the model continues
+        (a prefill: the template leaves it open, ``continue_final_message``)."""
+        prefilled = bool(messages) and messages[-1]["role"] == "assistant"
         out = self.tokenizer.apply_chat_template(messages, tools=self.tools,
-                                                 add_generation_prompt=True, tokenize=True,
-                                                 return_dict=True, **self.template_kwargs)
+                                                 add_generation_prompt=not prefilled,
+                                                 continue_final_message=prefilled,
+                                                 tokenize=True, return_dict=True,
+                                                 **self.template_kwargs)
         return list(out["input_ids"])
 
     def decode(self, ids: Sequence[int]) -> str:

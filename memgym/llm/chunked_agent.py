@@ -18,14 +18,7 @@ Completers (``complete(messages, tool_names) -> Reply``):
   (``<tool_call>`` blocks or one JSON call); prompt length is the whitespace-token estimate
   of :func:`memgym.envs.memory.count_tokens`.
 
-Specs (:func:`load_chunked_agent`): ``llm:<smollm2 | tiny | model folder>`` (tools mode),
-``llm:<model>#rewrite`` (rewrite mode) and ``endpoint:<model>`` / ``endpoint:<model>#rewrite``
-with the server at ``$MEMGYM_ENDPOINT_URL`` (default ``http://127.0.0.1:8000/v1``).
-``llm:<model>#select`` / ``endpoint:<model>#select``: a memory selector for the selector
-envs (:class:`memgym.llm.selector_turns.SelectorLLMAgent`); ``#joint``: one model as manager
-and selector (:class:`~memgym.llm.selector_turns.JointLLMAgent`, ``ManageSelect`` envs).
-``llm:<model>#conversation`` is the older agent that plays the whole stream as one growing
-conversation (:class:`memgym.llm.agent.LLMAgent`).
+Specs (``llm:<model>``, ``endpoint:<model>``, ``#rewrite``, ...): :mod:`memgym.llm.agent_specs`.
 
 The agent's ``episode_stats()`` (turns, generation calls, the longest prompt, truncated
 replies, well-formed share) go into each episode of the evaluation report.
@@ -34,26 +27,13 @@ replies, well-formed share) go into each episode of the evaluation report.
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from memgym.llm.chunked import (REWRITE_OPS_PER_CHUNK, WRITE_MODES, route_action, turn_actions,
                                 turn_messages, view_key)
+from memgym.llm.completing import CompletingAgent, Reply  # noqa: F401  (Reply: re-exported)
 
-DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8000/v1"
-#: Agent spec suffixes: the write modes, the whole-conversation agent, the memory selector.
-AGENT_MODES = (*WRITE_MODES, "conversation", "select", "joint")
-
-
-@dataclass
-class Reply:
-    text: str
-    prompt_tokens: int
-    truncated: bool
-    completion_tokens: int = 0
 
 
 class ModelCompleter:
@@ -118,53 +98,6 @@ class EndpointCompleter:
                      count_tokens(text))
 
 
-class CompletingAgent:
-    """What every agent that prompts a completer per turn shares: the seeded sampling, the
-    per-episode turn statistics (``episode_stats()`` in the evaluation report) and the
-    generation rate (``progress_note()`` for progress bars)."""
-
-    def __init__(self, complete: Callable[..., Reply], name: str) -> None:
-        self.complete, self.name = complete, name
-        self.generated_tokens, self.generation_seconds = 0, 0.0  # over the agent's life
-        self.stats: dict[str, int] = {}
-
-    def reset(self, env: Any, seed: int | None = None) -> None:
-        if getattr(self.complete, "temperature", 0) > 0:
-            import torch
-
-            torch.manual_seed((seed or 0) % 2**63)
-        self.stats = {"turns": 0, "max_prompt_tokens": 0, "prompt_tokens": 0, "truncated": 0,
-                      "well_formed": 0}
-
-    def _turn_reply(self, messages: list[dict[str, Any]], tool_names: list[str] | None
-                    ) -> Reply:
-        """One completion, counted in the statistics."""
-        started = time.perf_counter()
-        reply = self.complete(messages, tool_names)
-        self.generation_seconds += time.perf_counter() - started
-        self.generated_tokens += reply.completion_tokens
-        stats = self.stats
-        stats["turns"] += 1
-        stats["prompt_tokens"] += reply.prompt_tokens
-        stats["max_prompt_tokens"] = max(stats["max_prompt_tokens"], reply.prompt_tokens)
-        stats["truncated"] += reply.truncated
-        return reply
-
-    def progress_note(self) -> str:
-        """The generation rate so far, for progress bars."""
-        if not self.generation_seconds:
-            return ""
-        return f"{self.generated_tokens / self.generation_seconds:.1f} tok/s"
-
-    def episode_stats(self) -> dict[str, float]:
-        turns = max(self.stats["turns"], 1)
-        return {"turns": float(self.stats["turns"]),
-                "max_prompt_tokens": float(self.stats["max_prompt_tokens"]),
-                "mean_prompt_tokens": self.stats["prompt_tokens"] / turns,
-                "truncated_share": self.stats["truncated"] / turns,
-                "format": self.stats["well_formed"] / turns}
-
-
 class ChunkedLLMAgent(CompletingAgent):
     """Per-chunk LLM memory manager for a text environment (see the module docstring).
 
@@ -224,56 +157,3 @@ class ChunkedLLMAgent(CompletingAgent):
         actions, well_formed = turn_actions(core, self.prefill + reply.text, self.write_mode)
         self.stats["well_formed"] += well_formed and not reply.truncated
         return actions
-
-
-def split_mode(spec: str) -> tuple[str, str]:
-    """``"<model>#<mode>"`` -> ``(model, mode)``; no suffix: ``tools``."""
-    model, sep, mode = spec.rpartition("#")
-    if not sep:
-        return spec, "tools"
-    if mode not in AGENT_MODES:
-        raise ValueError(f"agent spec {spec!r}: unknown mode {mode!r}; expected "
-                         f"{', '.join(AGENT_MODES)}")
-    return model, mode
-
-
-def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any:
-    """The agent of ``llm:<spec>`` (``kind="llm"``) or ``endpoint:<spec>``."""
-    model_spec, mode = split_mode(spec)
-    if kind == "endpoint":
-        from memgym.llm.endpoint import OpenAIEndpoint
-
-        if mode == "conversation":
-            raise ValueError("endpoint agents play per-chunk turns (tools, rewrite or select)")
-        url = os.environ.get("MEMGYM_ENDPOINT_URL", DEFAULT_ENDPOINT_URL)
-        endpoint = OpenAIEndpoint(url, model_spec)
-        if mode in ("select", "joint"):
-            return _reader_agent(mode, EndpointCompleter(endpoint, max_tokens=max_new_tokens),
-                                 f"endpoint:{spec}")
-        complete = EndpointCompleter(endpoint,
-                                     max_tokens=max(max_new_tokens, 128 if mode == "rewrite" else 64))
-        return ChunkedLLMAgent(complete, name=f"endpoint:{spec}", write_mode=mode,
-                               describe_tools=True)
-    if mode == "conversation":
-        from memgym.llm.agent import load_llm_agent
-
-        agent = load_llm_agent(model_spec, max_new_tokens=max_new_tokens)
-        agent.name = f"llm:{spec}"
-        return agent
-    from memgym.llm.models import TOOL_CALL_PREFILL, load_model
-
-    forced = mode == "tools"
-    model, tokenizer = load_model(model_spec, force_tool_calls=forced)
-    if mode in ("select", "joint"):
-        return _reader_agent(mode, ModelCompleter(model, tokenizer, tools=False,
-                                                  max_new_tokens=max_new_tokens), f"llm:{spec}")
-    complete = ModelCompleter(model, tokenizer, tools=forced, max_new_tokens=max_new_tokens)
-    return ChunkedLLMAgent(complete, name=f"llm:{spec}", write_mode=mode,
-                           prefill=TOOL_CALL_PREFILL if forced else "")
-
-
-def _reader_agent(mode: str, complete: Callable[..., Reply], name: str) -> Any:
-    """A memory selector (``select``) or one model as manager and selector (``joint``)."""
-    from memgym.llm.selector_turns import JointLLMAgent, SelectorLLMAgent
-
-    return (SelectorLLMAgent if mode == "select" else JointLLMAgent)(complete, name=name)
