@@ -49,7 +49,7 @@ def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any
         url = os.environ.get("MEMGYM_ENDPOINT_URL", DEFAULT_ENDPOINT_URL)
         endpoint = OpenAIEndpoint(url, model_spec)
         if mode in ("select", "joint"):  # a server closes every message: no prefill
-            return _reader_agent(mode, EndpointCompleter(endpoint, max_tokens=max_new_tokens),
+            return reader_agent(mode, EndpointCompleter(endpoint, max_tokens=max_new_tokens),
                                  f"endpoint:{spec}", prefill="")
         complete = EndpointCompleter(endpoint,
                                      max_tokens=max(max_new_tokens, 128 if mode == "rewrite" else 64))
@@ -66,14 +66,14 @@ def load_chunked_agent(kind: str, spec: str, *, max_new_tokens: int = 64) -> Any
     forced = mode == "tools"
     model, tokenizer = load_model(model_spec, force_tool_calls=forced)
     if mode in ("select", "joint"):
-        return _reader_agent(mode, ModelCompleter(model, tokenizer, tools=False,
+        return reader_agent(mode, ModelCompleter(model, tokenizer, tools=False,
                                                   max_new_tokens=max_new_tokens), f"llm:{spec}")
     complete = ModelCompleter(model, tokenizer, tools=forced, max_new_tokens=max_new_tokens)
     return ChunkedLLMAgent(complete, name=f"llm:{spec}", write_mode=mode,
                            prefill=TOOL_CALL_PREFILL if forced else "")
 
 
-def _reader_agent(mode: str, complete: Callable[..., Reply], name: str,
+def reader_agent(mode: str, complete: Callable[..., Reply], name: str,
                   prefill: str | None = None) -> Any:
     """A memory selector (``select``) or one model as manager and selector (``joint``);
     ``prefill``: the selection replies' opening (None: the default)."""

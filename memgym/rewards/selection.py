@@ -36,7 +36,8 @@ from memgym.rewards.reader import _WHEN, ABSTAIN, BM25Reader, ReaderAnswer
 #: Per-candidate observation columns, in order (the env, its text twin and the docs read it).
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "present", "selected", "rank_share", "bm25_share", "question_overlap", "states_fact",
-    "states_asked_fact", "hedged", "same_fact_candidates", "latest_of_fact", "has_date", "recency_rank", "age", "length",
+    "states_asked_fact", "hedged", "same_fact_candidates", "latest_of_fact", "has_date",
+    "recency_rank", "age", "length",
 )
 #: Per-question observation columns, in order.
 QUESTION_COLUMNS: tuple[str, ...] = (

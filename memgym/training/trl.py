@@ -164,13 +164,12 @@ def make_agent(model: Any, tokenizer: Any, config: TrainConfig, spec: TRLSpec,
     """The evaluation agent for a (possibly training) model, prompted as in training
     (greedy; ``temperature`` > 0 samples, as GRPO's rollouts do)."""
     if spec.rollout == "chunked" and spec.write_mode in ("select", "joint"):
+        from memgym.llm.agent_specs import reader_agent
         from memgym.llm.chunked_agent import ModelCompleter
-        from memgym.llm.selector_turns import JointLLMAgent, SelectorLLMAgent
 
-        agent = SelectorLLMAgent if spec.write_mode == "select" else JointLLMAgent
-        return agent(ModelCompleter(model, tokenizer, tools=False,
-                                    max_new_tokens=spec.eval_max_new_tokens,
-                                    temperature=temperature), name=config.name)
+        return reader_agent(spec.write_mode, ModelCompleter(
+            model, tokenizer, tools=False, max_new_tokens=spec.eval_max_new_tokens,
+            temperature=temperature), config.name)
     if spec.rollout == "chunked":
         from memgym.llm.chunked_agent import ChunkedLLMAgent, ModelCompleter
         from memgym.llm.models import TOOL_CALL_PREFILL
