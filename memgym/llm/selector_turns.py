@@ -110,7 +110,10 @@ class SelectorEpisode:
               episode_seed: int = 0, options: dict[str, Any] | str | None = None,
               env_kwargs: dict[str, Any] | str | None = None, **row: Any) -> str:
         """Start the episode a dataset row names; returns the first prompt."""
-        env_id = text_twin(env_id or self._env_id or "")
+        if not (env_id or self._env_id):
+            raise ValueError("SelectorEpisode.reset: no env_id (give it to the constructor or "
+                             "as a dataset column)")
+        env_id = text_twin(env_id or self._env_id)
         kwargs = {**self._env_kwargs, **_as_dict(env_kwargs, "env_kwargs")}
         key = (env_id, json.dumps(kwargs, sort_keys=True, default=str))
         if key not in self._envs:
