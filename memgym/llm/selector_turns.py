@@ -65,7 +65,7 @@ def selector_messages(text_env: Any, prefill: str = "") -> list[dict[str, str]]:
 def selection_reply(prefill: str, completion: str) -> str:
     """The reply the env reads: the opening plus the completion's first line. A selection is
     one line; what a model writes after it (it rarely stops by itself) is not part of it, as
-    a ``stop=["\n"]`` generation would cut it."""
+    a generation stopped at the first newline would cut it."""
     return (prefill + completion).strip().split("\n", 1)[0]
 
 
