@@ -28,13 +28,12 @@ over the episode: the reward the structured selector learns from, weighted by th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from memgym.llm.chunked import NEXT_CHUNK, ChunkedEpisode, TurnRecord
 from memgym.llm.completing import CompletingAgent
-from memgym.llm.tool_env import _as_dict, text_twin
+from memgym.llm.tool_env import start_row_episode
 from memgym.recipes.selector_text import parse_reply
 
 SELECTOR_SYSTEM_PROMPT = (
@@ -67,6 +66,12 @@ def selection_reply(prefill: str, completion: str) -> str:
     one line; what a model writes after it (it rarely stops by itself) is not part of it, as
     a generation stopped at the first newline would cut it."""
     return (prefill + completion).strip().split("\n", 1)[0]
+
+
+def read_selection(prefill: str, completion: str, truncated: bool) -> tuple[str, bool]:
+    """The reply the env reads (:func:`selection_reply`) and whether it was cut off: only
+    a completion that hit the token limit before finishing its first line was."""
+    return selection_reply(prefill, completion), truncated and "\n" not in completion
 
 
 def _check_selector_env(env: Any, env_id: str) -> None:
@@ -110,24 +115,10 @@ class SelectorEpisode:
               episode_seed: int = 0, options: dict[str, Any] | str | None = None,
               env_kwargs: dict[str, Any] | str | None = None, **row: Any) -> str:
         """Start the episode a dataset row names; returns the first prompt."""
-        if not (env_id or self._env_id):
-            raise ValueError("SelectorEpisode.reset: no env_id (give it to the constructor or "
-                             "as a dataset column)")
-        env_id = text_twin(env_id or self._env_id)
-        kwargs = {**self._env_kwargs, **_as_dict(env_kwargs, "env_kwargs")}
-        key = (env_id, json.dumps(kwargs, sort_keys=True, default=str))
-        if key not in self._envs:
-            import gymnasium as gym
-
-            import memgym  # noqa: F401  (registers the ids)
-
-            self._envs[key] = gym.make(env_id, **kwargs).unwrapped
-            _check_selector_env(self._envs[key], env_id)
-        self.env = self._envs[key]
-        seed = int(episode_seed)
-        obs, info = self.env.reset(seed=seed, options={
-            "split": split or self._split, "episode_seed": seed,
-            **_as_dict(options, "options")})
+        self.env, obs, info = start_row_episode(
+            self._envs, "SelectorEpisode", env_id or self._env_id, self._env_kwargs,
+            split or self._split, episode_seed, options, env_kwargs)
+        _check_selector_env(self.env, self.env.spec.id if self.env.spec else "the env")
         self.turns, self._return = [], 0.0
         self._final = info if self.env.game.role is None else {}
         return obs
@@ -148,8 +139,8 @@ class SelectorEpisode:
         truncated, whatever followed it."""
         if self.done:
             raise RuntimeError("SelectorEpisode.apply: the rollout is over")
-        truncated = truncated and "\n" not in reply
-        _, reward, done, _, info = self.env.step(selection_reply(self.prefill, reply))
+        text, truncated = read_selection(self.prefill, reply, truncated)
+        _, reward, done, _, info = self.env.step(text)
         self._return += reward
         if done:
             self._final = info
@@ -220,8 +211,7 @@ class SelectorLLMAgent(CompletingAgent):
 
     def act(self, obs: Any, info: dict[str, Any], env: Any) -> str:
         reply = self._turn_reply(selector_messages(env.unwrapped, self.prefill), None)
-        text = selection_reply(self.prefill, reply.text)
-        cut = reply.truncated and "\n" not in reply.text
+        text, cut = read_selection(self.prefill, reply.text, reply.truncated)
         self.stats["well_formed"] += parse_reply(text).error is None and not cut
         return text
 
@@ -272,10 +262,10 @@ class JointEpisode(ChunkedEpisode):
             return super().apply(reply, prompt_tokens=prompt_tokens, truncated=truncated)
         if self.done:
             raise RuntimeError("JointEpisode.apply: the rollout is over")
-        ok = self._select(selection_reply(SELECTION_PREFILL, reply))
+        text, cut = read_selection(SELECTION_PREFILL, reply, truncated)
+        ok = self._select(text)
         self._calls += 1
         self._ok_calls += ok
-        cut = truncated and "\n" not in reply
         record = TurnRecord(prompt_tokens, 1, int(ok), self._last_error != "malformed" and not cut,
                             reply)
         self.turns.append(record)

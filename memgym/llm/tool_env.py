@@ -179,16 +179,9 @@ class MemoryToolEnv:
               episode_seed: int = 0, options: dict[str, Any] | str | None = None,
               env_kwargs: dict[str, Any] | str | None = None, **row: Any) -> str:
         """Start the episode a dataset row names; returns the first view (memory + chunk)."""
-        env_id = env_id or self._env_id
-        if env_id is None:
-            raise ValueError("MemoryToolEnv.reset: no env_id (give it to the constructor or "
-                             "as a dataset column)")
-        options = _as_dict(options, "options")
-        kwargs = {**self._env_kwargs, **_as_dict(env_kwargs, "env_kwargs")}
-        self.env = self._text_env(text_twin(env_id), kwargs)
-        seed = int(episode_seed)
-        obs, _ = self.env.reset(seed=seed, options={"split": split or self._split,
-                                                    "episode_seed": seed, **options})
+        self.env, obs, _ = start_row_episode(
+            self._envs, "MemoryToolEnv", env_id or self._env_id, self._env_kwargs,
+            split or self._split, episode_seed, options, env_kwargs)
         self._calls = self._ok_calls = 0
         self._finished = False
         return obs
@@ -298,16 +291,6 @@ class MemoryToolEnv:
         return self._call("next_chunk")
 
     # -- bookkeeping (private: TRL turns public methods into tools) ----------------------
-    def _text_env(self, env_id: str, kwargs: dict[str, Any]) -> Any:
-        key = (env_id, json.dumps(kwargs, sort_keys=True, default=str))
-        if key not in self._envs:
-            import gymnasium as gym
-
-            import memgym  # noqa: F401  (registers the ids)
-
-            self._envs[key] = gym.make(env_id, **kwargs).unwrapped
-        return self._envs[key]
-
     def _closed(self) -> str | None:
         """The error for a call with no stream to act on (not counted: with forced tool calls
         the model cannot stop by itself), else None."""
@@ -381,6 +364,33 @@ def compression(core: Any) -> float:
     stream = core.stream_tokens
     ratio = 1.0 - core.store.total_tokens() / stream if stream else 0.0
     return float(min(max(ratio, 0.0), 1.0))
+
+
+def start_row_episode(envs: dict[tuple[str, str], Any], owner: str, env_id: str | None,
+                      env_kwargs: dict[str, Any], split: str, episode_seed: int = 0,
+                      options: dict[str, Any] | str | None = None,
+                      row_env_kwargs: dict[str, Any] | str | None = None
+                      ) -> tuple[Any, Any, dict[str, Any]]:
+    """Reset the episode a dataset row names (a rollout's ``reset(**row)``): the text twin of
+    ``env_id`` with ``env_kwargs`` and the row's own merged over them, built once per (id,
+    kwargs) into ``envs`` and reused; returns the env, its first observation and info."""
+    if not env_id:
+        raise ValueError(f"{owner}.reset: no env_id (give it to the constructor or as a "
+                         "dataset column)")
+    options = _as_dict(options, "options")
+    kwargs = {**env_kwargs, **_as_dict(row_env_kwargs, "env_kwargs")}
+    env_id = text_twin(env_id)
+    key = (env_id, json.dumps(kwargs, sort_keys=True, default=str))
+    if key not in envs:
+        import gymnasium as gym
+
+        import memgym  # noqa: F401  (registers the ids)
+
+        envs[key] = gym.make(env_id, **kwargs).unwrapped
+    seed = int(episode_seed)
+    obs, info = envs[key].reset(seed=seed, options={"split": split, "episode_seed": seed,
+                                                    **options})
+    return envs[key], obs, info
 
 
 def _as_dict(value: dict[str, Any] | str | None, name: str) -> dict[str, Any]:
