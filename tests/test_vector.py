@@ -60,6 +60,15 @@ def play_both(env_id: str, kwargs: dict, n: int = 3, steps: int = 150, seed: int
                                               "evidence_k": 2}}),
     # free text: yes / no, "when" and answer-in-context questions
     ("memgym/Dialogue-Free-v0", {"ops": ("noop", "add", "delete"), "features": "parser"}),
+    # text features (MiniLM embeddings, cues, slot cosines) beside the parser columns, two
+    # tiers, evict and the evidence terms; then embeddings only, replayed from a pool
+    ("memgym/Dialogue-Free-v0", {
+        "task_params": {"length": 16}, "features": "both",
+        "ops": ("noop", "add", "update", "delete", "evict"),
+        "tiers": {"core": {"entries": 2, "tokens": 30, "always_shown": True},
+                  "episodic": {"entries": 4, "tokens": None}},
+        "rewards": {"evidence": 1.0, "evidence_recall": 0.5, "evidence_k": 3, "shaping": 1.0}}),
+    ("memgym/Dialogue-Free-v0", {"task_params": {"length": 12}, "episode_pool": 2}),
 ])
 def test_same_results_as_single_env(env_id: str, kwargs: dict) -> None:
     assert play_both(env_id, kwargs) >= 3  # several episodes, so autoresets are compared too

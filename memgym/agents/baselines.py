@@ -393,7 +393,8 @@ class NoveltyAgent(BaselineAgent):
         """The view's and the occupied slots' unit embeddings."""
         view = env.core.view
         if getattr(env, "text_features", False):
-            return env._text.of(view.text, view.source)[0], env.text_slots.embedding[slots]
+            text = env._text  # a slot holds its source chunk's text
+            return text.of(view.text, view.source)[0], text.embedding[env.slots.source[slots]]
         from memgym.rewards.embedding import get_encoder
 
         entries = env.core.store.entries

@@ -34,8 +34,7 @@ DEFAULT_OPS: tuple[str, ...] = ("noop", "add", "update", "delete")
 def vectorizable(env_kwargs: dict[str, Any]) -> bool:
     """Whether :class:`memgym.envs.vector.MemoryVectorEnv` supports these env arguments."""
     ops = env_kwargs.get("ops", DEFAULT_OPS)
-    return (set(ops) <= set(VECTOR_OPS) and not env_kwargs.get("retrieval_tiers")
-            and env_kwargs.get("features", "parser") == "parser")
+    return set(ops) <= set(VECTOR_OPS) and not env_kwargs.get("retrieval_tiers")
 
 
 @dataclass(frozen=True)

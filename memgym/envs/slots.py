@@ -26,6 +26,7 @@ class SlotTable:
     def reset(self) -> None:
         n = self.n
         self.entry = np.full(n, -1, dtype=np.int64)  # entry id per slot, -1 when free
+        self.source = np.full(n, -1, dtype=np.int64)  # the chunk the entry holds, -1 when free
         self.bow = np.zeros((n, self.bow_dim), dtype=np.float32)
         self.count = np.zeros(n, dtype=np.float32)
         self.hedged = np.zeros(n, dtype=np.float32)
@@ -56,7 +57,7 @@ class SlotTable:
         return int(np.flatnonzero((self.slot_tier == tier) & (self.entry < 0))[0])
 
     def free(self, slot: int) -> None:
-        self.entry[slot] = -1
+        self.entry[slot] = self.source[slot] = -1
         self.bow[slot] = 0.0
         self.count[slot] = self.hedged[slot] = 0.0
         self.ids[:, slot] = -1
@@ -64,6 +65,8 @@ class SlotTable:
 
     def fill(self, slot: int, entry: Any, feats: TextFeatures) -> None:
         self.entry[slot] = entry.id
+        # a structured env's entries always hold a chunk's text (added from the view)
+        self.source[slot] = -1 if entry.source is None else entry.source
         self.bow[slot] = feats.bow[0]
         self.count[slot] = feats.count[0]
         self.hedged[slot] = feats.hedged[0]

@@ -19,8 +19,9 @@ from memgym.envs.observe_kernel import VIEW_KINDS, observe_rows
 from memgym.envs.registration import load_task
 from memgym.envs.slots import SlotTable
 from memgym.envs.text_features import (
-    FEATURE_SETS, SKETCH_DIM, SLOT_COLUMNS, VIEW_COLUMNS, EpisodeText, TextSlots,
+    FEATURE_SETS, SKETCH_DIM, SLOT_COLUMNS, STREAM_CUES, SURFACE_CUES, VIEW_COLUMNS, EpisodeText,
 )
+from memgym.envs.text_kernel import observe_text, sync_similarity
 from memgym.envs.text_view import render_prompt
 
 def embedding_dim(model_path: str | None) -> int:
@@ -214,7 +215,7 @@ class MemoryEnv(gym.Env):
             obs["text_view"] = spaces.Box(-1, 1, (dim + len(VIEW_COLUMNS),), np.float32)
             obs["text_slots"] = spaces.Box(-1, 1, (self.n_slots, len(SLOT_COLUMNS)), np.float32)
             obs["text_slot_sketch"] = spaces.Box(-1, 1, (self.n_slots, SKETCH_DIM), np.float32)
-            self.text_slots = TextSlots(self.n_slots, dim)
+            self._text_dim = dim
         self.observation_space = spaces.Dict(obs)
         self.action_space = spaces.Discrete(len(self.action_names))
         self._features: EpisodeFeatures | None = None
@@ -259,7 +260,9 @@ class MemoryEnv(gym.Env):
                 return EpisodeText(episode, persist=persist, model_path=model)
 
             self._text = build() if key is None else cached(("text", model, key), build)
-            self.text_slots.reset()
+            n = self.n_slots  # the slot-slot cosines, kept across steps (text_kernel)
+            self._text_seen = np.full((1, n), -1, dtype=np.int64)
+            self._text_similarity = np.zeros((1, n, n), dtype=np.float32)
         self._sync_view()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
@@ -267,8 +270,6 @@ class MemoryEnv(gym.Env):
         outcome = self.core.apply(op, **kwargs)
         self.slots.apply(op, outcome.result, self.core.store, bool(outcome.answered),
                          self._features.features_of)
-        if self.text_features:
-            self.text_slots.sync(self.slot_entry, self.slot_num[1], self.core.store, self._text)
         self._sync_view()
         return self._observation(), outcome.reward, outcome.done, False, self._info(outcome)
 
@@ -385,7 +386,6 @@ class MemoryEnv(gym.Env):
     def _observation(self) -> dict[str, np.ndarray]:
         view, slots, memory, _ = self._compiled_rows()
         step = self.core.step_count
-        occupied = np.flatnonzero(self.slot_entry >= 0)
         obs = {"view": view[0], "slots": slots[0], "memory": memory[0]}
         if self.archive_view:
             obs["archive"] = self._archive_features(step)
@@ -394,30 +394,35 @@ class MemoryEnv(gym.Env):
         if "invalidate" in self.core.ops:
             obs["slot_invalid"] = self._slot_invalid().astype(np.float32)
         if self.text_features:
-            obs["text_view"], obs["text_slots"] = self._text_observation(occupied)
-            obs["text_slot_sketch"] = self.text_slots.sketch.copy()
+            obs["text_view"], obs["text_slots"], obs["text_slot_sketch"] = \
+                self._text_observation()
         return obs
 
-    def _text_observation(self, occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        view, text = self.core.view, self._text
-        dim = self.text_slots.dim
-        out = np.zeros(dim + len(VIEW_COLUMNS), dtype=np.float32)
-        if view.kind == "none":
-            return out, np.zeros((self.n_slots, len(SLOT_COLUMNS)), dtype=np.float32)
-        vec, surface, speaker, session = text.of(view.text, view.source)
-        slots, novelty, best, longer = self.text_slots.columns(
-            vec, surface, speaker, session, occupied, int(text.session.max()) + 1)
-        out[:dim] = vec
-        n_surface, n_stream = len(surface), text.stream.shape[1]
-        out[dim:dim + n_surface] = surface
-        if view.source is not None:
-            out[dim + n_surface:dim + n_surface + n_stream] = text.stream[view.source]
-        core = self.core
-        free = self.n_slots - len(occupied)
-        remaining = max(len(self.episode.chunks) - core.cursor, 1)
-        out[-4:] = min(free / remaining, 1.0), longer, novelty, best
-        # Unit vectors' dot products can leave [-1, 1] by float noise (~1e-7): keep in the space.
-        return np.clip(out, -1.0, 1.0, out=out), np.clip(slots, -1.0, 1.0, out=slots)
+    def _text_observation(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``text_view``, ``text_slots`` and ``text_slot_sketch``: this env as a batch of one
+        in the kernel the batched env also uses (:mod:`memgym.envs.text_kernel`)."""
+        view, text, dim, n = self.core.view, self._text, self._text_dim, self.n_slots
+        source = self.slots.source[None]
+        sync_similarity(source, self._text_seen, text.embedding[None], self._text_similarity)
+        vec, surface = np.zeros(dim, dtype=np.float32), np.zeros(len(SURFACE_CUES), np.float32)
+        speaker = session = -1
+        if view.kind != "none":
+            vec, surface, speaker, session = text.of(view.text, view.source)
+        stream = (text.stream[view.source] if view.source is not None
+                  else np.zeros(len(STREAM_CUES), dtype=np.float32))
+        out_view = np.empty((1, dim + len(VIEW_COLUMNS)), dtype=np.float32)
+        out_slots = np.empty((1, n, len(SLOT_COLUMNS)), dtype=np.float32)
+        out_sketch = np.empty((1, n, SKETCH_DIM), dtype=np.float32)
+        observe_text(
+            np.array([view.kind != "none"]), np.asarray(vec, dtype=np.float32)[None],
+            np.asarray(surface, dtype=np.float32)[None], stream[None],
+            np.array([speaker], dtype=np.int64), np.array([session], dtype=np.int64),
+            np.array([self.core.cursor], dtype=np.int64),
+            np.array([len(self.episode.chunks)], dtype=np.int64),
+            np.array([text.n_sessions], dtype=np.int64), source, self._text_similarity,
+            text.embedding[None], text.surface[None], text.speaker[None], text.session[None],
+            text.sketch[None], out_view, out_slots, out_sketch)
+        return out_view[0], out_slots[0], out_sketch[0]
 
     def _archive_features(self, step: int) -> np.ndarray:
         out = np.zeros((self.archive_view, 4), dtype=np.float32)

@@ -18,8 +18,8 @@ a policy has nothing to decide with. These features need no parser:
 
 A static linear probe on MiniLM + length keeps ~0.57 of LoCoMo's evidence at 128 entries
 (DESIGN.md §4b); redundancy, novelty and session structure are what a sequential policy adds.
-The slot relation matrix is updated only for slots an op changed, so a step costs two small
-matrix-vector products.
+The columns are computed in compiled code (:mod:`memgym.envs.text_kernel`), the same for the
+single and the batched env; the slot relation matrix is updated only for slots an op changed.
 """
 
 from __future__ import annotations
@@ -158,6 +158,9 @@ class EpisodeText:
         self.surface = np.array([surface_cues(c.text) for c in chunks],
                                 dtype=np.float32).reshape(len(chunks), len(SURFACE_CUES))
         self.stream, self.speaker, self.session = stream_cues(episode)
+        #: Each chunk's ``text_slot_sketch`` row (a slot shows its chunk's row).
+        self.sketch = np.clip(self.embedding @ sketch_matrix(self.dim), -1.0, 1.0)
+        self.n_sessions = int(self.session.max()) + 1 if len(chunks) else 0
 
     def of(self, text: str, source: int | None) -> tuple[np.ndarray, np.ndarray, int, int]:
         """``(embedding, surface cues, speaker id, session id)`` of a text: the chunk's row
@@ -168,68 +171,3 @@ class EpisodeText:
                 self.session[row])
         vec = embed([text], persist=False, model_path=self.model_path)[0]
         return vec, np.array(surface_cues(text), dtype=np.float32), -1, -1
-
-
-class TextSlots:
-    """Per-slot embeddings and cues mirroring the slot table, with a slot-slot cosine matrix
-    updated only where a slot changed."""
-
-    def __init__(self, n_slots: int, dim: int) -> None:
-        self.n, self.dim = n_slots, dim
-        self.reset()
-
-    def reset(self) -> None:
-        n = self.n
-        self.entry = np.full(n, -1, dtype=np.int64)
-        self.updated = np.full(n, -1.0, dtype=np.float32)  # step of the entry's last write
-        self.embedding = np.zeros((n, self.dim), dtype=np.float32)
-        self.surface = np.zeros((n, len(SURFACE_CUES)), dtype=np.float32)
-        self.speaker = np.full(n, -1, dtype=np.int64)
-        self.session = np.full(n, -1, dtype=np.int64)
-        self.similarity = np.zeros((n, n), dtype=np.float32)
-        self.sketch = np.zeros((n, SKETCH_DIM), dtype=np.float32)
-
-    def sync(self, slot_entry: np.ndarray, slot_updated: np.ndarray, store: Any,
-             text: EpisodeText) -> None:
-        """Refill the slots whose entry or text changed since the last call (0-2 per step;
-        an overwrite keeps the entry id and renews its ``updated`` step)."""
-        changed = (slot_entry != self.entry) | (slot_updated != self.updated)
-        for k in np.flatnonzero(changed).tolist():
-            entry_id = int(slot_entry[k])
-            self.entry[k], self.updated[k] = entry_id, slot_updated[k]
-            if entry_id < 0:
-                self.embedding[k] = self.surface[k] = 0.0
-                self.speaker[k] = self.session[k] = -1
-            else:
-                entry = store.entries[entry_id]
-                vec, cues, self.speaker[k], self.session[k] = text.of(entry.text, entry.source)
-                self.embedding[k], self.surface[k] = vec, cues
-            self.sketch[k] = np.clip(self.embedding[k] @ sketch_matrix(self.dim), -1.0, 1.0)
-            row = self.embedding @ self.embedding[k]
-            self.similarity[k], self.similarity[:, k] = row, row
-
-    def columns(self, view_vec: np.ndarray, view_surface: np.ndarray, view_speaker: int,
-                view_session: int, occupied: np.ndarray, n_sessions: int
-                ) -> tuple[np.ndarray, float, float, float]:
-        """``(slot columns (n, len(SLOT_COLUMNS)), novelty, max similarity, longer_than)`` of
-        the view."""
-        out = np.zeros((self.n, len(SLOT_COLUMNS)), dtype=np.float32)
-        if not len(occupied):
-            return out, 1.0, 0.0, 1.0
-        sims = self.embedding[occupied] @ view_vec
-        out[occupied, 0] = sims
-        block = self.similarity[np.ix_(occupied, occupied)].copy()
-        np.fill_diagonal(block, -1.0)
-        out[occupied, 1] = block.max(axis=1) if len(occupied) > 1 else 0.0
-        out[occupied, 2:2 + len(SURFACE_CUES)] = self.surface[occupied]
-        speakers, sessions = self.speaker[occupied], self.session[occupied]
-        base = 2 + len(SURFACE_CUES)
-        out[occupied, base] = (speakers >= 0) & (speakers == view_speaker)
-        known = (sessions >= 0) & (view_session >= 0)
-        out[occupied, base + 1] = np.where(
-            known, np.abs(view_session - sessions) / max(n_sessions, 1), 0.0)
-        out[occupied, base + 2] = known & (sessions == view_session)
-        best = float(sims.max())
-        length = SURFACE_CUES.index("length")
-        longer = float(np.mean(self.surface[occupied, length] < view_surface[length]))
-        return out, 1.0 - max(best, 0.0), best, longer

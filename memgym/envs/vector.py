@@ -15,6 +15,7 @@ from memgym.envs.action_layout import ACTION_OPS
 from memgym.envs.episode_pool import cached
 from memgym.envs.registration import VECTOR_OPS
 from memgym.envs.structured import AGE_TABLE, MemoryEnv
+from memgym.envs.text_kernel import observe_text, sync_similarity
 from memgym.envs.vector_episodes import EpisodeBuffers, encode_episode
 from memgym.rewards.evidence import evidence_shares
 from memgym.rewards.reader import MAX_BRANCHES, BM25Reader, _lucene_idf
@@ -71,8 +72,9 @@ class MemoryVectorEnv(VectorEnv):
     ## Arguments
 
     ``num_envs`` and the single env's arguments. Supported ops: noop, add, update, delete,
-    evict; ``route``, ``reread`` and ``retrieval_tiers`` need per-env Python work and raise
-    a ``ValueError`` (use ``vectorization_mode="sync"``). ``episode_options``: reset options
+    evict, with any feature set (text features: :mod:`memgym.envs.text_kernel`); ``route``,
+    ``reread``, ``invalidate`` and ``retrieval_tiers`` need per-env Python work and raise a
+    ``ValueError`` (use ``vectorization_mode="sync"``). ``episode_options``: reset options
     (task parameters such as ``length``) applied to every episode, autoresets included.
     ``max_episode_steps``: optional truncation.
 
@@ -94,9 +96,6 @@ class MemoryVectorEnv(VectorEnv):
             key = f"ops {unsupported}" if unsupported else "retrieval_tiers"
             raise ValueError(f"{key}: not supported by the vector env (it supports "
                              f"{', '.join(VECTOR_OPS)}); use vectorization_mode='sync'")
-        if template.text_features:  # embedding columns live in the single env only (for now)
-            raise ValueError(f"features={template.features!r}: not supported by the vector "
-                             "env (it computes the parser columns); use vectorization_mode='sync'")
         self.template, self.core = template, core
         self.num_envs, self.render_mode = num_envs, None
         self.episode_options = dict(episode_options or {})
@@ -107,8 +106,14 @@ class MemoryVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.action_names = template.action_names
         self._layout(template)
-        self.buffers = EpisodeBuffers(num_envs, template.bow_dim,
-                                      reader_tables=self.compiled_reader)
+        # text features: the chunks' embeddings come with each episode (persisted to disk
+        # for data files, as the single env does)
+        self.text = ((bool(getattr(template.task, "cache_embeddings", False)),
+                      template.embedding_model) if template.text_features else None)
+        self.buffers = EpisodeBuffers(
+            num_envs, template.bow_dim, reader_tables=self.compiled_reader,
+            parse=template.parse_facts, text=self.text,
+            text_dim=template._text_dim if template.text_features else 0)
         self._rngs = [seeding.np_random(None)[0] for _ in range(num_envs)]
         self._allocate_state()
 
@@ -174,6 +179,11 @@ class MemoryVectorEnv(VectorEnv):
         self._obs_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
                             for key in ("view", "slots", "memory")}
         self._mask_buffer = np.zeros((n, self.n_actions), dtype=bool)
+        if self.text is not None:  # slot-slot cosines, kept across steps (text_kernel)
+            self._text_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
+                                 for key in ("text_view", "text_slots", "text_slot_sketch")}
+            self.text_seen = np.full((n, s), -1, dtype=np.int64)
+            self.text_similarity = np.zeros((n, s, s), dtype=np.float32)
 
     # -- reset ---------------------------------------------------------------------------
     def reset(self, *, seed: int | list[int] | None = None,
@@ -199,14 +209,15 @@ class MemoryVectorEnv(VectorEnv):
         dim = self.template.bow_dim
         # Fresh streams: the encoding runs where the episode is made (a prefetching worker
         # with prefetch_workers); pooled ones are encoded once and cached by their key.
-        prepare = (partial(encode_episode, dim=dim, reader_tables=buffers.reader_tables)
+        prepare = (partial(encode_episode, dim=dim, reader_tables=buffers.reader_tables,
+                           parse=buffers.parse, text=buffers.text)
                    if source.pool is None else None)
+        cache_key = ("vector", dim, buffers.reader_tables, buffers.parse, buffers.text)
         for i in envs:  # per-episode Python work: generation + encoding
             episode, key, encoded = source.draw(self._rngs[i], options, split, prepare)
             if encoded is None:
                 encoded = (buffers.encode(episode) if key is None else
-                           cached(("vector", dim, buffers.reader_tables, key),
-                                  lambda: buffers.encode(episode)))
+                           cached((*cache_key, key), lambda: buffers.encode(episode)))
             buffers.load(int(i), encoded)
         if self.sources_in.shape[1] < buffers.chunks:
             grown = np.zeros((self.num_envs, buffers.chunks), dtype=np.int32)
@@ -227,6 +238,9 @@ class MemoryVectorEnv(VectorEnv):
                      "evidence_in", "conflicts_in"):
             getattr(self, name)[envs] = 0
         self.slot_ids[envs] = -1
+        if self.text is not None:
+            self.text_seen[envs] = -1
+            self.text_similarity[envs] = 0.0
         self.answered[envs] = False
         self.done[envs] = buffers.length[envs] == 0
         self.prev_done[envs] = False
@@ -322,8 +336,9 @@ class MemoryVectorEnv(VectorEnv):
                                                      out_mode[:m].tolist(), out_ref[:m].tolist(),
                                                      out_n[:m].tolist())):
             row = rows[i]
-            values = out_values[j, :n].tolist() if n > 1 else ()
-            scores[j] = row.score_code(q, mode, ref, values, metric)
+            values = tuple(out_values[j, :n].tolist()) if n > 1 else ()
+            score = row.code_scores.get((q, mode, ref, values, metric))  # the hot path
+            scores[j] = row.score_code(q, mode, ref, values, metric) if score is None else score
         env = out_env[:m]
         np.add.at(terms[:, kernel.T_QA], env, scores / b.n_questions[env])
         np.add.at(self.qa_sum, env, scores)
@@ -378,7 +393,23 @@ class MemoryVectorEnv(VectorEnv):
         out = {key: value.copy() for key, value in obs.items()}
         if self.slot_bow_obs:
             out["slot_bow"] = self.slot_bow.copy()
+        if self.text is not None:
+            out.update(self._text_observation())
         return out
+
+    def _text_observation(self) -> dict[str, np.ndarray]:
+        """``text_view`` / ``text_slots`` / ``text_slot_sketch`` of every env: the chunk at
+        each cursor in view (:mod:`memgym.envs.text_kernel`, as the single env)."""
+        b, rows = self.buffers, self.rows
+        at = np.minimum(self.cursor, np.maximum(b.length - 1, 0))
+        sync_similarity(self.slot_src, self.text_seen, b.embedding, self.text_similarity)
+        arrays = self._text_arrays
+        observe_text(~self.done, b.embedding[rows, at], b.surface[rows, at],
+                     b.stream[rows, at], b.speaker[rows, at], b.session[rows, at], self.cursor,
+                     b.length, b.n_sessions, self.slot_src, self.text_similarity, b.embedding,
+                     b.surface, b.speaker, b.session, b.sketch, arrays["text_view"],
+                     arrays["text_slots"], arrays["text_slot_sketch"])
+        return {key: value.copy() for key, value in arrays.items()}
 
     def close_extras(self, **kwargs: Any) -> None:
         """Stop the template env's episode-prefetching workers, if any."""

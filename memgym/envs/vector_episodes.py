@@ -17,6 +17,7 @@ import numpy as np
 
 from memgym.episode import Episode
 from memgym.envs.features import EpisodeFeatures
+from memgym.envs.text_features import SKETCH_DIM, STREAM_CUES, SURFACE_CUES, EpisodeText
 from memgym.rewards.metrics import score_answer
 from memgym.rewards.reader import ReaderAnswer
 from memgym.rewards.reader_tables import ReaderTables, build_tables
@@ -34,6 +35,8 @@ class EpisodeRow:
     #: Questions that name evidence (at least 1): the evidence terms' denominator.
     n_evidence: int = 1
     _scores: dict[tuple, float] = field(default_factory=dict)
+    #: :meth:`score_code` by ``(question, mode, ref, values, metric)``.
+    code_scores: dict[tuple, float] = field(default_factory=dict)
 
     def score(self, question: int, answer: ReaderAnswer, answers: Sequence[str], metric: str
               ) -> float:
@@ -48,9 +51,15 @@ class EpisodeRow:
     def score_code(self, question: int, mode: int, ref: int, values: Sequence[int],
                    metric: str) -> float:
         """:meth:`score` of the compiled reader's answer, given as its codes (see
-        :meth:`ReaderTables.answer`, which keeps each distinct answer)."""
-        return self.score(question, self.tables.answer(question, mode, ref, values),
-                          self.episode.questions[question].answers, metric)
+        :meth:`ReaderTables.answer`); kept by the codes, so a replayed answer (pooled
+        episodes) costs one dictionary lookup."""
+        key = (question, mode, ref, tuple(values), metric)
+        score = self.code_scores.get(key)
+        if score is None:
+            score = self.code_scores[key] = self.score(
+                question, self.tables.answer(question, mode, ref, values),
+                self.episode.questions[question].answers, metric)
+        return score
 
 
 @dataclass
@@ -72,6 +81,8 @@ class EncodedEpisode:
     #: The reader tables and due questions packed (``ReaderTables.packed``), or empty.
     table_flat: np.ndarray
     table_offsets: np.ndarray
+    #: Embeddings and cues of the chunks (``features="embedding"`` / ``"both"``), else None.
+    text: EpisodeText | None = None
 
 
 def due_questions(episode: Episode) -> dict[int, list[int]]:
@@ -83,11 +94,21 @@ def due_questions(episode: Episode) -> dict[int, list[int]]:
     return due
 
 
+#: The per-chunk arrays of :class:`EpisodeText` a buffer row holds (text features only).
+_TEXT_ARRAYS: tuple[str, ...] = ("embedding", "surface", "stream", "speaker", "session", "sketch")
+
+
 class EpisodeBuffers:
     """Padded (num_envs, max_chunks, ...) arrays of the episodes being played."""
 
-    def __init__(self, num_envs: int, bow_dim: int, reader_tables: bool = False) -> None:
+    def __init__(self, num_envs: int, bow_dim: int, reader_tables: bool = False,
+                 parse: bool = True, text: tuple[bool, str | None] | None = None,
+                 text_dim: int = 0) -> None:
+        """``parse``: the fact-parser columns; ``text``: ``(persist, model_path)`` of the
+        embedding features (``text_dim`` wide), None without them."""
         self.n, self.dim, self.reader_tables = num_envs, bow_dim, reader_tables
+        self.parse, self.text, self.text_dim = parse, text, text_dim
+        self.n_sessions = np.zeros(num_envs, dtype=np.int64)
         self.chunks = self.questions = 0
         self.rows: list[EpisodeRow | None] = [None] * num_envs
         self.length = np.zeros(num_envs, dtype=np.int64)
@@ -116,9 +137,17 @@ class EpisodeBuffers:
         self.conflict = np.zeros((n, chunks, questions), dtype=np.int8)
         self.need = np.zeros((n, questions), dtype=np.float64)
         self.qmask = np.zeros((n, questions), dtype=bool)
+        text_dim = self.text_dim if self.text else 0  # zero-width without text features
+        self.embedding = np.zeros((n, chunks, text_dim), dtype=np.float32)
+        self.surface = np.zeros((n, chunks, len(SURFACE_CUES)), dtype=np.float32)
+        self.stream = np.zeros((n, chunks, len(STREAM_CUES)), dtype=np.float32)
+        self.speaker = np.full((n, chunks), -1, dtype=np.int64)
+        self.session = np.full((n, chunks), -1, dtype=np.int64)
+        self.sketch = np.zeros((n, chunks, SKETCH_DIM if text_dim else 0), dtype=np.float32)
         if self.chunks:
             c, q = self.chunks, self.questions
-            for name in ("bow", "count", "tokens", "hedged", "ids", "has_due", "nonempty"):
+            for name in ("bow", "count", "tokens", "hedged", "ids", "has_due", "nonempty",
+                         *_TEXT_ARRAYS):
                 getattr(self, name)[:, :c] = old[name]
             for name in ("evidence", "conflict"):
                 getattr(self, name)[:, :c, :q] = old[name]
@@ -127,7 +156,7 @@ class EpisodeBuffers:
 
     def encode(self, episode: Episode) -> EncodedEpisode:
         """The arrays of ``episode`` (its own size); the Python work of a reset."""
-        return encode_episode(episode, self.dim, self.reader_tables)
+        return encode_episode(episode, self.dim, self.reader_tables, self.parse, self.text)
 
     def load(self, i: int, encoded: EncodedEpisode) -> EpisodeRow:
         """Write an encoded episode into row ``i`` (growing the buffers if it is longer)."""
@@ -138,6 +167,12 @@ class EpisodeBuffers:
             row = getattr(self, name)[i]
             row[:c], row[c:] = getattr(encoded, name), 0
         self.ids[i, :c], self.ids[i, c:] = encoded.ids, -1
+        if encoded.text is not None:
+            for name in _TEXT_ARRAYS:
+                row = getattr(self, name)[i]
+                row[:c], row[c:] = getattr(encoded.text, name), (
+                    -1 if name in ("speaker", "session") else 0)
+            self.n_sessions[i] = encoded.text.n_sessions
         for name in ("evidence", "conflict"):
             row = getattr(self, name)[i]
             row[:], row[:c, :q] = 0, getattr(encoded, name)
@@ -165,11 +200,14 @@ class EpisodeBuffers:
         return sum(v.nbytes for v in self.__dict__.values() if isinstance(v, np.ndarray))
 
 
-def encode_episode(episode: Episode, dim: int, reader_tables: bool) -> EncodedEpisode:
-    """The arrays of ``episode`` (its own size) with ``dim`` bag-of-words buckets, and its
-    reader tables when ``reader_tables``: the Python work of a reset. A module-level
-    function so a prefetching worker can run it (``EpisodeSource.draw(prepare=...)``)."""
-    feats = EpisodeFeatures(episode, dim)
+def encode_episode(episode: Episode, dim: int, reader_tables: bool, parse: bool = True,
+                   text: tuple[bool, str | None] | None = None) -> EncodedEpisode:
+    """The arrays of ``episode`` (its own size) with ``dim`` bag-of-words buckets (fact ids
+    when ``parse``), its reader tables when ``reader_tables`` and its chunks' embeddings and
+    cues when ``text`` (``(persist, model_path)``): the Python work of a reset. A
+    module-level function so a prefetching worker can run it
+    (``EpisodeSource.draw(prepare=...)``)."""
+    feats = EpisodeFeatures(episode, dim, parse)
     c, q = len(episode.chunks), len(episode.questions)
     chunks = feats.chunks
     due = due_questions(episode)
@@ -198,4 +236,6 @@ def encode_episode(episode: Episode, dim: int, reader_tables: bool) -> EncodedEp
         ids=np.stack([chunks.key, chunks.subject, chunks.attribute, chunks.value], axis=1),
         has_due=has_due, nonempty=np.array([bool(t.strip()) for t in feats.texts], dtype=bool),
         evidence=evidence, conflict=conflict, need=need,
-        stream_tokens=float(chunks.tokens.sum()), table_flat=flat, table_offsets=offsets)
+        stream_tokens=float(chunks.tokens.sum()), table_flat=flat, table_offsets=offsets,
+        text=None if text is None else EpisodeText(episode, persist=text[0],
+                                                   model_path=text[1]))
