@@ -339,15 +339,9 @@ class MemoryVectorEnv(VectorEnv):
             values = tuple(out_values[j, :n].tolist()) if n > 1 else ()
             score = row.code_scores.get((q, mode, ref, values, metric))  # the hot path
             scores[j] = row.score_code(q, mode, ref, values, metric) if score is None else score
-        env = out_env[:m]
-        np.add.at(terms[:, kernel.T_QA], env, scores / b.n_questions[env])
-        np.add.at(self.qa_sum, env, scores)
-        np.add.at(self.qa_count, env, 1)
-        if self.evidence_weights:
-            has = ~np.isnan(retention[:m])
-            n_evidence = np.array([rows[i].n_evidence for i in env[has].tolist()])
-            np.add.at(terms[:, _TERM["evidence"]], env[has], retention[:m][has] / n_evidence)
-            np.add.at(terms[:, _TERM["evidence_recall"]], env[has], recall[:m][has] / n_evidence)
+        kernel.credit_answers(out_env[:m], scores, retention, recall, b.n_questions,
+                              b.n_evidence, self.evidence_weights, terms, self.qa_sum,
+                              self.qa_count)
 
     def _answer(self, i: int, terms: np.ndarray) -> None:
         """Answer env ``i``'s due questions with a reader that is not compiled (embeddings)."""

@@ -94,8 +94,15 @@ def due_questions(episode: Episode) -> dict[int, list[int]]:
     return due
 
 
-#: The per-chunk arrays of :class:`EpisodeText` a buffer row holds (text features only).
-_TEXT_ARRAYS: tuple[str, ...] = ("embedding", "surface", "stream", "speaker", "session", "sketch")
+#: The per-chunk arrays of an :class:`EncodedEpisode` a buffer row holds, and the value of
+#: the padding past the episode's end.
+_CHUNK_ARRAYS: tuple[tuple[str, int], ...] = (
+    ("bow", 0), ("count", 0), ("tokens", 0), ("hedged", 0), ("has_due", 0), ("nonempty", 0),
+    ("ids", -1))
+#: The same for :class:`EpisodeText` (text features only).
+_TEXT_ARRAYS: tuple[tuple[str, int], ...] = (
+    ("embedding", 0), ("surface", 0), ("stream", 0), ("speaker", -1), ("session", -1),
+    ("sketch", 0))
 
 
 class EpisodeBuffers:
@@ -114,6 +121,7 @@ class EpisodeBuffers:
         self.length = np.zeros(num_envs, dtype=np.int64)
         self.stream_tokens = np.zeros(num_envs, dtype=np.float64)
         self.n_questions = np.ones(num_envs, dtype=np.float64)  # max(len(questions), 1)
+        self.n_evidence = np.ones(num_envs, dtype=np.int64)  # EpisodeRow.n_evidence
         #: The reader tables (``ReaderTables.ARRAYS``, then the due questions of every chunk:
         #: ``due_ptr``, ``due_ids``) of env i: ``table_flat[i]`` cut at ``table_offsets[i]``;
         #: lengths differ by episode, the row is padded to the longest seen.
@@ -146,8 +154,7 @@ class EpisodeBuffers:
         self.sketch = np.zeros((n, chunks, SKETCH_DIM if text_dim else 0), dtype=np.float32)
         if self.chunks:
             c, q = self.chunks, self.questions
-            for name in ("bow", "count", "tokens", "hedged", "ids", "has_due", "nonempty",
-                         *_TEXT_ARRAYS):
+            for name, _ in (*_CHUNK_ARRAYS, *_TEXT_ARRAYS):
                 getattr(self, name)[:, :c] = old[name]
             for name in ("evidence", "conflict"):
                 getattr(self, name)[:, :c, :q] = old[name]
@@ -163,24 +170,35 @@ class EpisodeBuffers:
         c, q = encoded.evidence.shape
         if c > self.chunks or q > self.questions:
             self._allocate(max(c, self.chunks), max(q, self.questions))
-        for name in ("bow", "count", "tokens", "hedged", "has_due", "nonempty"):
-            row = getattr(self, name)[i]
-            row[:c], row[c:] = getattr(encoded, name), 0
-        self.ids[i, :c], self.ids[i, c:] = encoded.ids, -1
-        if encoded.text is not None:
-            for name in _TEXT_ARRAYS:
+        # A row as long as the buffers (episodes of one length: the common case) is one copy
+        # per array; a shorter one also clears what is left of the previous episode.
+        fits, padded = c == self.chunks, q == self.questions
+        for name, pad in _CHUNK_ARRAYS:
+            if fits:
+                getattr(self, name)[i] = getattr(encoded, name)
+            else:
                 row = getattr(self, name)[i]
-                row[:c], row[c:] = getattr(encoded.text, name), (
-                    -1 if name in ("speaker", "session") else 0)
+                row[:c], row[c:] = getattr(encoded, name), pad
+        if encoded.text is not None:
+            for name, pad in _TEXT_ARRAYS:
+                row = getattr(self, name)[i]
+                row[:c], row[c:] = getattr(encoded.text, name), pad
             self.n_sessions[i] = encoded.text.n_sessions
         for name in ("evidence", "conflict"):
-            row = getattr(self, name)[i]
-            row[:], row[:c, :q] = 0, getattr(encoded, name)
-        self.need[i], self.need[i, :q] = 0.0, encoded.need
-        self.qmask[i], self.qmask[i, :q] = False, True
+            if fits and padded:
+                getattr(self, name)[i] = getattr(encoded, name)
+            else:
+                row = getattr(self, name)[i]
+                row[:], row[:c, :q] = 0, getattr(encoded, name)
+        if padded:
+            self.need[i], self.qmask[i] = encoded.need, True
+        else:
+            self.need[i], self.need[i, :q] = 0.0, encoded.need
+            self.qmask[i], self.qmask[i, :q] = False, True
         self.length[i] = c
         self.stream_tokens[i] = encoded.stream_tokens
         self.n_questions[i] = max(q, 1)
+        self.n_evidence[i] = encoded.row.n_evidence
         self.rows[i] = encoded.row
         tables = encoded.row.tables
         if tables is not None:

@@ -21,8 +21,9 @@ from memgym.rewards.reader_kernel import answer_memory, top_sources
 from memgym.rewards.terms import TERMS
 
 INVALID = -1  # the code of an action outside the layout
-T_QA, T_SHAPING, T_MEMORY, T_COMPRESSION, T_OP_COST, T_INVALID = (
-    TERMS.index(t) for t in ("qa", "shaping", "memory_size", "compression", "op_cost", "invalid"))
+T_QA, T_SHAPING, T_MEMORY, T_COMPRESSION, T_OP_COST, T_INVALID, T_EVIDENCE, T_RECALL = (
+    TERMS.index(t) for t in ("qa", "shaping", "memory_size", "compression", "op_cost", "invalid",
+                             "evidence", "evidence_recall"))
 
 
 @numba.njit(cache=True)
@@ -166,6 +167,22 @@ def observe_batch(done, cursor, length, step_count, ops_used, ops_per_chunk, arc
                  archive_scale, slot_tier, tier_entries, tier_token_cap, token_scale,
                  token_shown, age_table, action_code, action_arg, action_tier, view, slots,
                  memory, mask)
+
+
+@numba.njit(cache=True)
+def credit_answers(env, scores, retention, recall, n_questions, n_evidence, evidence_terms,
+                   terms, qa_sum, qa_count):
+    """Add answer ``j``'s score (and, with ``evidence_terms``, its evidence retention and
+    recall where it has evidence: not NaN) to env ``env[j]``'s terms and QA totals, in
+    answer order."""
+    for j in range(env.shape[0]):
+        i = env[j]
+        terms[i, T_QA] += scores[j] / n_questions[i]
+        qa_sum[i] += scores[j]
+        qa_count[i] += 1
+        if evidence_terms and not np.isnan(retention[j]):
+            terms[i, T_EVIDENCE] += retention[j] / n_evidence[i]
+            terms[i, T_RECALL] += recall[j] / n_evidence[i]
 
 
 @numba.njit(cache=True)
