@@ -125,3 +125,15 @@ def test_time_to_oracle_tiny(tmp_path: Path) -> None:
     for hit in run["reached"].values():  # a target reached is one of the scored checkpoints
         assert hit["steps"] in steps and 0 <= hit["heldout_qa"] <= 1
     assert "default (slot pointer, 1 prefetch worker)" in (tmp_path / "time_to_oracle.md").read_text()
+
+
+def test_text_env_fps_tiny(tmp_path: Path) -> None:
+    result = load("text_env_fps").main([
+        "--seconds", "0.2", "--pool", "2", "--warmup", "64", "--results", str(tmp_path),
+        "--set", "env.options.length=24", "--set", "env.kwargs.tiers.episodic.entries=8",
+        "--set", "algo.n_envs=2", "--set", "algo.hyperparams.n_steps=16",
+        "--set", "algo.hyperparams.batch_size=32", "--set", "algo.hyperparams.n_epochs=1"])
+    assert [r["measure"] for r in result["rows"]] == [
+        "env steps/s, random valid actions", "MaskablePPO training fps (the config)"]
+    assert all(r["single_envs"] > 0 and r["batched"] > 0 for r in result["rows"])
+    assert "vector_entry_point" in (tmp_path / "text_env_fps.md").read_text()

@@ -64,6 +64,9 @@ def vector_steps_per_second(venv: gym.vector.VectorEnv, seconds: float = 3.0,
     _, info = venv.reset(seed=seed)
     n, n_actions = venv.num_envs, int(venv.single_action_space.n)
     state = venv.unwrapped
+    for _ in range(chunk):  # warm-up: compiled kernels load (or compile) on their first call
+        _, _, _, _, info = venv.step(random_valid(info["action_mask"], rng) if masked
+                                     else rng.integers(n_actions, size=n))
     steps, elapsed = 0, 0.0
     while True:
         for _ in range(chunk):
