@@ -31,6 +31,8 @@ SLOT_FEATURES: tuple[str, ...] = (
 )
 #: Names of the view feature columns after the bag of words.
 VIEW_FEATURES: tuple[str, ...] = ("tokens", "has_fact", "hedged", "is_recalled", "is_question")
+#: Names of the columns of each ``archive`` row (the most recently archived entries first).
+ARCHIVE_FEATURES: tuple[str, ...] = ("present", "same_key", "jaccard", "age")
 TOKEN_SCALE = 64.0  # token counts are divided by this and clipped to 1
 
 
@@ -132,18 +134,3 @@ class EpisodeFeatures:
                     ids[2, i] = self.vocab["attribute"](parsed[1][0])
         bow[rows, cols] = 1.0
         return TextFeatures(bow, bow.sum(axis=1), tokens, hedged, *ids)
-
-
-def relation_columns(
-    slot_bow: np.ndarray, slot_count: np.ndarray, slot_ids: np.ndarray,
-    view_bow: np.ndarray, view_count: float, view_ids: np.ndarray,
-) -> np.ndarray:
-    """(n_slots, 5): same key / subject / attribute / value as the view, and token Jaccard.
-
-    ``slot_ids`` is (4, n_slots) and ``view_ids`` (4,) of key, subject, attribute, value ids.
-    """
-    same = (slot_ids == view_ids[:, None]) & (view_ids[:, None] >= 0)
-    inter = slot_bow @ view_bow
-    union = slot_count + view_count - inter
-    jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return np.concatenate([same.T.astype(np.float32), jaccard[:, None]], axis=1)

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from memgym.envs.action_layout import ACTION_OPS
-from memgym.envs.features import SLOT_FEATURES, TOKEN_SCALE, VIEW_FEATURES
+from memgym.envs.features import ARCHIVE_FEATURES, SLOT_FEATURES, TOKEN_SCALE, VIEW_FEATURES
 
 #: What can be in view (``View.kind`` of :mod:`memgym.envs.core`), coded for the kernel.
 VIEW_KINDS: tuple[str, ...] = ("none", "chunk", "recalled", "question")
@@ -31,6 +31,8 @@ V_TOKENS, V_FACT, V_HEDGED, V_RECALLED, V_QUESTION = (
     VIEW_FEATURES.index(c) for c in ("tokens", "has_fact", "hedged", "is_recalled",
                                      "is_question"))
 N_SLOT_FEATURES = len(SLOT_FEATURES)
+A_PRESENT, A_KEY, A_JACCARD, A_AGE = (
+    ARCHIVE_FEATURES.index(c) for c in ("present", "same_key", "jaccard", "age"))
 
 
 @numba.njit(cache=True)
@@ -125,3 +127,30 @@ def observe_rows(view_kind, view_bow, view_count, view_tokens, view_hedged, view
             else:  # answer (only with a question in view) and a recipe's own ops (code -1)
                 ok = False
             mask[i, a] = ok
+
+
+@numba.njit(cache=True)
+def archive_rows(view_kind, view_bow, view_count, view_ids, step_count, archive_len,
+                 archive_src, archive_updated, bow, count, ids, age_table, out):
+    """Row ``i`` of the ``archive`` observation (``archive_view`` x ARCHIVE_FEATURES): env
+    ``i``'s most recently archived entries first (``archive_src``: the chunk each holds, in
+    archiving order; ``archive_updated``: the step of its last write), related to the view
+    as the slots are. Nothing in view: zeros."""
+    top_age = age_table.shape[0] - 1
+    dim = view_bow.shape[1]
+    for i in range(out.shape[0]):
+        out[i, :, :] = 0
+        if view_kind[i] == NONE:
+            continue
+        for j in range(min(archive_len[i], out.shape[1])):
+            e = archive_len[i] - 1 - j
+            c = archive_src[i, e]
+            out[i, j, A_PRESENT] = 1.0
+            out[i, j, A_KEY] = view_ids[i, 0] >= 0 and ids[i, c, 0] == view_ids[i, 0]
+            inter = np.float32(0.0)  # float32, as numpy computes the slots' Jaccard
+            for d in range(dim):
+                inter += np.float32(bow[i, c, d]) * np.float32(view_bow[i, d])
+            union = np.float32(count[i, c]) + np.float32(view_count[i]) - inter
+            out[i, j, A_JACCARD] = inter / union if union > 0 else 0.0
+            out[i, j, A_AGE] = age_table[int(min(step_count[i] - archive_updated[i, e],
+                                                 top_age))]

@@ -25,9 +25,11 @@ import gymnasium as gym
 STRUCTURED_ENTRY = "memgym.envs.structured:MemoryEnv"
 TEXT_ENTRY = "memgym.envs.text:TextMemoryEnv"
 VECTOR_ENTRY = "memgym.envs.vector:MemoryVectorEnv"
-#: Ops the batched env (:mod:`memgym.envs.vector`) applies with array ops; an id whose ops
-#: stay within these also gets a ``vector_entry_point`` (``gym.make_vec`` then uses it).
-VECTOR_OPS: tuple[str, ...] = ("noop", "add", "update", "delete", "evict")
+#: Ops the batched env (:mod:`memgym.envs.vector`) applies in compiled code: every op of the
+#: structured env; an id whose ops stay within these (and without ``retrieval_tiers``) gets a
+#: ``vector_entry_point`` (``gym.make_vec`` then uses it).
+VECTOR_OPS: tuple[str, ...] = ("noop", "add", "update", "delete", "evict", "route", "reread",
+                               "invalidate")
 DEFAULT_OPS: tuple[str, ...] = ("noop", "add", "update", "delete")
 
 

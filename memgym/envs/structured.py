@@ -13,9 +13,9 @@ from memgym.episode import Episode
 from memgym.envs.action_layout import layout_rows, set_action_layout
 from memgym.envs.core import MemoryCore, StepOutcome
 from memgym.envs.features import SLOT_FEATURES, VIEW_FEATURES, EpisodeFeatures
-from memgym.envs.features import no_text, relation_columns
+from memgym.envs.features import ARCHIVE_FEATURES, no_text
 from memgym.envs.episode_pool import EpisodeSource, cached, task_token
-from memgym.envs.observe_kernel import VIEW_KINDS, observe_rows
+from memgym.envs.observe_kernel import VIEW_KINDS, archive_rows, observe_rows
 from memgym.envs.registration import load_task
 from memgym.envs.slots import SlotTable
 from memgym.envs.text_features import (
@@ -205,7 +205,8 @@ class MemoryEnv(gym.Env):
             "memory": spaces.Box(0, 1, (2 * n_tiers + 4,), np.float32),
         }
         if self.archive_view:
-            obs["archive"] = spaces.Box(0, 1, (self.archive_view, 4), np.float32)
+            obs["archive"] = spaces.Box(0, 1, (self.archive_view, len(ARCHIVE_FEATURES)),
+                                        np.float32)
         if slot_bow:
             obs["slot_bow"] = spaces.Box(0, 1, (self.n_slots, bow_dim), np.float32)
         if "invalidate" in self.core.ops:
@@ -252,6 +253,7 @@ class MemoryEnv(gym.Env):
         self._features = (EpisodeFeatures(episode, dim, parse) if key is None else cached(
             ("features", dim, parse, key), lambda: EpisodeFeatures(episode, dim, parse)))
         self.slots.reset()
+        self._chunk_ids: np.ndarray | None = None  # (1, chunks, 4) fact ids, for the archive
         if self.text_features:
             persist = bool(getattr(self.task, "cache_embeddings", False))
             model = self.embedding_model
@@ -425,22 +427,22 @@ class MemoryEnv(gym.Env):
         return out_view[0], out_slots[0], out_sketch[0]
 
     def _archive_features(self, step: int) -> np.ndarray:
-        out = np.zeros((self.archive_view, 4), dtype=np.float32)
-        recent = list(self.core.store.archive.values())[::-1][: self.archive_view]
-        if not recent or self._view is None:
-            return out
-        feats = self._features.encode([e.text for e in recent])
-        ids = np.stack([feats.key, feats.subject, feats.attribute, feats.value])
-        view = self._view
-        rel = relation_columns(feats.bow, feats.count, ids, view.bow[0], float(view.count[0]),
-                               np.array([view.key[0], view.subject[0], view.attribute[0],
-                                         view.value[0]]))
-        n = len(recent)
-        out[:n, 0] = 1.0
-        out[:n, 1] = rel[:, 0]
-        out[:n, 2] = rel[:, 4]
-        out[:n, 3] = [min(math.log1p(step - e.updated) / AGE_SCALE, 1.0) for e in recent]
-        return out
+        """The ``archive`` rows: this env as a batch of one in the kernel the batched env
+        also uses (:func:`memgym.envs.observe_kernel.archive_rows`)."""
+        out = np.zeros((1, self.archive_view, len(ARCHIVE_FEATURES)), dtype=np.float32)
+        archived = list(self.core.store.archive.values())
+        if not archived or self._view is None:
+            return out[0]
+        view, chunks = self._view, self._features.chunks
+        if self._chunk_ids is None:  # once per episode, when something was first archived
+            self._chunk_ids = np.stack([chunks.key, chunks.subject, chunks.attribute,
+                                        chunks.value], axis=1)[None]
+        archive_rows(
+            np.array([VIEW_KINDS.index(self.core.view.kind)]), view.bow, view.count,
+            self._view_ids[None], np.array([step]), np.array([len(archived)]),
+            np.array([[e.source for e in archived]]), np.array([[e.updated for e in archived]]),
+            chunks.bow[None], chunks.count[None], self._chunk_ids, AGE_TABLE, out)
+        return out[0]
 
     def _info(self, outcome: StepOutcome | None) -> dict[str, Any]:
         info: dict[str, Any] = {"action_mask": self.action_masks(), "view": self.core.view.kind}

@@ -12,16 +12,15 @@ from gymnasium.vector.utils import batch_space
 
 from memgym.envs import vector_kernel as kernel
 from memgym.envs.action_layout import ACTION_OPS
+from memgym.envs.features import ARCHIVE_FEATURES
+from memgym.envs.observe_kernel import CHUNK
 from memgym.envs.episode_pool import cached
-from memgym.envs.registration import VECTOR_OPS
 from memgym.envs.structured import AGE_TABLE, MemoryEnv
 from memgym.envs.text_kernel import observe_text, sync_similarity
+from memgym.envs.vector_answers import answer_compiled, answer_python
 from memgym.envs.vector_episodes import EpisodeBuffers, encode_episode
-from memgym.rewards.evidence import evidence_shares
-from memgym.rewards.reader import MAX_BRANCHES, BM25Reader, _lucene_idf
+from memgym.rewards.reader import BM25Reader, _lucene_idf
 from memgym.rewards.terms import TERMS
-
-_TERM = {name: k for k, name in enumerate(TERMS)}
 
 
 def _as_action(value: Any) -> int:
@@ -71,10 +70,9 @@ class MemoryVectorEnv(VectorEnv):
 
     ## Arguments
 
-    ``num_envs`` and the single env's arguments. Supported ops: noop, add, update, delete,
-    evict, with any feature set (text features: :mod:`memgym.envs.text_kernel`); ``route``,
-    ``reread``, ``invalidate`` and ``retrieval_tiers`` need per-env Python work and raise a
-    ``ValueError`` (use ``vectorization_mode="sync"``). ``episode_options``: reset options
+    ``num_envs`` and the single env's arguments: every op and feature set (text features:
+    :mod:`memgym.envs.text_kernel`); ``retrieval_tiers`` needs per-env Python work (retrieval
+    readers) and raises a ``ValueError`` (use ``vectorization_mode="sync"``). ``episode_options``: reset options
     (task parameters such as ``length``) applied to every episode, autoresets included.
     ``max_episode_steps``: optional truncation.
 
@@ -91,11 +89,9 @@ class MemoryVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         template = MemoryEnv(**env_kwargs)  # spaces, action layout, reader, reward weights
         core = template.core
-        unsupported = [op for op in core.ops if op not in VECTOR_OPS]
-        if unsupported or core.retrieval_tiers:
-            key = f"ops {unsupported}" if unsupported else "retrieval_tiers"
-            raise ValueError(f"{key}: not supported by the vector env (it supports "
-                             f"{', '.join(VECTOR_OPS)}); use vectorization_mode='sync'")
+        if core.retrieval_tiers:  # a question in view: per-env Python (retrieval readers)
+            raise ValueError("retrieval_tiers: not supported by the vector env; use "
+                             "vectorization_mode='sync'")
         self.template, self.core = template, core
         self.num_envs, self.render_mode = num_envs, None
         self.episode_options = dict(episode_options or {})
@@ -119,9 +115,9 @@ class MemoryVectorEnv(VectorEnv):
 
     # -- layout --------------------------------------------------------------------------
     def _layout(self, t: MemoryEnv) -> None:
-        self.action_op = t.action_codes  # ACTION_OPS codes (the supported ones: VECTOR_OPS)
-        self.action_arg = np.maximum(t.action_args, 0)  # slot for update / delete / evict
-        self.action_tier = np.maximum(t.action_tiers, 0)  # tier for add
+        self.action_op = t.action_codes  # ACTION_OPS codes
+        self.action_arg = np.maximum(t.action_args, 0)  # slot (update, ...), archive index
+        self.action_tier = np.maximum(t.action_tiers, 0)  # tier for add / route
         self.n_actions = len(t.action_names)
         self.n_slots, self.n_tiers = t.n_slots, len(t.tier_names)
         self.slot_tier = t.slot_tier
@@ -135,8 +131,13 @@ class MemoryVectorEnv(VectorEnv):
         self.archive_cap = -1 if self.archive_capacity is None else self.archive_capacity
         self.archive_scale = t._archive_scale
         self.weights = np.array([self.core.weights[k] for k in TERMS])
-        costs = self.core.rewards.op_costs
-        self.op_cost = np.array([costs.get(op, 0.0) for op in ACTION_OPS])
+        costs = self.core.rewards.op_costs  # both reread rows cost what "reread" costs
+        self.op_cost = np.array([costs.get("reread" if op == "reread_similar" else op, 0.0)
+                                 for op in ACTION_OPS])
+        self.reread_cost = float(self.core.rewards.reread_cost)
+        self.max_rereads = self.core.max_rereads_per_chunk
+        self.archive_view = t.archive_view
+        self.invalidate_obs = "invalidate" in self.core.ops
         self.always_shown = np.asarray(self.core.tiers.always_shown, dtype=bool)
         self.slot_bow_obs = t.slot_bow
         self.reader = self.core.reader
@@ -163,8 +164,16 @@ class MemoryVectorEnv(VectorEnv):
         self.slot_count = np.zeros((n, s), dtype=np.float32)
         self.slot_ids = np.full((n, s, 4), -1, dtype=np.int64)
         self.slot_bow = np.zeros((n, s, dim), dtype=np.float32)
-        for name in ("next_id", "step_count", "cursor", "ops_used", "archive_len", "steps"):
+        self.slot_invalid = np.zeros((n, s), dtype=bool)  # kept, no longer read (invalidate)
+        for name in ("next_id", "step_count", "cursor", "ops_used", "rereads_used",
+                     "archive_len", "steps", "view_src"):
             setattr(self, name, np.zeros(n, dtype=np.int64))
+        self.view_kind = np.full(n, CHUNK, dtype=np.int64)  # or RECALLED (after a reread)
+        # the chunk each archived entry holds and its last write, in archiving order (grown
+        # as needed when the archive is unbounded)
+        width = max(self.archive_cap, 0) if self.archive_cap >= 0 else 16
+        self.archive_src = np.zeros((n, max(width, 1)), dtype=np.int64)
+        self.archive_updated = np.zeros((n, max(width, 1)), dtype=np.int64)
         self.done = np.zeros(n, dtype=bool)
         self.prev_done = np.zeros(n, dtype=bool)
         self.sources_in = np.zeros((n, 1), dtype=np.int32)
@@ -178,6 +187,8 @@ class MemoryVectorEnv(VectorEnv):
         space = self.single_observation_space
         self._obs_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
                             for key in ("view", "slots", "memory")}
+        self._archive_obs = np.zeros((n, self.archive_view, len(ARCHIVE_FEATURES)),
+                                     dtype=np.float32)
         self._mask_buffer = np.zeros((n, self.n_actions), dtype=bool)
         if self.text is not None:  # slot-slot cosines, kept across steps (text_kernel)
             self._text_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
@@ -233,10 +244,11 @@ class MemoryVectorEnv(VectorEnv):
         for name in ("slot_src", "slot_entry"):
             getattr(self, name)[envs] = -1
         for name in ("slot_created", "slot_updated", "slot_hits", "slot_tokens", "slot_hedged",
-                     "slot_count", "slot_bow", "next_id", "step_count", "cursor", "ops_used",
-                     "archive_len", "steps", "sources_in", "qa_sum", "qa_count",
-                     "evidence_in", "conflicts_in"):
+                     "slot_count", "slot_bow", "slot_invalid", "next_id", "step_count",
+                     "cursor", "ops_used", "rereads_used", "archive_len", "steps", "view_src",
+                     "sources_in", "qa_sum", "qa_count", "evidence_in", "conflicts_in"):
             getattr(self, name)[envs] = 0
+        self.view_kind[envs] = CHUNK
         self.slot_ids[envs] = -1
         if self.text is not None:
             self.text_seen[envs] = -1
@@ -263,25 +275,35 @@ class MemoryVectorEnv(VectorEnv):
         valid = np.zeros(self.num_envs, dtype=bool)
         advance = np.zeros(self.num_envs, dtype=bool)
         b = self.buffers
+        if self.archive_cap < 0 and self.archive_len.max() >= self.archive_src.shape[1]:
+            # an unbounded archive that is full: grow
+            for name in ("archive_src", "archive_updated"):
+                old = getattr(self, name)
+                grown = np.zeros((self.num_envs, 2 * old.shape[1]), dtype=np.int64)
+                grown[:, :old.shape[1]] = old
+                setattr(self, name, grown)
         kernel.apply_ops(
             a, self._mask, self.action_op, self.action_arg, self.action_tier, self.slot_tier,
-            self.core.ops_per_chunk, self.op_cost, self.entry_capacity, self.archive_cap,
-            b.length, b.nonempty, b.tokens, b.hedged, b.count, b.ids, b.bow, b.evidence,
-            b.conflict, self.slot_src, self.slot_entry, self.slot_created, self.slot_updated,
-            self.slot_hits, self.slot_tokens, self.slot_hedged, self.slot_count, self.slot_ids,
-            self.slot_bow, self.next_id, self.step_count, self.ops_used, self.archive_len,
-            self.steps, self.cursor, self.done, self.prev_done, self.sources_in,
-            self.evidence_in, self.conflicts_in, terms, valid, advance)
+            self.core.ops_per_chunk, self.op_cost, self.reread_cost, self.entry_capacity,
+            self.archive_cap, b.length, b.nonempty, b.tokens, b.hedged, b.count, b.ids, b.bow,
+            b.evidence, b.conflict, self.slot_src, self.slot_entry, self.slot_created,
+            self.slot_updated, self.slot_hits, self.slot_tokens, self.slot_hedged,
+            self.slot_count, self.slot_ids, self.slot_bow, self.slot_invalid, self.next_id,
+            self.step_count, self.ops_used, self.rereads_used, self.view_kind, self.view_src,
+            self.archive_len, self.archive_src, self.archive_updated, self.steps, self.cursor,
+            self.done, self.prev_done, self.sources_in, self.evidence_in, self.conflicts_in,
+            terms, valid, advance)
         if advance.any():  # questions due after this chunk: the reader
             due = np.flatnonzero(advance & b.has_due[self.rows, np.minimum(self.cursor,
                                                                             b.chunks - 1)])
             if not self.compiled_reader:
                 for i in due.tolist():
-                    self._answer(i, terms)
+                    answer_python(self, i, terms)
             elif len(due):
-                self._answer_compiled(due, terms)
+                answer_compiled(self, due, terms)
         kernel.finish_step(advance, active, b.length, b.stream_tokens, self.slot_tokens,
-                           self.cursor, self.ops_used, self.done, self.evidence_in,
+                           self.cursor, self.ops_used, self.rereads_used, self.done,
+                           self.evidence_in,
                            self.conflicts_in, b.need, b.qmask, self.answered, b.n_questions,
                            self._phi, terms)
         weighted = terms * self.weights
@@ -310,81 +332,31 @@ class MemoryVectorEnv(VectorEnv):
         """The evidence potential of every env into ``_phi`` (after resets)."""
         b, none = self.buffers, np.zeros(self.num_envs, dtype=bool)
         kernel.finish_step(none, none, b.length, b.stream_tokens, self.slot_tokens,
-                           self.cursor, self.ops_used, self.done, self.evidence_in,
+                           self.cursor, self.ops_used, self.rereads_used, self.done,
+                           self.evidence_in,
                            self.conflicts_in, b.need, b.qmask, self.answered, b.n_questions,
                            self._phi, np.zeros((self.num_envs, len(TERMS))))
-
-    def _answer_compiled(self, envs: np.ndarray, terms: np.ndarray) -> None:
-        """Answer the due questions of ``envs`` in one compiled call; the Python left is a
-        dictionary lookup per answer (the score of each distinct answer, once per episode)."""
-        b = self.buffers
-        bound = len(self.answered[0]) * len(envs)
-        out_env, out_q, out_mode, out_ref, out_n = (np.empty(bound, dtype=np.int64)
-                                                    for _ in range(5))
-        out_values = np.empty((bound, max(self.n_slots * MAX_BRANCHES, 1)), dtype=np.int64)
-        retention, recall = np.empty(bound), np.empty(bound)
-        reader = self.reader
-        m = kernel.answer_due(
-            envs, self.cursor, self.slot_src, self.slot_entry, self.slot_tier,
-            self.always_shown, reader.time_aware, reader.top_k, MAX_BRANCHES, reader.k1,
-            reader.b, self._idf, self._recall_k, b.table_flat, b.table_offsets, b.hop_stride,
-            b.n_terms, b.evidence, b.need, self.evidence_in, self.slot_hits, self.answered,
-            out_env, out_q, out_mode, out_ref, out_n, out_values, retention, recall)
-        metric, rows = self.core.metric, b.rows
-        scores = np.empty(m)
-        for j, (i, q, mode, ref, n) in enumerate(zip(out_env[:m].tolist(), out_q[:m].tolist(),
-                                                     out_mode[:m].tolist(), out_ref[:m].tolist(),
-                                                     out_n[:m].tolist())):
-            row = rows[i]
-            values = tuple(out_values[j, :n].tolist()) if n > 1 else ()
-            score = row.code_scores.get((q, mode, ref, values, metric))  # the hot path
-            scores[j] = row.score_code(q, mode, ref, values, metric) if score is None else score
-        kernel.credit_answers(out_env[:m], scores, retention, recall, b.n_questions,
-                              b.n_evidence, self.evidence_weights, terms, self.qa_sum,
-                              self.qa_count)
-
-    def _answer(self, i: int, terms: np.ndarray) -> None:
-        """Answer env ``i``'s due questions with a reader that is not compiled (embeddings)."""
-        row, core = self.buffers.rows[i], self.core
-        occupied = np.flatnonzero(self.slot_src[i] >= 0)
-        slots = occupied[np.argsort(self.slot_entry[i, occupied])]  # store order = entry id
-        sources = self.slot_src[i, slots]
-        shown = np.flatnonzero(self.always_shown[self.slot_tier[slots]]).tolist()
-        due = row.due[int(self.cursor[i])]
-        questions = [row.episode.questions[q] for q in due]
-        texts = [row.texts[c] for c in sources]
-        kwargs = {"times": sources.tolist()} if getattr(self.reader, "time_aware", False) else {}
-        replies = self.reader.answer_all([q.text for q in questions], texts, shown, **kwargs)
-        n_questions = self.buffers.n_questions[i]
-        # Recall ranks memory once more: skipped when its weight is 0 (its term is then 0).
-        ranker = core.recall_ranker if core.weights["evidence_recall"] else None
-        shares = evidence_shares([q.evidence for q in questions], [q.text for q in questions],
-                                 texts, sources.tolist(), ranker, core.rewards.evidence_k)
-        for q, question, reply, (retention, recall) in zip(due, questions, replies, shares):
-            if retention is not None:
-                terms[i, _TERM["evidence"]] += retention / row.n_evidence
-                terms[i, _TERM["evidence_recall"]] += (recall or 0.0) / row.n_evidence
-            self.slot_hits[i, slots[[u for u in reply.used if u < len(slots)]]] += 1
-            score = row.score(q, reply, question.answers, core.metric)
-            terms[i, kernel.T_QA] += score / n_questions
-            self.answered[i, q] = True
-            self.qa_sum[i] += score
-            self.qa_count[i] += 1
 
     # -- observation and masks (memgym.envs.vector_kernel.observe) ----------------------
     def _observation(self) -> dict[str, np.ndarray]:
         b = self.buffers
         obs = self._obs_arrays
         kernel.observe_batch(
-            self.done, self.cursor, b.length, self.step_count, self.ops_used,
-            self.core.ops_per_chunk, self.archive_len, self.archive_scale, b.bow, b.count,
-            b.tokens, b.hedged, b.ids, self.slot_entry, self.slot_created, self.slot_updated,
-            self.slot_hits, self.slot_tokens, self.slot_hedged, self.slot_count, self.slot_ids,
-            self.slot_bow, self.slot_tier, self.tier_entries, self.tier_token_cap,
-            self.token_scale, self.token_shown, AGE_TABLE, self.action_op, self.action_arg,
-            self.action_tier, obs["view"], obs["slots"], obs["memory"], self._mask_buffer)
+            self.done, self.view_kind, self.view_src, self.cursor, b.length, self.step_count,
+            self.ops_used, self.core.ops_per_chunk, self.rereads_used, self.max_rereads,
+            self.archive_len, self.archive_scale, self.archive_src, self.archive_updated,
+            b.bow, b.count, b.tokens, b.hedged, b.ids, self.slot_entry, self.slot_created,
+            self.slot_updated, self.slot_hits, self.slot_tokens, self.slot_hedged,
+            self.slot_count, self.slot_ids, self.slot_bow, self.slot_invalid, self.slot_tier,
+            self.tier_entries, self.tier_token_cap, self.token_scale, self.token_shown,
+            AGE_TABLE, self.action_op, self.action_arg, self.action_tier, obs["view"],
+            obs["slots"], obs["memory"], self._mask_buffer, self._archive_obs)
         self._mask = self._mask_buffer.copy()
         out = {key: value.copy() for key, value in obs.items()}
+        if self.archive_view:
+            out["archive"] = self._archive_obs.copy()
+        if self.invalidate_obs:
+            out["slot_invalid"] = self.slot_invalid.astype(np.float32)
         if self.slot_bow_obs:
             out["slot_bow"] = self.slot_bow.copy()
         if self.text is not None:

@@ -1,8 +1,8 @@
 """The batched env's step, compiled (numba): ops, ledger, reward terms and answering, one
 loop over the envs.
 
-The rules are those of :class:`memgym.envs.core.MemoryCore` for the ops the batched env
-supports (noop, add, update, delete, evict); the observation and mask are the single env's
+The rules are those of :class:`memgym.envs.core.MemoryCore` for every op of the structured
+env (noop, add, update, delete, evict, route, reread, invalidate); the observation and mask are the single env's
 own kernel (:mod:`memgym.envs.observe_kernel`) over the chunk at each cursor, the answers the
 compiled reader's (:mod:`memgym.rewards.reader_kernel`). ``tests/test_vector.py`` steps the
 batched and the single env with the same actions and compares every output. Numpy array ops
@@ -16,14 +16,18 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from memgym.envs.observe_kernel import ADD, CHUNK, DELETE, EVICT, NOOP, UPDATE, observe_rows
+from memgym.envs.observe_kernel import (
+    ADD, CHUNK, DELETE, EVICT, INVALIDATE, NONE, NOOP, RECALLED, REREAD, REREAD_SIMILAR, ROUTE,
+    UPDATE, archive_rows, observe_rows,
+)
 from memgym.rewards.reader_kernel import answer_memory, top_sources
 from memgym.rewards.terms import TERMS
 
 INVALID = -1  # the code of an action outside the layout
-T_QA, T_SHAPING, T_MEMORY, T_COMPRESSION, T_OP_COST, T_INVALID, T_EVIDENCE, T_RECALL = (
-    TERMS.index(t) for t in ("qa", "shaping", "memory_size", "compression", "op_cost", "invalid",
-                             "evidence", "evidence_recall"))
+(T_QA, T_SHAPING, T_MEMORY, T_COMPRESSION, T_OP_COST, T_INVALID, T_EVIDENCE, T_RECALL,
+ T_RETRIEVAL) = (TERMS.index(t) for t in ("qa", "shaping", "memory_size", "compression",
+                                          "op_cost", "invalid", "evidence", "evidence_recall",
+                                          "retrieval"))
 
 
 @numba.njit(cache=True)
@@ -38,17 +42,57 @@ def _move_source(i, c, delta, sources_in, evidence_in, conflicts_in, evidence, c
 
 
 @numba.njit(cache=True)
+def _clear_slot(i, k, slot_src, slot_entry, slot_created, slot_updated, slot_hits, slot_tokens,
+                slot_hedged, slot_count, slot_ids, slot_bow, slot_invalid):
+    slot_src[i, k] = slot_entry[i, k] = -1
+    slot_ids[i, k, :] = -1
+    slot_created[i, k] = slot_updated[i, k] = 0
+    slot_hits[i, k] = slot_tokens[i, k] = 0
+    slot_hedged[i, k] = slot_count[i, k] = 0
+    slot_bow[i, k, :] = 0
+    slot_invalid[i, k] = False
+
+
+@numba.njit(cache=True)
+def _free_slot(i, tier, slot_src, slot_tier):
+    """The first free slot of ``tier`` (as ``SlotTable.free_slot``; the mask guarantees one)."""
+    for k in range(slot_src.shape[1]):
+        if slot_src[i, k] < 0 and slot_tier[k] == tier:
+            return k
+    return -1
+
+
+@numba.njit(cache=True)
+def _most_similar_past_chunk(i, c, bow):
+    """The chunk before ``c`` sharing the most bag-of-words buckets with chunk ``c`` (ties:
+    the most recent), as the single env's ``reread similar``."""
+    best, best_score = c - 1, -1
+    for p in range(c - 1, -1, -1):
+        score = 0
+        for d in range(bow.shape[2]):
+            score += bow[i, p, d] * bow[i, c, d]
+        if score > best_score:
+            best, best_score = p, score
+    return best
+
+
+@numba.njit(cache=True)
 def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_per_chunk,
-              op_cost, entry_capacity, archive_capacity,
+              op_cost, reread_cost, entry_capacity, archive_capacity,
               length, nonempty, tokens, hedged, count, ids, bow, evidence, conflict,
               slot_src, slot_entry, slot_created, slot_updated, slot_hits, slot_tokens,
-              slot_hedged, slot_count, slot_ids, slot_bow, next_id, step_count, ops_used,
-              archive_len, steps, cursor, done, prev_done, sources_in, evidence_in,
+              slot_hedged, slot_count, slot_ids, slot_bow, slot_invalid, next_id, step_count,
+              ops_used, rereads_used, view_kind, view_src, archive_len, archive_src,
+              archive_updated, steps, cursor, done, prev_done, sources_in, evidence_in,
               conflicts_in, terms, valid, advance):
-    """Run every env's action: ops, evidence ledger, op / invalid / memory-size terms.
-    Sets ``valid`` and ``advance`` (the env moves past its chunk; the caller answers the
-    questions due, then calls :func:`finish_step`)."""
-    n_actions, n_slots = mask.shape[1], slot_src.shape[1]
+    """Run every env's action: ops, evidence ledger, op / invalid / retrieval / memory-size
+    terms. Sets ``valid`` and ``advance`` (the env moves past its chunk; the caller answers
+    the questions due, then calls :func:`finish_step`).
+
+    A reread brings an archived entry's chunk or the most similar past chunk into view
+    (``view_kind`` RECALLED, ``view_src``) for one op, which uses none of the chunk's ops;
+    the view then returns to the chunk. ``archive_src`` must have room for one more entry."""
+    n_actions = mask.shape[1]
     for i in range(actions.shape[0]):
         valid[i] = advance[i] = False
         if prev_done[i] or done[i]:
@@ -57,67 +101,94 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
         in_range = 0 <= a < n_actions
         op = action_op[a] if in_range else INVALID
         cur = min(cursor[i], max(length[i] - 1, 0))
-        ok = in_range and mask[i, a] and ((op != ADD and op != UPDATE) or nonempty[i, cur])
+        recalled = view_kind[i] == RECALLED
+        src = view_src[i] if recalled else cur  # the chunk whose text is in view
+        ok = in_range and mask[i, a] and ((op != ADD and op != UPDATE) or nonempty[i, src])
         step_count[i] += 1
         steps[i] += 1
         if ok:
             slot = action_arg[a]
-            if op == ADD:  # first free slot of the chosen tier (as SlotTable.free_slot)
-                for k in range(n_slots):
-                    if slot_src[i, k] < 0 and slot_tier[k] == action_tier[a]:
-                        slot = k
-                        break
-            if op == UPDATE or op == DELETE or op == EVICT:
+            if op == ADD:
+                slot = _free_slot(i, action_tier[a], slot_src, slot_tier)
+            if (op == UPDATE or op == DELETE or op == EVICT or op == INVALIDATE) \
+                    and not slot_invalid[i, slot]:  # an invalidated entry left the ledger
                 _move_source(i, slot_src[i, slot], -1, sources_in, evidence_in, conflicts_in,
                              evidence, conflict)
+            if op == EVICT and archive_capacity != 0:  # into the archive (-1: unbounded),
+                if 0 < archive_capacity <= archive_len[i]:  # dropping the oldest when full
+                    for e in range(1, archive_len[i]):
+                        archive_src[i, e - 1] = archive_src[i, e]
+                        archive_updated[i, e - 1] = archive_updated[i, e]
+                    archive_len[i] -= 1
+                archive_src[i, archive_len[i]] = slot_src[i, slot]
+                archive_updated[i, archive_len[i]] = slot_updated[i, slot]
+                archive_len[i] += 1
             if op == DELETE or op == EVICT:
-                slot_src[i, slot] = slot_entry[i, slot] = -1
-                slot_ids[i, slot, :] = -1
-                slot_created[i, slot] = slot_updated[i, slot] = 0
-                slot_hits[i, slot] = slot_tokens[i, slot] = 0
-                slot_hedged[i, slot] = slot_count[i, slot] = 0
-                slot_bow[i, slot, :] = 0
-                if op == EVICT:
-                    archive_len[i] += 1
-                    if archive_capacity >= 0:
-                        archive_len[i] = min(archive_len[i], archive_capacity)
+                _clear_slot(i, slot, slot_src, slot_entry, slot_created, slot_updated,
+                            slot_hits, slot_tokens, slot_hedged, slot_count, slot_ids,
+                            slot_bow, slot_invalid)
             elif op == ADD or op == UPDATE:
-                slot_src[i, slot] = cur
+                slot_src[i, slot] = src
                 if op == ADD:
                     slot_entry[i, slot] = next_id[i]
                     next_id[i] += 1
                     slot_created[i, slot] = step_count[i]
                     slot_hits[i, slot] = 0
                 slot_updated[i, slot] = step_count[i]
-                slot_tokens[i, slot] = tokens[i, cur]
-                slot_hedged[i, slot] = hedged[i, cur]
-                slot_count[i, slot] = count[i, cur]
-                slot_ids[i, slot, :] = ids[i, cur, :]
-                slot_bow[i, slot, :] = bow[i, cur, :]
-                _move_source(i, cur, 1, sources_in, evidence_in, conflicts_in, evidence,
+                slot_tokens[i, slot] = tokens[i, src]
+                slot_hedged[i, slot] = hedged[i, src]
+                slot_count[i, slot] = count[i, src]
+                slot_ids[i, slot, :] = ids[i, src, :]
+                slot_bow[i, slot, :] = bow[i, src, :]
+                slot_invalid[i, slot] = False  # an update makes an invalidated entry valid
+                _move_source(i, src, 1, sources_in, evidence_in, conflicts_in, evidence,
                              conflict)
+            elif op == ROUTE:  # the entry moves to the first free slot of the tier, as is
+                to = _free_slot(i, action_tier[a], slot_src, slot_tier)
+                slot_src[i, to], slot_entry[i, to] = slot_src[i, slot], slot_entry[i, slot]
+                slot_created[i, to], slot_updated[i, to] = (slot_created[i, slot],
+                                                            slot_updated[i, slot])
+                slot_hits[i, to], slot_tokens[i, to] = slot_hits[i, slot], slot_tokens[i, slot]
+                slot_hedged[i, to], slot_count[i, to] = slot_hedged[i, slot], slot_count[i, slot]
+                slot_ids[i, to, :] = slot_ids[i, slot, :]
+                slot_bow[i, to, :] = slot_bow[i, slot, :]
+                slot_invalid[i, to] = slot_invalid[i, slot]
+                _clear_slot(i, slot, slot_src, slot_entry, slot_created, slot_updated,
+                            slot_hits, slot_tokens, slot_hedged, slot_count, slot_ids,
+                            slot_bow, slot_invalid)
+            elif op == INVALIDATE:  # kept (room, tokens), no longer read
+                slot_invalid[i, slot] = True
+            elif op == REREAD or op == REREAD_SIMILAR:
+                view_kind[i] = RECALLED
+                view_src[i] = (archive_src[i, archive_len[i] - 1 - slot] if op == REREAD
+                               else _most_similar_past_chunk(i, cur, bow))
+                rereads_used[i] += 1
+                terms[i, T_RETRIEVAL] -= reread_cost
             terms[i, T_OP_COST] -= op_cost[op]
         else:
             terms[i, T_INVALID] -= 1.0
         valid[i] = ok
-        ops_used[i] += 1
-        if op == NOOP or ops_used[i] >= ops_per_chunk:
-            used = 0
-            for k in range(n_slots):
-                used += slot_src[i, k] >= 0
-            terms[i, T_MEMORY] -= used / entry_capacity / length[i]
-            advance[i] = True
+        if recalled:  # the op on a recalled text: back to the chunk, its ops untouched
+            view_kind[i] = CHUNK
+        elif not (ok and (op == REREAD or op == REREAD_SIMILAR)):
+            ops_used[i] += 1
+            if op == NOOP or ops_used[i] >= ops_per_chunk:
+                used = 0
+                for k in range(slot_src.shape[1]):
+                    used += slot_src[i, k] >= 0
+                terms[i, T_MEMORY] -= used / entry_capacity / length[i]
+                advance[i] = True
 
 
 @numba.njit(cache=True)
-def finish_step(advance, active, length, stream_tokens, slot_tokens, cursor, ops_used, done,
-                evidence_in, conflicts_in, need, qmask, answered, n_questions, phi, terms):
+def finish_step(advance, active, length, stream_tokens, slot_tokens, cursor, ops_used,
+                rereads_used, done, evidence_in, conflicts_in, need, qmask, answered, n_questions, phi, terms):
     """Move the envs in ``advance`` past their chunk (done and compression at the end), then
     the potential-based shaping term of every active env (``phi`` updated in place)."""
     for i in range(advance.shape[0]):
         if advance[i]:
             cursor[i] += 1
-            ops_used[i] = 0
+            ops_used[i] = rereads_used[i] = 0
             if cursor[i] >= length[i]:
                 done[i] = True
                 total = np.float32(0.0)  # float32 sum, as numpy sums slot_tokens
@@ -136,13 +207,16 @@ def finish_step(advance, active, length, stream_tokens, slot_tokens, cursor, ops
 
 
 @numba.njit(cache=True)
-def observe_batch(done, cursor, length, step_count, ops_used, ops_per_chunk, archive_len,
-                  archive_scale, bow, count, tokens, hedged, ids, slot_entry, slot_created,
+def observe_batch(done, view_kind, view_src, cursor, length, step_count, ops_used, ops_per_chunk,
+                  rereads_used, max_rereads, archive_len, archive_scale, archive_src,
+                  archive_updated, bow, count, tokens, hedged, ids, slot_entry, slot_created,
                   slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count, slot_ids,
-                  slot_bow, slot_tier, tier_entries, tier_token_cap, token_scale, token_shown,
-                  age_table, action_code, action_arg, action_tier, view, slots, memory, mask):
-    """The observation and mask of every env (:func:`observe_rows`): the chunk at each
-    env's cursor is in view until its episode is over."""
+                  slot_bow, slot_invalid, slot_tier, tier_entries, tier_token_cap, token_scale,
+                  token_shown, age_table, action_code, action_arg, action_tier, view, slots,
+                  memory, mask, archive):
+    """The observation and mask of every env (:func:`observe_rows`, :func:`archive_rows`):
+    the chunk at each env's cursor is in view (or the chunk a reread recalled) until its
+    episode is over. ``archive`` may be zero-wide (no ``reread``)."""
     n, dim = slot_entry.shape[0], bow.shape[2]
     kind = np.zeros(n, dtype=np.int64)
     view_bow = np.zeros((n, dim), dtype=np.float32)
@@ -153,20 +227,21 @@ def observe_batch(done, cursor, length, step_count, ops_used, ops_per_chunk, arc
     for i in range(n):
         if done[i]:
             continue
-        c = min(cursor[i], max(length[i] - 1, 0))
-        kind[i] = CHUNK
+        kind[i] = view_kind[i]
+        c = view_src[i] if kind[i] == RECALLED else min(cursor[i], max(length[i] - 1, 0))
         for d in range(dim):
             view_bow[i, d] = bow[i, c, d]
         view_count[i], view_tokens[i], view_hedged[i] = count[i, c], tokens[i, c], hedged[i, c]
         view_ids[i, :] = ids[i, c, :]
-    no_rereads = np.zeros(n, dtype=np.int64)  # reread is not a batched op
     observe_rows(kind, view_bow, view_count, view_tokens, view_hedged, view_ids, slot_entry,
                  slot_created, slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count,
-                 slot_ids, slot_bow, np.zeros(slot_entry.shape, dtype=np.bool_), step_count,
-                 cursor, length, ops_used, ops_per_chunk, no_rereads, 1, archive_len,
-                 archive_scale, slot_tier, tier_entries, tier_token_cap, token_scale,
-                 token_shown, age_table, action_code, action_arg, action_tier, view, slots,
-                 memory, mask)
+                 slot_ids, slot_bow, slot_invalid, step_count, cursor, length, ops_used,
+                 ops_per_chunk, rereads_used, max_rereads, archive_len, archive_scale,
+                 slot_tier, tier_entries, tier_token_cap, token_scale, token_shown, age_table,
+                 action_code, action_arg, action_tier, view, slots, memory, mask)
+    if archive.shape[1]:
+        archive_rows(kind, view_bow, view_count, view_ids, step_count, archive_len,
+                     archive_src, archive_updated, bow, count, ids, age_table, archive)
 
 
 @numba.njit(cache=True)
@@ -192,7 +267,8 @@ def _field(flat, offsets, i, f):
 
 
 @numba.njit(cache=True)
-def answer_due(envs, cursor, slot_src, slot_entry, slot_tier, tier_shown, use_times, top_k,
+def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier_shown,
+               use_times, top_k,
                max_branches, k1, b, idf, recall_k, flat, offsets, hop_stride, n_terms,
                evidence, need, evidence_in, slot_hits, answered, out_env, out_q, out_mode,
                out_ref, out_n_values, out_values, out_retention, out_recall):
@@ -207,7 +283,7 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_tier, tier_shown, use_ti
         held = np.empty(n_slots, dtype=np.int64)
         n = 0
         for k in range(n_slots):
-            if slot_src[i, k] >= 0:
+            if slot_src[i, k] >= 0 and not slot_invalid[i, k]:  # what the reader reads
                 held[n] = k
                 n += 1
         slots = held[:n][np.argsort(slot_entry[i, held[:n]])]  # store order = entry id

@@ -1,0 +1,76 @@
+"""How the batched env answers the questions that fall due: the compiled BM25 reader over
+every env at once, or another reader (embeddings, an LLM) env by env in Python."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from memgym.envs import vector_kernel as kernel
+from memgym.rewards.evidence import evidence_shares
+from memgym.rewards.reader import MAX_BRANCHES
+from memgym.rewards.terms import TERMS
+
+if TYPE_CHECKING:  # annotations only
+    from memgym.envs.vector import MemoryVectorEnv
+
+_TERM = {name: k for k, name in enumerate(TERMS)}
+
+
+def answer_compiled(self: MemoryVectorEnv, envs: np.ndarray, terms: np.ndarray) -> None:
+    """Answer the due questions of ``envs`` in one compiled call; the Python left is a
+    dictionary lookup per answer (the score of each distinct answer, once per episode)."""
+    b = self.buffers
+    bound = len(self.answered[0]) * len(envs)
+    out_env, out_q, out_mode, out_ref, out_n = (np.empty(bound, dtype=np.int64)
+                                                for _ in range(5))
+    out_values = np.empty((bound, max(self.n_slots * MAX_BRANCHES, 1)), dtype=np.int64)
+    retention, recall = np.empty(bound), np.empty(bound)
+    reader = self.reader
+    m = kernel.answer_due(
+        envs, self.cursor, self.slot_src, self.slot_entry, self.slot_invalid, self.slot_tier,
+        self.always_shown, reader.time_aware, reader.top_k, MAX_BRANCHES, reader.k1,
+        reader.b, self._idf, self._recall_k, b.table_flat, b.table_offsets, b.hop_stride,
+        b.n_terms, b.evidence, b.need, self.evidence_in, self.slot_hits, self.answered,
+        out_env, out_q, out_mode, out_ref, out_n, out_values, retention, recall)
+    metric, rows = self.core.metric, b.rows
+    scores = np.empty(m)
+    for j, (i, q, mode, ref, n) in enumerate(zip(out_env[:m].tolist(), out_q[:m].tolist(),
+                                                 out_mode[:m].tolist(), out_ref[:m].tolist(),
+                                                 out_n[:m].tolist())):
+        row = rows[i]
+        values = tuple(out_values[j, :n].tolist()) if n > 1 else ()
+        score = row.code_scores.get((q, mode, ref, values, metric))  # the hot path
+        scores[j] = row.score_code(q, mode, ref, values, metric) if score is None else score
+    kernel.credit_answers(out_env[:m], scores, retention, recall, b.n_questions,
+                          b.n_evidence, self.evidence_weights, terms, self.qa_sum,
+                          self.qa_count)
+
+def answer_python(self: MemoryVectorEnv, i: int, terms: np.ndarray) -> None:
+    """Answer env ``i``'s due questions with a reader that is not compiled (embeddings)."""
+    row, core = self.buffers.rows[i], self.core
+    occupied = np.flatnonzero((self.slot_src[i] >= 0) & ~self.slot_invalid[i])  # read
+    slots = occupied[np.argsort(self.slot_entry[i, occupied])]  # store order = entry id
+    sources = self.slot_src[i, slots]
+    shown = np.flatnonzero(self.always_shown[self.slot_tier[slots]]).tolist()
+    due = row.due[int(self.cursor[i])]
+    questions = [row.episode.questions[q] for q in due]
+    texts = [row.texts[c] for c in sources]
+    kwargs = {"times": sources.tolist()} if getattr(self.reader, "time_aware", False) else {}
+    replies = self.reader.answer_all([q.text for q in questions], texts, shown, **kwargs)
+    n_questions = self.buffers.n_questions[i]
+    # Recall ranks memory once more: skipped when its weight is 0 (its term is then 0).
+    ranker = core.recall_ranker if core.weights["evidence_recall"] else None
+    shares = evidence_shares([q.evidence for q in questions], [q.text for q in questions],
+                             texts, sources.tolist(), ranker, core.rewards.evidence_k)
+    for q, question, reply, (retention, recall) in zip(due, questions, replies, shares):
+        if retention is not None:
+            terms[i, _TERM["evidence"]] += retention / row.n_evidence
+            terms[i, _TERM["evidence_recall"]] += (recall or 0.0) / row.n_evidence
+        self.slot_hits[i, slots[[u for u in reply.used if u < len(slots)]]] += 1
+        score = row.score(q, reply, question.answers, core.metric)
+        terms[i, kernel.T_QA] += score / n_questions
+        self.answered[i, q] = True
+        self.qa_sum[i] += score
+        self.qa_count[i] += 1
