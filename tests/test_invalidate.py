@@ -91,10 +91,17 @@ def test_text_tool_and_errors() -> None:
     assert "invalidate_memory" not in info["tools"]
 
 
-def test_the_batched_env_refuses_it_clearly() -> None:
-    with pytest.raises(ValueError, match="not supported by the vector env"):
-        gym.make_vec("memgym/KVUpdates-Easy-v0", num_envs=2,
-                     vectorization_mode="vector_entry_point", ops=OPS)
+def test_the_batched_env_runs_it() -> None:
+    """Same results as single envs: tests/test_vector.py (route + invalidate, every op)."""
+    venv = gym.make_vec("memgym/KVUpdates-Easy-v0", num_envs=2,
+                        vectorization_mode="vector_entry_point", ops=OPS)
+    obs, info = venv.reset(seed=0)
+    invalidate = [i for i, name in enumerate(venv.unwrapped.action_names)
+                  if name.startswith("invalidate")]
+    assert obs["slot_invalid"].shape == (2, len(invalidate))
+    venv.step(np.array([1, 1]))  # add: one entry each, then invalidate it
+    obs, *_ = venv.step(np.array([invalidate[0]] * 2))
+    assert obs["slot_invalid"][:, 0].tolist() == [1.0, 1.0]
 
 
 def test_invalidate_baseline() -> None:

@@ -1,9 +1,10 @@
 """How the batched env answers the questions that fall due: the compiled BM25 reader over
-every env at once, or another reader (embeddings, an LLM) env by env in Python."""
+every env at once, or another reader (embeddings, an LLM) env by env in Python. ``self`` is
+the :class:`memgym.envs.vector.MemoryVectorEnv` (not imported here: it imports this)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -12,13 +13,10 @@ from memgym.rewards.evidence import evidence_shares
 from memgym.rewards.reader import MAX_BRANCHES
 from memgym.rewards.terms import TERMS
 
-if TYPE_CHECKING:  # annotations only
-    from memgym.envs.vector import MemoryVectorEnv
-
 _TERM = {name: k for k, name in enumerate(TERMS)}
 
 
-def answer_compiled(self: MemoryVectorEnv, envs: np.ndarray, terms: np.ndarray) -> None:
+def answer_compiled(self: Any, envs: np.ndarray, terms: np.ndarray) -> None:
     """Answer the due questions of ``envs`` in one compiled call; the Python left is a
     dictionary lookup per answer (the score of each distinct answer, once per episode)."""
     b = self.buffers
@@ -47,7 +45,7 @@ def answer_compiled(self: MemoryVectorEnv, envs: np.ndarray, terms: np.ndarray) 
                           b.n_evidence, self.evidence_weights, terms, self.qa_sum,
                           self.qa_count)
 
-def answer_python(self: MemoryVectorEnv, i: int, terms: np.ndarray) -> None:
+def answer_python(self: Any, i: int, terms: np.ndarray) -> None:
     """Answer env ``i``'s due questions with a reader that is not compiled (embeddings)."""
     row, core = self.buffers.rows[i], self.core
     occupied = np.flatnonzero((self.slot_src[i] >= 0) & ~self.slot_invalid[i])  # read
