@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -72,16 +71,14 @@ def fps(env_id: str, mode: str, seconds: float, n_envs: int = 8, warmup: int = 2
     import torch
     from stable_baselines3 import PPO
 
+    from memgym.envs.speed import learning_steps_per_second
+
     torch.set_num_threads(1)
     venv = build(env_id, mode, n_envs, pool)
     policy = "MultiInputPolicy" if isinstance(venv.observation_space, gym.spaces.Dict) else "MlpPolicy"
     model = PPO(policy, venv, n_steps=128, batch_size=256, seed=0, device="cpu", verbose=0,
                 policy_kwargs={"net_arch": [128, 128]})
-    model.learn(warmup)  # imports, first rollout
-    start, steps = time.process_time(), model.num_timesteps
-    while time.process_time() - start < seconds:
-        model.learn(n_envs * 128, reset_num_timesteps=False)
-    rate = (model.num_timesteps - steps) / (time.process_time() - start)
+    rate = learning_steps_per_second(model, n_envs * 128, seconds, warmup)
     venv.close()
     return rate
 

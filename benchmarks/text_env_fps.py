@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +72,7 @@ def training_fps(mode: str, seconds: float, pool: int, warmup: int, overrides: l
     """Env steps per CPU second of MaskablePPO training on the config (rollouts + updates)."""
     import torch
 
+    from memgym.envs.speed import learning_steps_per_second
     from memgym.training.sb3 import algo_kwargs, algo_class, build_vec_env, hyperparams
     from memgym.training.sb3 import policy_class, policy_kwargs
 
@@ -84,12 +84,8 @@ def training_fps(mode: str, seconds: float, pool: int, warmup: int, overrides: l
     model = algo_class(config.algo.name)(
         policy_class(config), venv, seed=0, verbose=0, device="cpu",
         policy_kwargs=policy_kwargs(config), **algo_kwargs(hyperparams(config)))
-    model.learn(warmup)
-    start, steps = time.process_time(), model.num_timesteps
     rollout = config.algo.n_envs * config.algo.hyperparams["n_steps"]
-    while time.process_time() - start < seconds:
-        model.learn(rollout, reset_num_timesteps=False)
-    rate = (model.num_timesteps - steps) / (time.process_time() - start)
+    rate = learning_steps_per_second(model, rollout, seconds, warmup)
     venv.close()
     return rate
 

@@ -84,6 +84,17 @@ def vector_steps_per_second(venv: gym.vector.VectorEnv, seconds: float = 3.0,
             return steps / elapsed
 
 
+def learning_steps_per_second(model: Any, rollout: int, seconds: float, warmup: int) -> float:
+    """Env steps per CPU second of ``model.learn`` (an SB3 model: rollouts + updates), in
+    ``rollout``-step calls for at least ``seconds`` after ``warmup`` steps (imports, the
+    first rollout)."""
+    model.learn(warmup)
+    start, steps = time.process_time(), model.num_timesteps
+    while time.process_time() - start < seconds:
+        model.learn(rollout, reset_num_timesteps=False)
+    return (model.num_timesteps - steps) / (time.process_time() - start)
+
+
 def fill_pool(env: Any, pool: int) -> None:
     """Generate and encode every episode of an env made with ``episode_pool=pool`` (seeds
     ``0 .. pool-1``), so a measurement times the steady state of a pooled run, not its first
