@@ -90,6 +90,9 @@ def play_both(env_id: str, kwargs: dict, n: int = 3, steps: int = 150, seed: int
                   "episodic": {"entries": 3, "tokens": None}}, "slot_bow": True}),
     ("memgym/KVUpdates-Easy-v0", {"ops": ("noop", "add", "evict", "reread"),
                                   "archive_capacity": 0}),
+    # text features of a recalled chunk (rereads with embeddings)
+    ("memgym/Dialogue-Free-v0", {"task_params": {"length": 14},
+                                 "ops": ("noop", "add", "update", "evict", "reread")}),
 ])
 def test_same_results_as_single_env(env_id: str, kwargs: dict) -> None:
     assert play_both(env_id, kwargs) >= 3  # several episodes, so autoresets are compared too

@@ -72,8 +72,8 @@ class MemoryVectorEnv(VectorEnv):
 
     ``num_envs`` and the single env's arguments: every op and feature set (text features:
     :mod:`memgym.envs.text_kernel`); ``retrieval_tiers`` needs per-env Python work (retrieval
-    readers) and raises a ``ValueError`` (use ``vectorization_mode="sync"``). ``episode_options``: reset options
-    (task parameters such as ``length``) applied to every episode, autoresets included.
+    readers) and raises a ``ValueError`` (use ``vectorization_mode="sync"``).
+    ``episode_options``: reset options (task parameters such as ``length``) applied to every episode, autoresets included.
     ``max_episode_steps``: optional truncation.
 
     ## Version History
@@ -171,9 +171,9 @@ class MemoryVectorEnv(VectorEnv):
         self.view_kind = np.full(n, CHUNK, dtype=np.int64)  # or RECALLED (after a reread)
         # the chunk each archived entry holds and its last write, in archiving order (grown
         # as needed when the archive is unbounded)
-        width = max(self.archive_cap, 0) if self.archive_cap >= 0 else 16
-        self.archive_src = np.zeros((n, max(width, 1)), dtype=np.int64)
-        self.archive_updated = np.zeros((n, max(width, 1)), dtype=np.int64)
+        width = max(self.archive_cap, 1) if self.archive_cap >= 0 else 16
+        self.archive_src = np.zeros((n, width), dtype=np.int64)
+        self.archive_updated = np.zeros((n, width), dtype=np.int64)
         self.done = np.zeros(n, dtype=bool)
         self.prev_done = np.zeros(n, dtype=bool)
         self.sources_in = np.zeros((n, 1), dtype=np.int32)
@@ -367,7 +367,7 @@ class MemoryVectorEnv(VectorEnv):
         """``text_view`` / ``text_slots`` / ``text_slot_sketch`` of every env: the chunk at
         each cursor in view (:mod:`memgym.envs.text_kernel`, as the single env)."""
         b, rows = self.buffers, self.rows
-        at = np.minimum(self.cursor, np.maximum(b.length - 1, 0))
+        at = kernel.view_chunks(self.view_kind, self.view_src, self.cursor, b.length)
         sync_similarity(self.slot_src, self.text_seen, b.embedding, self.text_similarity)
         arrays = self._text_arrays
         observe_text(~self.done, b.embedding[rows, at], b.surface[rows, at],

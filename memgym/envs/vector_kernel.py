@@ -2,8 +2,9 @@
 loop over the envs.
 
 The rules are those of :class:`memgym.envs.core.MemoryCore` for every op of the structured
-env (noop, add, update, delete, evict, route, reread, invalidate); the observation and mask are the single env's
-own kernel (:mod:`memgym.envs.observe_kernel`) over the chunk at each cursor, the answers the
+env (noop, add, update, delete, evict, route, reread, invalidate); the observation and mask
+are the single env's own kernel (:mod:`memgym.envs.observe_kernel`) over the chunk in view
+(:func:`view_chunks`), the answers the
 compiled reader's (:mod:`memgym.rewards.reader_kernel`). ``tests/test_vector.py`` steps the
 batched and the single env with the same actions and compares every output. Numpy array ops
 over the batch cost ~290 us of call overhead per step whatever the batch size (issue #18's
@@ -182,7 +183,8 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
 
 @numba.njit(cache=True)
 def finish_step(advance, active, length, stream_tokens, slot_tokens, cursor, ops_used,
-                rereads_used, done, evidence_in, conflicts_in, need, qmask, answered, n_questions, phi, terms):
+                rereads_used, done, evidence_in, conflicts_in, need, qmask, answered,
+                n_questions, phi, terms):
     """Move the envs in ``advance`` past their chunk (done and compression at the end), then
     the potential-based shaping term of every active env (``phi`` updated in place)."""
     for i in range(advance.shape[0]):
@@ -207,6 +209,17 @@ def finish_step(advance, active, length, stream_tokens, slot_tokens, cursor, ops
 
 
 @numba.njit(cache=True)
+def view_chunks(view_kind, view_src, cursor, length):
+    """The chunk whose text each env has in view: the one a reread recalled, else the chunk
+    at its cursor (the last one once the stream is over)."""
+    out = np.empty(cursor.shape[0], dtype=np.int64)
+    for i in range(cursor.shape[0]):
+        out[i] = (view_src[i] if view_kind[i] == RECALLED
+                  else min(cursor[i], max(length[i] - 1, 0)))
+    return out
+
+
+@numba.njit(cache=True)
 def observe_batch(done, view_kind, view_src, cursor, length, step_count, ops_used, ops_per_chunk,
                   rereads_used, max_rereads, archive_len, archive_scale, archive_src,
                   archive_updated, bow, count, tokens, hedged, ids, slot_entry, slot_created,
@@ -218,6 +231,7 @@ def observe_batch(done, view_kind, view_src, cursor, length, step_count, ops_use
     the chunk at each env's cursor is in view (or the chunk a reread recalled) until its
     episode is over. ``archive`` may be zero-wide (no ``reread``)."""
     n, dim = slot_entry.shape[0], bow.shape[2]
+    chunk = view_chunks(view_kind, view_src, cursor, length)
     kind = np.zeros(n, dtype=np.int64)
     view_bow = np.zeros((n, dim), dtype=np.float32)
     view_count = np.zeros(n, dtype=np.float32)
@@ -228,7 +242,7 @@ def observe_batch(done, view_kind, view_src, cursor, length, step_count, ops_use
         if done[i]:
             continue
         kind[i] = view_kind[i]
-        c = view_src[i] if kind[i] == RECALLED else min(cursor[i], max(length[i] - 1, 0))
+        c = chunk[i]
         for d in range(dim):
             view_bow[i, d] = bow[i, c, d]
         view_count[i], view_tokens[i], view_hedged[i] = count[i, c], tokens[i, c], hedged[i, c]
