@@ -11,9 +11,6 @@ import numpy as np
 from memgym.envs import vector_kernel as kernel
 from memgym.rewards.evidence import evidence_shares
 from memgym.rewards.reader import MAX_BRANCHES
-from memgym.rewards.terms import TERMS
-
-_TERM = {name: k for k, name in enumerate(TERMS)}
 
 
 def answer_compiled(self: Any, envs: np.ndarray, terms: np.ndarray) -> None:
@@ -45,6 +42,7 @@ def answer_compiled(self: Any, envs: np.ndarray, terms: np.ndarray) -> None:
                           b.n_evidence, self.evidence_weights, terms, self.qa_sum,
                           self.qa_count)
 
+
 def answer_python(self: Any, i: int, terms: np.ndarray) -> None:
     """Answer env ``i``'s due questions with a reader that is not compiled (embeddings)."""
     row, core = self.buffers.rows[i], self.core
@@ -64,8 +62,8 @@ def answer_python(self: Any, i: int, terms: np.ndarray) -> None:
                              texts, sources.tolist(), ranker, core.rewards.evidence_k)
     for q, question, reply, (retention, recall) in zip(due, questions, replies, shares):
         if retention is not None:
-            terms[i, _TERM["evidence"]] += retention / row.n_evidence
-            terms[i, _TERM["evidence_recall"]] += (recall or 0.0) / row.n_evidence
+            terms[i, kernel.T_EVIDENCE] += retention / row.n_evidence
+            terms[i, kernel.T_RECALL] += (recall or 0.0) / row.n_evidence
         self.slot_hits[i, slots[[u for u in reply.used if u < len(slots)]]] += 1
         score = row.score(q, reply, question.answers, core.metric)
         terms[i, kernel.T_QA] += score / n_questions
