@@ -87,8 +87,11 @@ def test_text_env_and_vector_env_take_the_pool() -> None:
     assert text.unwrapped.episode == first
     venv = gym.make_vec(ENV, num_envs=3, vectorization_mode="vector_entry_point", episode_pool=1)
     venv.reset(seed=0)
-    rows = venv.unwrapped.buffers.rows
-    assert rows[0].episode == rows[1].episode == rows[2].episode
+    buffers = venv.unwrapped.buffers
+    assert buffers.row(0).episode == buffers.row(1).episode == buffers.row(2).episode
+    # one pooled episode, one row of arrays: the three envs read it, nothing was copied
+    assert len(set(buffers.episode_row.tolist())) == 1
+    assert buffers.episode_row[0] >= venv.num_envs  # a pool row, not env 0's own
 
 
 @pytest.mark.parametrize("bad", [0, -1, "3", 2.5, True])

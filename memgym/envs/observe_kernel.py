@@ -131,11 +131,12 @@ def observe_rows(view_kind, view_bow, view_count, view_tokens, view_hedged, view
 
 @numba.njit(cache=True)
 def archive_rows(view_kind, view_bow, view_count, view_ids, step_count, archive_len,
-                 archive_src, archive_updated, bow, count, ids, age_table, out):
+                 archive_src, archive_updated, episode_row, bow, count, ids, age_table, out):
     """Row ``i`` of the ``archive`` observation (``archive_view`` x ARCHIVE_FEATURES): env
     ``i``'s most recently archived entries first (``archive_src``: the chunk each holds, in
-    archiving order; ``archive_updated``: the step of its last write), related to the view
-    as the slots are. Nothing in view: zeros."""
+    archiving order, a chunk of episode row ``episode_row[i]`` of ``bow`` / ``count`` /
+    ``ids``; ``archive_updated``: the step of its last write), related to the view as the
+    slots are. Nothing in view: zeros."""
     top_age = age_table.shape[0] - 1
     dim = view_bow.shape[1]
     for i in range(out.shape[0]):
@@ -143,14 +144,14 @@ def archive_rows(view_kind, view_bow, view_count, view_ids, step_count, archive_
         if view_kind[i] == NONE:
             continue
         for j in range(min(archive_len[i], out.shape[1])):
-            e = archive_len[i] - 1 - j
+            e, r = archive_len[i] - 1 - j, episode_row[i]
             c = archive_src[i, e]
             out[i, j, A_PRESENT] = 1.0
-            out[i, j, A_KEY] = view_ids[i, 0] >= 0 and ids[i, c, 0] == view_ids[i, 0]
+            out[i, j, A_KEY] = view_ids[i, 0] >= 0 and ids[r, c, 0] == view_ids[i, 0]
             inter = np.float32(0.0)  # float32, as numpy computes the slots' Jaccard
             for d in range(dim):
-                inter += np.float32(bow[i, c, d]) * np.float32(view_bow[i, d])
-            union = np.float32(count[i, c]) + np.float32(view_count[i]) - inter
+                inter += np.float32(bow[r, c, d]) * np.float32(view_bow[i, d])
+            union = np.float32(count[r, c]) + np.float32(view_count[i]) - inter
             out[i, j, A_JACCARD] = inter / union if union > 0 else 0.0
             out[i, j, A_AGE] = age_table[int(min(step_count[i] - archive_updated[i, e],
                                                  top_age))]

@@ -45,6 +45,9 @@ SLOT_OBSERVATION_KEYS: tuple[str, ...] = ("slots", "slot_bow", "text_slots", "te
 AGE_SCALE = math.log1p(1024)
 #: log1p(age) / log1p(1024), clipped to 1: ages of entries in steps, looked up not computed.
 AGE_TABLE = np.minimum(np.log1p(np.arange(1025)) / AGE_SCALE, 1.0).astype(np.float32)
+#: This env's episode row in the shared kernels, which index episode arrays by row (the
+#: batched env keeps many episodes; this env passes its one episode with a leading axis).
+_ROW = np.zeros(1, dtype=np.int64)
 
 
 class MemoryEnv(gym.Env):
@@ -405,7 +408,8 @@ class MemoryEnv(gym.Env):
         in the kernel the batched env also uses (:mod:`memgym.envs.text_kernel`)."""
         view, text, dim, n = self.core.view, self._text, self._text_dim, self.n_slots
         source = self.slots.source[None]
-        sync_similarity(source, self._text_seen, text.embedding[None], self._text_similarity)
+        sync_similarity(source, self._text_seen, _ROW, text.embedding[None],
+                        self._text_similarity)
         vec, surface = np.zeros(dim, dtype=np.float32), np.zeros(len(SURFACE_CUES), np.float32)
         speaker = session = -1
         if view.kind != "none":
@@ -419,11 +423,11 @@ class MemoryEnv(gym.Env):
             np.array([view.kind != "none"]), np.asarray(vec, dtype=np.float32)[None],
             np.asarray(surface, dtype=np.float32)[None], stream[None],
             np.array([speaker], dtype=np.int64), np.array([session], dtype=np.int64),
-            np.array([self.core.cursor], dtype=np.int64),
+            np.array([self.core.cursor], dtype=np.int64), source, self._text_similarity, _ROW,
             np.array([len(self.episode.chunks)], dtype=np.int64),
-            np.array([text.n_sessions], dtype=np.int64), source, self._text_similarity,
-            text.embedding[None], text.surface[None], text.speaker[None], text.session[None],
-            text.sketch[None], out_view, out_slots, out_sketch)
+            np.array([text.n_sessions], dtype=np.int64), text.embedding[None],
+            text.surface[None], text.speaker[None], text.session[None], text.sketch[None],
+            out_view, out_slots, out_sketch)
         return out_view[0], out_slots[0], out_sketch[0]
 
     def _archive_features(self, step: int) -> np.ndarray:
@@ -441,7 +445,7 @@ class MemoryEnv(gym.Env):
             np.array([VIEW_KINDS.index(self.core.view.kind)]), view.bow, view.count,
             self._view_ids[None], np.array([step]), np.array([len(archived)]),
             np.array([[e.source for e in archived]]), np.array([[e.updated for e in archived]]),
-            chunks.bow[None], chunks.count[None], self._chunk_ids, AGE_TABLE, out)
+            _ROW, chunks.bow[None], chunks.count[None], self._chunk_ids, AGE_TABLE, out)
         return out[0]
 
     def _info(self, outcome: StepOutcome | None) -> dict[str, Any]:

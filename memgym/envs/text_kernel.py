@@ -38,13 +38,14 @@ def _dot(a, b):
 
 
 @numba.njit(cache=True)
-def sync_similarity(slot_src, seen_src, embedding, similarity):
+def sync_similarity(slot_src, seen_src, episode_row, embedding, similarity):
     """Recompute row and column ``k`` of env ``i``'s slot cosine matrix wherever
     ``slot_src[i, k]`` (the chunk slot k holds, -1: free) differs from ``seen_src[i, k]``
-    (what the matrix was last computed for), then mark it seen. ``embedding[i]`` holds env
-    ``i``'s chunk embeddings; a free slot's row is 0."""
+    (what the matrix was last computed for), then mark it seen. ``embedding[episode_row[i]]``
+    holds env ``i``'s chunk embeddings; a free slot's row is 0."""
     n, s = slot_src.shape
     for i in range(n):
+        r = episode_row[i]
         for k in range(s):
             ck = slot_src[i, k]
             if ck == seen_src[i, k]:
@@ -54,25 +55,27 @@ def sync_similarity(slot_src, seen_src, embedding, similarity):
                 cj = slot_src[i, j]
                 value = np.float32(0.0)
                 if ck >= 0 and cj >= 0:
-                    value = _dot(embedding[i, ck], embedding[i, cj])
+                    value = _dot(embedding[r, ck], embedding[r, cj])
                 similarity[i, k, j] = value
                 similarity[i, j, k] = value
 
 
 @numba.njit(cache=True)
 def observe_text(has_view, view_vec, view_surface, view_stream, view_speaker, view_session,
-                 cursor, length, n_sessions, slot_src, similarity, embedding, surface, speaker,
-                 session, sketch, out_view, out_slots, out_sketch):
+                 cursor, slot_src, similarity, episode_row, length, n_sessions, embedding,
+                 surface, speaker, session, sketch, out_view, out_slots, out_sketch):
     """Fill row ``i`` of ``out_view`` (dim + VIEW_COLUMNS), ``out_slots`` (n_slots x
     SLOT_COLUMNS) and ``out_sketch`` (n_slots x sketch width) for every env ``i``.
 
     The view is given per env (``view_vec`` etc.: a chunk's rows, or a text encoded on
-    demand; speaker / session -1 when unknown); slots read env ``i``'s chunk arrays at
-    ``slot_src``. Nothing in view: zero view and slot columns (the sketch stays)."""
+    demand; speaker / session -1 when unknown); slots read the chunk arrays (``length``
+    ... ``sketch``) of env ``i``'s episode row ``episode_row[i]`` at ``slot_src``. Nothing
+    in view: zero view and slot columns (the sketch stays)."""
     n, s = slot_src.shape
     dim = view_vec.shape[1]
     sims = np.zeros(s, dtype=np.float32)
     for i in range(n):
+        r = episode_row[i]
         out_view[i, :] = 0
         out_slots[i, :, :] = 0
         out_sketch[i, :, :] = 0
@@ -81,7 +84,7 @@ def observe_text(has_view, view_vec, view_surface, view_stream, view_speaker, vi
             c = slot_src[i, k]
             if c >= 0:
                 occupied += 1
-                out_sketch[i, k, :] = sketch[i, c]
+                out_sketch[i, k, :] = sketch[r, c]
         if not has_view[i]:
             continue
         best, longer, novelty = np.float32(0.0), 1.0, 1.0
@@ -92,9 +95,9 @@ def observe_text(has_view, view_vec, view_surface, view_stream, view_speaker, vi
                 c = slot_src[i, k]
                 if c < 0:
                     continue
-                sims[k] = _dot(embedding[i, c], view_vec[i])
+                sims[k] = _dot(embedding[r, c], view_vec[i])
                 best = max(best, sims[k])
-                shorter += surface[i, c, LENGTH] < view_surface[i, LENGTH]
+                shorter += surface[r, c, LENGTH] < view_surface[i, LENGTH]
             longer = shorter / occupied
             novelty = 1.0 - max(best, 0.0)
         known_view = view_session[i] >= 0
@@ -111,11 +114,11 @@ def observe_text(has_view, view_vec, view_surface, view_stream, view_speaker, vi
                         top = max(top, similarity[i, k, j])
                 row[C_REDUNDANCY] = top
             for u in range(N_SURFACE):
-                row[C_SURFACE + u] = surface[i, c, u]
-            row[C_SPEAKER] = speaker[i, c] >= 0 and speaker[i, c] == view_speaker[i]
-            if known_view and session[i, c] >= 0:
-                row[C_GAP] = abs(view_session[i] - session[i, c]) / max(n_sessions[i], 1)
-                row[C_SESSION] = session[i, c] == view_session[i]
+                row[C_SURFACE + u] = surface[r, c, u]
+            row[C_SPEAKER] = speaker[r, c] >= 0 and speaker[r, c] == view_speaker[i]
+            if known_view and session[r, c] >= 0:
+                row[C_GAP] = abs(view_session[i] - session[r, c]) / max(n_sessions[r], 1)
+                row[C_SESSION] = session[r, c] == view_session[i]
             for u in range(row.shape[0]):
                 row[u] = min(max(row[u], -1.0), 1.0)
         out = out_view[i]
@@ -124,7 +127,7 @@ def observe_text(has_view, view_vec, view_surface, view_stream, view_speaker, vi
             out[dim + V_SURFACE + u] = view_surface[i, u]
         for u in range(N_STREAM):
             out[dim + V_STREAM + u] = view_stream[i, u]
-        remaining = max(length[i] - cursor[i], 1)
+        remaining = max(length[r] - cursor[i], 1)
         out[dim + V_ROOM] = min((s - occupied) / remaining, 1.0)
         out[dim + V_LONGER] = longer
         out[dim + V_NOVELTY] = novelty

@@ -18,7 +18,7 @@ from memgym.envs.episode_pool import cached
 from memgym.envs.structured import AGE_TABLE, MemoryEnv
 from memgym.envs.text_kernel import observe_text, sync_similarity
 from memgym.envs.vector_answers import answer_compiled, answer_python
-from memgym.envs.vector_episodes import EpisodeBuffers, encode_episode
+from memgym.envs.vector_episodes import POOL_ROWS, EpisodeBuffers, encode_episode
 from memgym.rewards.reader import BM25Reader, _lucene_idf
 from memgym.rewards.terms import TERMS
 
@@ -106,10 +106,12 @@ class MemoryVectorEnv(VectorEnv):
         # for data files, as the single env does)
         self.text = ((bool(getattr(template.task, "cache_embeddings", False)),
                       template.embedding_model) if template.text_features else None)
+        pool = template.episodes.pool  # pooled episodes get rows of their own, not copies
         self.buffers = EpisodeBuffers(
             num_envs, template.bow_dim, reader_tables=self.compiled_reader,
             parse=template.parse_facts, text=self.text,
-            text_dim=template._text_dim if template.text_features else 0)
+            text_dim=template._text_dim if template.text_features else 0,
+            pool_rows=min(pool or 0, POOL_ROWS))
         self._rngs = [seeding.np_random(None)[0] for _ in range(num_envs)]
         self._allocate_state()
 
@@ -182,7 +184,6 @@ class MemoryVectorEnv(VectorEnv):
         self.evidence_in = np.zeros((n, 0))
         self.conflicts_in = np.zeros((n, 0))
         self.answered = np.zeros((n, 0), dtype=bool)
-        self.rows = np.arange(n)
         self._phi = np.zeros(n)
         space = self.single_observation_space
         self._obs_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
@@ -224,12 +225,14 @@ class MemoryVectorEnv(VectorEnv):
                            parse=buffers.parse, text=buffers.text)
                    if source.pool is None else None)
         cache_key = ("vector", dim, buffers.reader_tables, buffers.parse, buffers.text)
-        for i in envs:  # per-episode Python work: generation + encoding
+        for i in envs.tolist():  # per-episode Python work: generation + encoding
             episode, key, encoded = source.draw(self._rngs[i], options, split, prepare)
+            if buffers.pooled(i, key):  # a pooled episode already in its row
+                continue
             if encoded is None:
                 encoded = (buffers.encode(episode) if key is None else
                            cached((*cache_key, key), lambda: buffers.encode(episode)))
-            buffers.load(int(i), encoded)
+            buffers.load(i, encoded, key)
         if self.sources_in.shape[1] < buffers.chunks:
             grown = np.zeros((self.num_envs, buffers.chunks), dtype=np.int32)
             grown[:, :self.sources_in.shape[1]] = self.sources_in
@@ -254,7 +257,7 @@ class MemoryVectorEnv(VectorEnv):
             self.text_seen[envs] = -1
             self.text_similarity[envs] = 0.0
         self.answered[envs] = False
-        self.done[envs] = buffers.length[envs] == 0
+        self.done[envs] = buffers.length[buffers.episode_row[envs]] == 0
         self.prev_done[envs] = False
         self._potential()
         self._all = np.ones(self.num_envs, dtype=bool)
@@ -285,27 +288,26 @@ class MemoryVectorEnv(VectorEnv):
         kernel.apply_ops(
             a, self._mask, self.action_op, self.action_arg, self.action_tier, self.slot_tier,
             self.core.ops_per_chunk, self.op_cost, self.reread_cost, self.entry_capacity,
-            self.archive_cap, b.length, b.nonempty, b.tokens, b.hedged, b.count, b.ids, b.bow,
-            b.evidence, b.conflict, self.slot_src, self.slot_entry, self.slot_created,
-            self.slot_updated, self.slot_hits, self.slot_tokens, self.slot_hedged,
-            self.slot_count, self.slot_ids, self.slot_bow, self.slot_invalid, self.next_id,
-            self.step_count, self.ops_used, self.rereads_used, self.view_kind, self.view_src,
-            self.archive_len, self.archive_src, self.archive_updated, self.steps, self.cursor,
-            self.done, self.prev_done, self.sources_in, self.evidence_in, self.conflicts_in,
-            terms, valid, advance)
+            self.archive_cap, b.episode_row, b.length, b.nonempty, b.tokens, b.hedged, b.count,
+            b.ids, b.bow, b.evidence, b.conflict, self.slot_src, self.slot_entry, self.slot_created,
+            self.slot_updated, self.slot_hits, self.slot_tokens, self.slot_hedged, self.slot_count,
+            self.slot_ids, self.slot_bow, self.slot_invalid, self.next_id, self.step_count,
+            self.ops_used, self.rereads_used, self.view_kind, self.view_src, self.archive_len,
+            self.archive_src, self.archive_updated, self.steps, self.cursor, self.done,
+            self.prev_done, self.sources_in, self.evidence_in, self.conflicts_in, terms, valid,
+            advance)
         if advance.any():  # questions due after this chunk: the reader
-            due = np.flatnonzero(advance & b.has_due[self.rows, np.minimum(self.cursor,
-                                                                            b.chunks - 1)])
+            due = np.flatnonzero(advance & b.has_due[b.episode_row,
+                                                     np.minimum(self.cursor, b.chunks - 1)])
             if not self.compiled_reader:
                 for i in due.tolist():
                     answer_python(self, i, terms)
             elif len(due):
                 answer_compiled(self, due, terms)
-        kernel.finish_step(advance, active, b.length, b.stream_tokens, self.slot_tokens,
-                           self.cursor, self.ops_used, self.rereads_used, self.done,
-                           self.evidence_in,
-                           self.conflicts_in, b.need, b.qmask, self.answered, b.n_questions,
-                           self._phi, terms)
+        kernel.finish_step(advance, active, b.episode_row, b.length, b.stream_tokens,
+                           self.slot_tokens, self.cursor, self.ops_used, self.rereads_used,
+                           self.done, self.evidence_in, self.conflicts_in, b.need, b.qmask,
+                           self.answered, b.n_questions, self._phi, terms)
         weighted = terms * self.weights
         reward = weighted.sum(axis=1)
         terminated = active & self.done
@@ -331,26 +333,26 @@ class MemoryVectorEnv(VectorEnv):
     def _potential(self) -> None:
         """The evidence potential of every env into ``_phi`` (after resets)."""
         b, none = self.buffers, np.zeros(self.num_envs, dtype=bool)
-        kernel.finish_step(none, none, b.length, b.stream_tokens, self.slot_tokens,
-                           self.cursor, self.ops_used, self.rereads_used, self.done,
-                           self.evidence_in,
-                           self.conflicts_in, b.need, b.qmask, self.answered, b.n_questions,
-                           self._phi, np.zeros((self.num_envs, len(TERMS))))
+        kernel.finish_step(none, none, b.episode_row, b.length, b.stream_tokens,
+                           self.slot_tokens, self.cursor, self.ops_used, self.rereads_used,
+                           self.done, self.evidence_in, self.conflicts_in, b.need, b.qmask,
+                           self.answered, b.n_questions, self._phi,
+                           np.zeros((self.num_envs, len(TERMS))))
 
     # -- observation and masks (memgym.envs.vector_kernel.observe) ----------------------
     def _observation(self) -> dict[str, np.ndarray]:
         b = self.buffers
         obs = self._obs_arrays
         kernel.observe_batch(
-            self.done, self.view_kind, self.view_src, self.cursor, b.length, self.step_count,
-            self.ops_used, self.core.ops_per_chunk, self.rereads_used, self.max_rereads,
-            self.archive_len, self.archive_scale, self.archive_src, self.archive_updated,
-            b.bow, b.count, b.tokens, b.hedged, b.ids, self.slot_entry, self.slot_created,
-            self.slot_updated, self.slot_hits, self.slot_tokens, self.slot_hedged,
-            self.slot_count, self.slot_ids, self.slot_bow, self.slot_invalid, self.slot_tier,
-            self.tier_entries, self.tier_token_cap, self.token_scale, self.token_shown,
-            AGE_TABLE, self.action_op, self.action_arg, self.action_tier, obs["view"],
-            obs["slots"], obs["memory"], self._mask_buffer, self._archive_obs)
+            self.done, self.view_kind, self.view_src, self.cursor, b.episode_row, b.length,
+            self.step_count, self.ops_used, self.core.ops_per_chunk, self.rereads_used,
+            self.max_rereads, self.archive_len, self.archive_scale, self.archive_src,
+            self.archive_updated, b.bow, b.count, b.tokens, b.hedged, b.ids, self.slot_entry,
+            self.slot_created, self.slot_updated, self.slot_hits, self.slot_tokens,
+            self.slot_hedged, self.slot_count, self.slot_ids, self.slot_bow, self.slot_invalid,
+            self.slot_tier, self.tier_entries, self.tier_token_cap, self.token_scale,
+            self.token_shown, AGE_TABLE, self.action_op, self.action_arg, self.action_tier,
+            obs["view"], obs["slots"], obs["memory"], self._mask_buffer, self._archive_obs)
         self._mask = self._mask_buffer.copy()
         out = {key: value.copy() for key, value in obs.items()}
         if self.archive_view:
@@ -366,15 +368,16 @@ class MemoryVectorEnv(VectorEnv):
     def _text_observation(self) -> dict[str, np.ndarray]:
         """``text_view`` / ``text_slots`` / ``text_slot_sketch`` of every env: the chunk at
         each cursor in view (:mod:`memgym.envs.text_kernel`, as the single env)."""
-        b, rows = self.buffers, self.rows
-        at = kernel.view_chunks(self.view_kind, self.view_src, self.cursor, b.length)
-        sync_similarity(self.slot_src, self.text_seen, b.embedding, self.text_similarity)
+        b = self.buffers
+        rows = b.episode_row
+        at = kernel.view_chunks(self.view_kind, self.view_src, self.cursor, rows, b.length)
+        sync_similarity(self.slot_src, self.text_seen, rows, b.embedding, self.text_similarity)
         arrays = self._text_arrays
         observe_text(~self.done, b.embedding[rows, at], b.surface[rows, at],
                      b.stream[rows, at], b.speaker[rows, at], b.session[rows, at], self.cursor,
-                     b.length, b.n_sessions, self.slot_src, self.text_similarity, b.embedding,
-                     b.surface, b.speaker, b.session, b.sketch, arrays["text_view"],
-                     arrays["text_slots"], arrays["text_slot_sketch"])
+                     self.slot_src, self.text_similarity, rows, b.length, b.n_sessions,
+                     b.embedding, b.surface, b.speaker, b.session, b.sketch,
+                     arrays["text_view"], arrays["text_slots"], arrays["text_slot_sketch"])
         return {key: value.copy() for key, value in arrays.items()}
 
     def close_extras(self, **kwargs: Any) -> None:

@@ -26,26 +26,26 @@ def answer_compiled(self: Any, envs: np.ndarray, terms: np.ndarray) -> None:
     m = kernel.answer_due(
         envs, self.cursor, self.slot_src, self.slot_entry, self.slot_invalid, self.slot_tier,
         self.always_shown, reader.time_aware, reader.top_k, MAX_BRANCHES, reader.k1,
-        reader.b, self._idf, self._recall_k, b.table_flat, b.table_offsets, b.hop_stride,
-        b.n_terms, b.evidence, b.need, self.evidence_in, self.slot_hits, self.answered,
-        out_env, out_q, out_mode, out_ref, out_n, out_values, retention, recall)
-    metric, rows = self.core.metric, b.rows
+        reader.b, self._idf, self._recall_k, b.episode_row, b.table_flat, b.table_offsets,
+        b.hop_stride, b.n_terms, b.evidence, b.need, self.evidence_in, self.slot_hits,
+        self.answered, out_env, out_q, out_mode, out_ref, out_n, out_values, retention, recall)
+    metric, rows, episode_row = self.core.metric, b.rows, b.episode_row.tolist()
     scores = np.empty(m)
     for j, (i, q, mode, ref, n) in enumerate(zip(out_env[:m].tolist(), out_q[:m].tolist(),
                                                  out_mode[:m].tolist(), out_ref[:m].tolist(),
                                                  out_n[:m].tolist())):
-        row = rows[i]
+        row = rows[episode_row[i]]
         values = tuple(out_values[j, :n].tolist()) if n > 1 else ()
         score = row.code_scores.get((q, mode, ref, values, metric))  # the hot path
         scores[j] = row.score_code(q, mode, ref, values, metric) if score is None else score
-    kernel.credit_answers(out_env[:m], scores, retention, recall, b.n_questions,
+    kernel.credit_answers(out_env[:m], scores, retention, recall, b.episode_row, b.n_questions,
                           b.n_evidence, self.evidence_weights, terms, self.qa_sum,
                           self.qa_count)
 
 
 def answer_python(self: Any, i: int, terms: np.ndarray) -> None:
     """Answer env ``i``'s due questions with a reader that is not compiled (embeddings)."""
-    row, core = self.buffers.rows[i], self.core
+    row, core = self.buffers.row(i), self.core
     occupied = np.flatnonzero((self.slot_src[i] >= 0) & ~self.slot_invalid[i])  # read
     slots = occupied[np.argsort(self.slot_entry[i, occupied])]  # store order = entry id
     sources = self.slot_src[i, slots]
@@ -55,7 +55,7 @@ def answer_python(self: Any, i: int, terms: np.ndarray) -> None:
     texts = [row.texts[c] for c in sources]
     kwargs = {"times": sources.tolist()} if getattr(self.reader, "time_aware", False) else {}
     replies = self.reader.answer_all([q.text for q in questions], texts, shown, **kwargs)
-    n_questions = self.buffers.n_questions[i]
+    n_questions = self.buffers.n_questions[self.buffers.episode_row[i]]
     # Recall ranks memory once more: skipped when its weight is 0 (its term is then 0).
     ranker = core.recall_ranker if core.weights["evidence_recall"] else None
     shares = evidence_shares([q.evidence for q in questions], [q.text for q in questions],

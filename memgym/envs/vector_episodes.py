@@ -10,7 +10,7 @@ seen; bags of words are stored as ``uint8`` (they are binary) to keep memory per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,37 +103,59 @@ _CHUNK_ARRAYS: tuple[tuple[str, int], ...] = (
 _TEXT_ARRAYS: tuple[tuple[str, int], ...] = (
     ("embedding", 0), ("surface", 0), ("stream", 0), ("speaker", -1), ("session", -1),
     ("sketch", 0))
+#: The arrays with one value per row.
+_ROW_ARRAYS = ("n_sessions", "length", "stream_tokens", "n_questions", "n_evidence",
+               "table_flat", "table_offsets", "n_terms", "hop_stride")
+
+
+#: Most rows an :class:`EpisodeBuffers` keeps for pooled episodes (besides one per env);
+#: the pool's episodes past it are copied into their env's row at each reset instead.
+POOL_ROWS = 1024
 
 
 class EpisodeBuffers:
-    """Padded (num_envs, max_chunks, ...) arrays of the episodes being played."""
+    """Padded (rows, max_chunks, ...) arrays of encoded episodes; env ``i`` plays row
+    ``episode_row[i]``.
+
+    Row ``i < num_envs`` is env ``i``'s own: a fresh episode is copied into it at reset. A
+    pooled episode (one with a cache key) gets a row of its own the first time it is drawn,
+    up to ``pool_rows`` of them, and is never copied again: a reset points the env at its
+    row, as gymnax / PufferLib envs index a pre-generated set of levels. Kernels only read
+    these arrays (the per-env state lives in :class:`memgym.envs.vector.MemoryVectorEnv`).
+    """
 
     def __init__(self, num_envs: int, bow_dim: int, reader_tables: bool = False,
                  parse: bool = True, text: tuple[bool, str | None] | None = None,
-                 text_dim: int = 0) -> None:
+                 text_dim: int = 0, pool_rows: int = 0) -> None:
         """``parse``: the fact-parser columns; ``text``: ``(persist, model_path)`` of the
-        embedding features (``text_dim`` wide), None without them."""
+        embedding features (``text_dim`` wide), None without them; ``pool_rows``: rows kept
+        for pooled episodes (0: none, every reset copies)."""
         self.n, self.dim, self.reader_tables = num_envs, bow_dim, reader_tables
         self.parse, self.text, self.text_dim = parse, text, text_dim
-        self.n_sessions = np.zeros(num_envs, dtype=np.int64)
-        self.chunks = self.questions = 0
-        self.rows: list[EpisodeRow | None] = [None] * num_envs
-        self.length = np.zeros(num_envs, dtype=np.int64)
-        self.stream_tokens = np.zeros(num_envs, dtype=np.float64)
-        self.n_questions = np.ones(num_envs, dtype=np.float64)  # max(len(questions), 1)
-        self.n_evidence = np.ones(num_envs, dtype=np.int64)  # EpisodeRow.n_evidence
-        #: The reader tables (``ReaderTables.ARRAYS``, then the due questions of every chunk:
-        #: ``due_ptr``, ``due_ids``) of env i: ``table_flat[i]`` cut at ``table_offsets[i]``;
-        #: lengths differ by episode, the row is padded to the longest seen.
-        self.table_flat = np.zeros((num_envs, 1), dtype=np.int64)
-        self.table_offsets = np.zeros((num_envs, len(ReaderTables.ARRAYS) + 3), dtype=np.int64)
-        self.n_terms = np.zeros(num_envs, dtype=np.int64)
-        self.hop_stride = np.zeros(num_envs, dtype=np.int64)
-        self._allocate(1, 1)
+        self.pool_rows = pool_rows
+        self.episode_row = np.arange(num_envs, dtype=np.int64)
+        self._pooled: dict[Hashable, int] = {}  # cache key -> row
+        self.n_rows = self.chunks = self.questions = 0
+        self.rows: list[EpisodeRow | None] = []  # by row
+        self._allocate(num_envs, 1, 1)
 
-    def _allocate(self, chunks: int, questions: int) -> None:
-        """(Re)allocate for ``chunks`` x ``questions``, keeping the rows already written."""
-        n, old = self.n, self.__dict__.copy()
+    def _allocate(self, n_rows: int, chunks: int, questions: int) -> None:
+        """(Re)allocate for ``n_rows`` x ``chunks`` x ``questions``, keeping the rows already
+        written (padding the new room)."""
+        n, old = n_rows, self.__dict__.copy()
+        self.n_sessions = np.zeros(n, dtype=np.int64)
+        self.length = np.zeros(n, dtype=np.int64)
+        self.stream_tokens = np.zeros(n, dtype=np.float64)
+        self.n_questions = np.ones(n, dtype=np.float64)  # max(len(questions), 1)
+        self.n_evidence = np.ones(n, dtype=np.int64)  # EpisodeRow.n_evidence
+        #: The reader tables (``ReaderTables.ARRAYS``, then the due questions of every chunk:
+        #: ``due_ptr``, ``due_ids``) of row r: ``table_flat[r]`` cut at ``table_offsets[r]``;
+        #: lengths differ by episode, the row is padded to the longest seen.
+        width = old["table_flat"].shape[1] if "table_flat" in old else 1
+        self.table_flat = np.zeros((n, width), dtype=np.int64)
+        self.table_offsets = np.zeros((n, len(ReaderTables.ARRAYS) + 3), dtype=np.int64)
+        self.n_terms = np.zeros(n, dtype=np.int64)
+        self.hop_stride = np.zeros(n, dtype=np.int64)
         self.bow = np.zeros((n, chunks, self.dim), dtype=np.uint8)
         self.count = np.zeros((n, chunks), dtype=np.float32)
         self.tokens = np.zeros((n, chunks), dtype=np.float32)
@@ -152,24 +174,49 @@ class EpisodeBuffers:
         self.speaker = np.full((n, chunks), -1, dtype=np.int64)
         self.session = np.full((n, chunks), -1, dtype=np.int64)
         self.sketch = np.zeros((n, chunks, SKETCH_DIM if text_dim else 0), dtype=np.float32)
-        if self.chunks:
-            c, q = self.chunks, self.questions
+        r, c, q = self.n_rows, self.chunks, self.questions
+        if r:
+            for name in _ROW_ARRAYS:
+                getattr(self, name)[:r] = old[name]
             for name, _ in (*_CHUNK_ARRAYS, *_TEXT_ARRAYS):
-                getattr(self, name)[:, :c] = old[name]
+                getattr(self, name)[:r, :c] = old[name]
             for name in ("evidence", "conflict"):
-                getattr(self, name)[:, :c, :q] = old[name]
-            self.need[:, :q], self.qmask[:, :q] = old["need"], old["qmask"]
-        self.chunks, self.questions = chunks, questions
+                getattr(self, name)[:r, :c, :q] = old[name]
+            self.need[:r, :q], self.qmask[:r, :q] = old["need"], old["qmask"]
+        self.rows += [None] * (n - r)
+        self.n_rows, self.chunks, self.questions = n, chunks, questions
 
     def encode(self, episode: Episode) -> EncodedEpisode:
         """The arrays of ``episode`` (its own size); the Python work of a reset."""
         return encode_episode(episode, self.dim, self.reader_tables, self.parse, self.text)
 
-    def load(self, i: int, encoded: EncodedEpisode) -> EpisodeRow:
-        """Write an encoded episode into row ``i`` (growing the buffers if it is longer)."""
+    def pooled(self, i: int, key: Hashable | None) -> bool:
+        """Point env ``i`` at the row of the pooled episode ``key`` if it has one (a reset
+        that copies nothing); False: :meth:`load` it."""
+        row = None if key is None else self._pooled.get(key)
+        if row is not None:
+            self.episode_row[i] = row
+        return row is not None
+
+    def load(self, i: int, encoded: EncodedEpisode, key: Hashable | None = None
+             ) -> EpisodeRow:
+        """Give env ``i`` the encoded episode: a row of its own when ``key`` (a pooled
+        episode's cache key) and there is room for one, else env ``i``'s row."""
+        row = i
+        if key is not None and len(self._pooled) < self.pool_rows:
+            row = self._pooled[key] = self.n + len(self._pooled)
+        self._write(row, encoded)
+        self.episode_row[i] = row
+        return encoded.row
+
+    def _write(self, i: int, encoded: EncodedEpisode) -> None:
+        """Write an encoded episode into row ``i`` (growing the buffers as needed)."""
         c, q = encoded.evidence.shape
-        if c > self.chunks or q > self.questions:
-            self._allocate(max(c, self.chunks), max(q, self.questions))
+        if i >= self.n_rows or c > self.chunks or q > self.questions:
+            # pooled rows grow by doubling (up to pool_rows), not one reset at a time
+            rows = self.n_rows if i < self.n_rows else min(
+                max(i + 1, 2 * self.n_rows - self.n, self.n + 16), self.n + self.pool_rows)
+            self._allocate(rows, max(c, self.chunks), max(q, self.questions))
         # A row as long as the buffers (episodes of one length: the common case) is one copy
         # per array; a shorter one also clears what is left of the previous episode.
         fits, padded = c == self.chunks, q == self.questions
@@ -204,14 +251,17 @@ class EpisodeBuffers:
         if tables is not None:
             flat = encoded.table_flat
             if flat.shape[0] > self.table_flat.shape[1]:
-                grown = np.zeros((self.n, max(flat.shape[0], 2 * self.table_flat.shape[1])),
+                grown = np.zeros((self.n_rows, max(flat.shape[0], 2 * self.table_flat.shape[1])),
                                  dtype=np.int64)
                 grown[:, :self.table_flat.shape[1]] = self.table_flat
                 self.table_flat = grown
             self.table_flat[i, :flat.shape[0]] = flat
             self.table_offsets[i] = encoded.table_offsets
             self.n_terms[i], self.hop_stride[i] = tables.n_terms, tables.hop_stride
-        return encoded.row
+
+    def row(self, i: int) -> EpisodeRow:
+        """What the Python side keeps of the episode env ``i`` plays."""
+        return self.rows[self.episode_row[i]]
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (for the memory-per-env benchmark)."""

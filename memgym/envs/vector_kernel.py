@@ -32,14 +32,15 @@ INVALID = -1  # the code of an action outside the layout
 
 
 @numba.njit(cache=True)
-def _move_source(i, c, delta, sources_in, evidence_in, conflicts_in, evidence, conflict):
-    """Presence of chunk ``c`` in env ``i``'s memory changes by ``delta`` (evidence ledger)."""
+def _move_source(i, r, c, delta, sources_in, evidence_in, conflicts_in, evidence, conflict):
+    """Presence of chunk ``c`` in env ``i``'s memory changes by ``delta`` (evidence ledger);
+    ``r``: the env's episode row."""
     before = sources_in[i, c]
     sources_in[i, c] = before + delta
     if (before == 0) != (before + delta == 0):
         for q in range(evidence_in.shape[1]):
-            evidence_in[i, q] += delta * evidence[i, c, q]
-            conflicts_in[i, q] += delta * conflict[i, c, q]
+            evidence_in[i, q] += delta * evidence[r, c, q]
+            conflicts_in[i, q] += delta * conflict[r, c, q]
 
 
 @numba.njit(cache=True)
@@ -64,14 +65,14 @@ def _free_slot(i, tier, slot_src, slot_tier):
 
 
 @numba.njit(cache=True)
-def _most_similar_past_chunk(i, c, bow):
-    """The chunk before ``c`` sharing the most bag-of-words buckets with chunk ``c`` (ties:
-    the most recent), as the single env's ``reread similar``."""
+def _most_similar_past_chunk(r, c, bow):
+    """The chunk before ``c`` sharing the most bag-of-words buckets with chunk ``c`` of
+    episode row ``r`` (ties: the most recent), as the single env's ``reread similar``."""
     best, best_score = c - 1, -1
     for p in range(c - 1, -1, -1):
         score = 0
         for d in range(bow.shape[2]):
-            score += bow[i, p, d] * bow[i, c, d]
+            score += bow[r, p, d] * bow[r, c, d]
         if score > best_score:
             best, best_score = p, score
     return best
@@ -79,7 +80,7 @@ def _most_similar_past_chunk(i, c, bow):
 
 @numba.njit(cache=True)
 def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_per_chunk,
-              op_cost, reread_cost, entry_capacity, archive_capacity,
+              op_cost, reread_cost, entry_capacity, archive_capacity, episode_row,
               length, nonempty, tokens, hedged, count, ids, bow, evidence, conflict,
               slot_src, slot_entry, slot_created, slot_updated, slot_hits, slot_tokens,
               slot_hedged, slot_count, slot_ids, slot_bow, slot_invalid, next_id, step_count,
@@ -92,19 +93,20 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
 
     A reread brings an archived entry's chunk or the most similar past chunk into view
     (``view_kind`` RECALLED, ``view_src``) for one op, which uses none of the chunk's ops;
-    the view then returns to the chunk. ``archive_src`` must have room for one more entry."""
+    the view then returns to the chunk. ``archive_src`` must have room for one more entry.
+    Env ``i`` plays row ``episode_row[i]`` of the episode arrays (``length`` ... ``conflict``)."""
     n_actions = mask.shape[1]
     for i in range(actions.shape[0]):
         valid[i] = advance[i] = False
         if prev_done[i] or done[i]:
             continue
-        a = actions[i]
+        a, r = actions[i], episode_row[i]
         in_range = 0 <= a < n_actions
         op = action_op[a] if in_range else INVALID
-        cur = min(cursor[i], max(length[i] - 1, 0))
+        cur = min(cursor[i], max(length[r] - 1, 0))
         recalled = view_kind[i] == RECALLED
         src = view_src[i] if recalled else cur  # the chunk whose text is in view
-        ok = in_range and mask[i, a] and ((op != ADD and op != UPDATE) or nonempty[i, src])
+        ok = in_range and mask[i, a] and ((op != ADD and op != UPDATE) or nonempty[r, src])
         step_count[i] += 1
         steps[i] += 1
         if ok:
@@ -113,7 +115,7 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
                 slot = _free_slot(i, action_tier[a], slot_src, slot_tier)
             if (op == UPDATE or op == DELETE or op == EVICT or op == INVALIDATE) \
                     and not slot_invalid[i, slot]:  # an invalidated entry left the ledger
-                _move_source(i, slot_src[i, slot], -1, sources_in, evidence_in, conflicts_in,
+                _move_source(i, r, slot_src[i, slot], -1, sources_in, evidence_in, conflicts_in,
                              evidence, conflict)
             if op == EVICT and archive_capacity != 0:  # into the archive (-1: unbounded),
                 if 0 < archive_capacity <= archive_len[i]:  # dropping the oldest when full
@@ -136,13 +138,13 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
                     slot_created[i, slot] = step_count[i]
                     slot_hits[i, slot] = 0
                 slot_updated[i, slot] = step_count[i]
-                slot_tokens[i, slot] = tokens[i, src]
-                slot_hedged[i, slot] = hedged[i, src]
-                slot_count[i, slot] = count[i, src]
-                slot_ids[i, slot, :] = ids[i, src, :]
-                slot_bow[i, slot, :] = bow[i, src, :]
+                slot_tokens[i, slot] = tokens[r, src]
+                slot_hedged[i, slot] = hedged[r, src]
+                slot_count[i, slot] = count[r, src]
+                slot_ids[i, slot, :] = ids[r, src, :]
+                slot_bow[i, slot, :] = bow[r, src, :]
                 slot_invalid[i, slot] = False  # an update makes an invalidated entry valid
-                _move_source(i, src, 1, sources_in, evidence_in, conflicts_in, evidence,
+                _move_source(i, r, src, 1, sources_in, evidence_in, conflicts_in, evidence,
                              conflict)
             elif op == ROUTE:  # the entry moves to the first free slot of the tier, as is
                 to = _free_slot(i, action_tier[a], slot_src, slot_tier)
@@ -162,7 +164,7 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
             elif op == REREAD or op == REREAD_SIMILAR:
                 view_kind[i] = RECALLED
                 view_src[i] = (archive_src[i, archive_len[i] - 1 - slot] if op == REREAD
-                               else _most_similar_past_chunk(i, cur, bow))
+                               else _most_similar_past_chunk(r, cur, bow))
                 rereads_used[i] += 1
                 terms[i, T_RETRIEVAL] -= reread_cost
             terms[i, T_OP_COST] -= op_cost[op]
@@ -177,61 +179,63 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
                 used = 0
                 for k in range(slot_src.shape[1]):
                     used += slot_src[i, k] >= 0
-                terms[i, T_MEMORY] -= used / entry_capacity / length[i]
+                terms[i, T_MEMORY] -= used / entry_capacity / length[r]
                 advance[i] = True
 
 
 @numba.njit(cache=True)
-def finish_step(advance, active, length, stream_tokens, slot_tokens, cursor, ops_used,
+def finish_step(advance, active, episode_row, length, stream_tokens, slot_tokens, cursor, ops_used,
                 rereads_used, done, evidence_in, conflicts_in, need, qmask, answered,
                 n_questions, phi, terms):
     """Move the envs in ``advance`` past their chunk (done and compression at the end), then
     the potential-based shaping term of every active env (``phi`` updated in place)."""
     for i in range(advance.shape[0]):
+        r = episode_row[i]
         if advance[i]:
             cursor[i] += 1
             ops_used[i] = rereads_used[i] = 0
-            if cursor[i] >= length[i]:
+            if cursor[i] >= length[r]:
                 done[i] = True
                 total = np.float32(0.0)  # float32 sum, as numpy sums slot_tokens
                 for k in range(slot_tokens.shape[1]):
                     total += slot_tokens[i, k]
-                if stream_tokens[i] > 0:
-                    terms[i, T_COMPRESSION] += 1.0 - total / max(stream_tokens[i], 1.0)
+                if stream_tokens[r] > 0:
+                    terms[i, T_COMPRESSION] += 1.0 - total / max(stream_tokens[r], 1.0)
         ready = 0.0
         for q in range(need.shape[1]):
-            kept = evidence_in[i, q] / need[i, q] if need[i, q] > 0 else 1.0
-            if qmask[i, q] and not answered[i, q]:
+            kept = evidence_in[i, q] / need[r, q] if need[r, q] > 0 else 1.0
+            if qmask[r, q] and not answered[i, q]:
                 ready += kept / (1.0 + conflicts_in[i, q])
-        new_phi = ready / n_questions[i]
+        new_phi = ready / n_questions[r]
         terms[i, T_SHAPING] = new_phi - phi[i] if active[i] else 0.0
         phi[i] = new_phi
 
 
 @numba.njit(cache=True)
-def view_chunks(view_kind, view_src, cursor, length):
+def view_chunks(view_kind, view_src, cursor, episode_row, length):
     """The chunk whose text each env has in view: the one a reread recalled, else the chunk
     at its cursor (the last one once the stream is over)."""
     out = np.empty(cursor.shape[0], dtype=np.int64)
     for i in range(cursor.shape[0]):
         out[i] = (view_src[i] if view_kind[i] == RECALLED
-                  else min(cursor[i], max(length[i] - 1, 0)))
+                  else min(cursor[i], max(length[episode_row[i]] - 1, 0)))
     return out
 
 
 @numba.njit(cache=True)
-def observe_batch(done, view_kind, view_src, cursor, length, step_count, ops_used, ops_per_chunk,
-                  rereads_used, max_rereads, archive_len, archive_scale, archive_src,
+def observe_batch(done, view_kind, view_src, cursor, episode_row, length, step_count, ops_used,
+                  ops_per_chunk, rereads_used, max_rereads, archive_len, archive_scale, archive_src,
                   archive_updated, bow, count, tokens, hedged, ids, slot_entry, slot_created,
-                  slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count, slot_ids,
-                  slot_bow, slot_invalid, slot_tier, tier_entries, tier_token_cap, token_scale,
-                  token_shown, age_table, action_code, action_arg, action_tier, view, slots,
-                  memory, mask, archive):
+                  slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count, slot_ids, slot_bow,
+                  slot_invalid, slot_tier, tier_entries, tier_token_cap, token_scale, token_shown,
+                  age_table, action_code, action_arg, action_tier, view, slots, memory, mask,
+                  archive):
     """The observation and mask of every env (:func:`observe_rows`, :func:`archive_rows`):
     the chunk at each env's cursor is in view (or the chunk a reread recalled) until its
     episode is over. ``archive`` may be zero-wide (no ``reread``)."""
     n, dim = slot_entry.shape[0], bow.shape[2]
-    chunk = view_chunks(view_kind, view_src, cursor, length)
+    chunk = view_chunks(view_kind, view_src, cursor, episode_row, length)
+    env_length = np.empty(n, dtype=np.int64)
     kind = np.zeros(n, dtype=np.int64)
     view_bow = np.zeros((n, dim), dtype=np.float32)
     view_count = np.zeros(n, dtype=np.float32)
@@ -239,61 +243,67 @@ def observe_batch(done, view_kind, view_src, cursor, length, step_count, ops_use
     view_hedged = np.zeros(n, dtype=np.float32)
     view_ids = np.full((n, 4), -1, dtype=np.int64)
     for i in range(n):
+        r = episode_row[i]
+        env_length[i] = length[r]
         if done[i]:
             continue
         kind[i] = view_kind[i]
         c = chunk[i]
         for d in range(dim):
-            view_bow[i, d] = bow[i, c, d]
-        view_count[i], view_tokens[i], view_hedged[i] = count[i, c], tokens[i, c], hedged[i, c]
-        view_ids[i, :] = ids[i, c, :]
+            view_bow[i, d] = bow[r, c, d]
+        view_count[i], view_tokens[i], view_hedged[i] = count[r, c], tokens[r, c], hedged[r, c]
+        view_ids[i, :] = ids[r, c, :]
     observe_rows(kind, view_bow, view_count, view_tokens, view_hedged, view_ids, slot_entry,
                  slot_created, slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count,
-                 slot_ids, slot_bow, slot_invalid, step_count, cursor, length, ops_used,
+                 slot_ids, slot_bow, slot_invalid, step_count, cursor, env_length, ops_used,
                  ops_per_chunk, rereads_used, max_rereads, archive_len, archive_scale,
                  slot_tier, tier_entries, tier_token_cap, token_scale, token_shown, age_table,
                  action_code, action_arg, action_tier, view, slots, memory, mask)
     if archive.shape[1]:
         archive_rows(kind, view_bow, view_count, view_ids, step_count, archive_len,
-                     archive_src, archive_updated, bow, count, ids, age_table, archive)
+                     archive_src, archive_updated, episode_row, bow, count, ids, age_table,
+                     archive)
 
 
 @numba.njit(cache=True)
-def credit_answers(env, scores, retention, recall, n_questions, n_evidence, evidence_terms,
-                   terms, qa_sum, qa_count):
+def credit_answers(env, scores, retention, recall, episode_row, n_questions, n_evidence,
+                   evidence_terms, terms, qa_sum, qa_count):
     """Add answer ``j``'s score (and, with ``evidence_terms``, its evidence retention and
     recall where it has evidence: not NaN) to env ``env[j]``'s terms and QA totals, in
     answer order."""
     for j in range(env.shape[0]):
         i = env[j]
-        terms[i, T_QA] += scores[j] / n_questions[i]
+        r = episode_row[i]
+        terms[i, T_QA] += scores[j] / n_questions[r]
         qa_sum[i] += scores[j]
         qa_count[i] += 1
         if evidence_terms and not np.isnan(retention[j]):
-            terms[i, T_EVIDENCE] += retention[j] / n_evidence[i]
-            terms[i, T_RECALL] += recall[j] / n_evidence[i]
+            terms[i, T_EVIDENCE] += retention[j] / n_evidence[r]
+            terms[i, T_RECALL] += recall[j] / n_evidence[r]
 
 
 @numba.njit(cache=True)
-def _field(flat, offsets, i, f):
-    """Field ``f`` of env ``i``'s packed reader tables (``ReaderTables.packed``)."""
-    return flat[i, offsets[i, f]:offsets[i, f + 1]]
+def _field(flat, offsets, r, f):
+    """Field ``f`` of episode row ``r``'s packed reader tables (``ReaderTables.packed``)."""
+    return flat[r, offsets[r, f]:offsets[r, f + 1]]
 
 
 @numba.njit(cache=True)
 def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier_shown,
-               use_times, top_k,
-               max_branches, k1, b, idf, recall_k, flat, offsets, hop_stride, n_terms,
-               evidence, need, evidence_in, slot_hits, answered, out_env, out_q, out_mode,
-               out_ref, out_n_values, out_values, out_retention, out_recall):
+               use_times, top_k, max_branches, k1, b, idf, recall_k, episode_row, flat,
+               offsets, hop_stride, n_terms, evidence, need, evidence_in, slot_hits, answered,
+               out_env, out_q, out_mode, out_ref, out_n_values, out_values, out_retention,
+               out_recall):
     """Answer the questions due after the current chunk of every env in ``envs`` with the
     compiled BM25 reader (:func:`memgym.rewards.reader_kernel.answer_memory`) over the env's
-    packed reader tables (``EpisodeBuffers.table_flat``): reader hits, answered flags,
-    evidence retention and recall@``recall_k`` (0: not computed) per answer. Returns the
-    number of answers written to the ``out_*`` arrays (the reader's codes)."""
+    packed reader tables (``EpisodeBuffers.table_flat``, row ``episode_row[i]``): reader
+    hits, answered flags, evidence retention and recall@``recall_k`` (0: not computed) per
+    answer. Returns the number of answers written to the ``out_*`` arrays (the reader's
+    codes)."""
     m = 0
     n_slots = slot_src.shape[1]
     for i in envs:
+        row = episode_row[i]
         held = np.empty(n_slots, dtype=np.int64)
         n = 0
         for k in range(n_slots):
@@ -309,17 +319,17 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
         (chunk_ptr, chunk_terms, chunk_tf, chunk_len, text_rank, fact_key, fact_norm,
          fact_display, has_date, query_ptr, query_terms, query_tf, q_kind, q_first_query,
          q_first_key, q_attr_ptr, q_attrs, hop_query, hop_key, due_ptr, due_ids) = (
-            _field(flat, offsets, i, 0), _field(flat, offsets, i, 1),
-            _field(flat, offsets, i, 2), _field(flat, offsets, i, 3),
-            _field(flat, offsets, i, 4), _field(flat, offsets, i, 5),
-            _field(flat, offsets, i, 6), _field(flat, offsets, i, 7),
-            _field(flat, offsets, i, 8), _field(flat, offsets, i, 9),
-            _field(flat, offsets, i, 10), _field(flat, offsets, i, 11),
-            _field(flat, offsets, i, 12), _field(flat, offsets, i, 13),
-            _field(flat, offsets, i, 14), _field(flat, offsets, i, 15),
-            _field(flat, offsets, i, 16), _field(flat, offsets, i, 17),
-            _field(flat, offsets, i, 18), _field(flat, offsets, i, 19),
-            _field(flat, offsets, i, 20))
+            _field(flat, offsets, row, 0), _field(flat, offsets, row, 1),
+            _field(flat, offsets, row, 2), _field(flat, offsets, row, 3),
+            _field(flat, offsets, row, 4), _field(flat, offsets, row, 5),
+            _field(flat, offsets, row, 6), _field(flat, offsets, row, 7),
+            _field(flat, offsets, row, 8), _field(flat, offsets, row, 9),
+            _field(flat, offsets, row, 10), _field(flat, offsets, row, 11),
+            _field(flat, offsets, row, 12), _field(flat, offsets, row, 13),
+            _field(flat, offsets, row, 14), _field(flat, offsets, row, 15),
+            _field(flat, offsets, row, 16), _field(flat, offsets, row, 17),
+            _field(flat, offsets, row, 18), _field(flat, offsets, row, 19),
+            _field(flat, offsets, row, 20))
         questions = due_ids[due_ptr[cursor[i]]:due_ptr[cursor[i] + 1]]
         n_q = questions.shape[0]
         mode = np.zeros(n_q, dtype=np.int64)
@@ -332,13 +342,13 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
                           idf[n], chunk_ptr, chunk_terms, chunk_tf, chunk_len, text_rank,
                           fact_key, fact_norm, fact_display, has_date, query_ptr, query_terms,
                           query_tf, q_kind, q_first_query, q_first_key, q_attr_ptr, q_attrs,
-                          hop_query, hop_key, hop_stride[i], n_terms[i], mode, ref, values,
+                          hop_query, hop_key, hop_stride[row], n_terms[row], mode, ref, values,
                           n_values, used)
         top = np.full((n_q, max(recall_k, 1)), -1, dtype=np.int64)
         if n and recall_k > 0:
             top_sources(src, questions, recall_k, k1, b, idf[n], chunk_ptr, chunk_terms,
                         chunk_tf, chunk_len, text_rank, query_ptr, query_terms, query_tf,
-                        n_terms[i], top)
+                        n_terms[row], top)
         for j in range(n_q):
             q = questions[j]
             for e in range(n):
@@ -349,17 +359,17 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
             out_n_values[m] = n_values[j]
             out_values[m, :n_values[j]] = values[j, :n_values[j]]
             out_retention[m] = out_recall[m] = np.nan  # no evidence ids: no evidence terms
-            if need[i, q] > 0:
-                out_retention[m] = evidence_in[i, q] / need[i, q]
+            if need[row, q] > 0:
+                out_retention[m] = evidence_in[i, q] / need[row, q]
                 hits = 0.0
                 for r in range(top.shape[1] if recall_k > 0 else 0):
                     chunk = top[j, r]
-                    if chunk < 0 or not evidence[i, chunk, q]:
+                    if chunk < 0 or not evidence[row, chunk, q]:
                         continue
                     first = True  # count each evidence chunk once (entries may repeat it)
                     for r2 in range(r):
                         first = first and top[j, r2] != chunk
                     hits += first
-                out_recall[m] = hits / need[i, q]
+                out_recall[m] = hits / need[row, q]
             m += 1
     return m
