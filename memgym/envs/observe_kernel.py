@@ -53,42 +53,49 @@ def observe_rows(view_kind, view_bow, view_count, view_tokens, view_hedged, view
     top_age = age_table.shape[0] - 1
     used = np.zeros(n_tiers)
     used_tokens = np.zeros(n_tiers, dtype=np.float32)
+    # Element loops, not slices: a slice in a compiled loop is a new array view with its
+    # reference count kept atomically, which cost more than the observation itself.
     for i in range(n):
         kind = view_kind[i]
         in_view = kind != NONE
-        view[i, :] = 0
-        slots[i, :, :] = 0
+        for u in range(view.shape[1]):
+            view[i, u] = 0
+        for k in range(n_slots):
+            for u in range(slots.shape[2]):
+                slots[i, k, u] = 0
         if in_view:
-            view[i, :dim] = view_bow[i]
+            for d in range(dim):
+                view[i, d] = view_bow[i, d]
             view[i, dim + V_TOKENS] = min(view_tokens[i] / TOKEN_SCALE, 1.0)
             view[i, dim + V_FACT] = view_ids[i, 0] >= 0
             view[i, dim + V_HEDGED] = view_hedged[i]
             view[i, dim + V_RECALLED] = kind == RECALLED
             view[i, dim + V_QUESTION] = kind == QUESTION
-        used[:] = 0
-        used_tokens[:] = 0
+        for t in range(n_tiers):
+            used[t] = used_tokens[t] = 0
         for k in range(n_slots):
             slots[i, k, N_SLOT_FEATURES + slot_tier[k]] = 1.0
             if slot_entry[i, k] < 0:
                 continue
             used[slot_tier[k]] += 1
             used_tokens[slot_tier[k]] += slot_tokens[i, k]
-            row = slots[i, k]
-            row[S_OCC] = 1.0
-            row[S_AGE] = age_table[int(min(step_count[i] - slot_created[i, k], top_age))]
-            row[S_SINCE] = age_table[int(min(step_count[i] - slot_updated[i, k], top_age))]
-            row[S_HITS] = min(slot_hits[i, k] / 4.0, 1.0)
-            row[S_TOKENS] = min(slot_tokens[i, k] / TOKEN_SCALE, 1.0)
-            row[S_HEDGED] = slot_hedged[i, k]
+            slots[i, k, S_OCC] = 1.0
+            slots[i, k, S_AGE] = age_table[int(min(step_count[i] - slot_created[i, k],
+                                                   top_age))]
+            slots[i, k, S_SINCE] = age_table[int(min(step_count[i] - slot_updated[i, k],
+                                                     top_age))]
+            slots[i, k, S_HITS] = min(slot_hits[i, k] / 4.0, 1.0)
+            slots[i, k, S_TOKENS] = min(slot_tokens[i, k] / TOKEN_SCALE, 1.0)
+            slots[i, k, S_HEDGED] = slot_hedged[i, k]
             if in_view:
                 for j in range(4):  # same key / subject / attribute / value as the view
                     v = view_ids[i, j]
-                    row[S_KEY + j] = v >= 0 and slot_ids[i, k, j] == v
+                    slots[i, k, S_KEY + j] = v >= 0 and slot_ids[i, k, j] == v
                 inter = np.float32(0.0)  # float32 throughout, as numpy computes it
                 for d in range(dim):
                     inter += slot_bow[i, k, d] * np.float32(view_bow[i, d])
                 union = slot_count[i, k] + np.float32(view_count[i]) - inter
-                row[S_JACCARD] = inter / union if union > 0 else 0.0
+                slots[i, k, S_JACCARD] = inter / union if union > 0 else 0.0
         for t in range(n_tiers):
             memory[i, t] = used[t] / tier_entries[t]
             memory[i, n_tiers + t] = min(used_tokens[t] / token_scale[t], 1.0) * token_shown[t]

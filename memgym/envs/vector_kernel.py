@@ -252,7 +252,8 @@ def observe_batch(done, view_kind, view_src, cursor, episode_row, length, step_c
         for d in range(dim):
             view_bow[i, d] = bow[r, c, d]
         view_count[i], view_tokens[i], view_hedged[i] = count[r, c], tokens[r, c], hedged[r, c]
-        view_ids[i, :] = ids[r, c, :]
+        for j in range(4):
+            view_ids[i, j] = ids[r, c, j]
     observe_rows(kind, view_bow, view_count, view_tokens, view_hedged, view_ids, slot_entry,
                  slot_created, slot_updated, slot_hits, slot_tokens, slot_hedged, slot_count,
                  slot_ids, slot_bow, slot_invalid, step_count, cursor, env_length, ops_used,
