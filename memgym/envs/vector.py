@@ -20,6 +20,7 @@ from memgym.envs.text_kernel import observe_text, sync_similarity
 from memgym.envs.vector_answers import answer_compiled, answer_python
 from memgym.envs.vector_episodes import POOL_ROWS, EpisodeBuffers, encode_episode
 from memgym.rewards.reader import BM25Reader, _lucene_idf
+from memgym.rewards.score_kernel import metric_code
 from memgym.rewards.terms import TERMS
 
 
@@ -145,6 +146,7 @@ class MemoryVectorEnv(VectorEnv):
         self.reader = self.core.reader
         # The compiled reader answers for the BM25 reader (the default); others run as is.
         self.compiled_reader = type(self.reader) is BM25Reader
+        self._metric_code = metric_code(self.core.metric)  # -1: scored in Python
         self.evidence_weights = bool(self.core.weights["evidence"]
                                      or self.core.weights["evidence_recall"])
         # recall@k ranks memory once more: skipped (0) when its weight is 0 (its term is 0)

@@ -14,31 +14,32 @@ from memgym.rewards.reader import MAX_BRANCHES
 
 
 def answer_compiled(self: Any, envs: np.ndarray, terms: np.ndarray) -> None:
-    """Answer the due questions of ``envs`` in one compiled call; the Python left is a
-    dictionary lookup per answer (the score of each distinct answer, once per episode)."""
+    """Answer and score the due questions of ``envs`` in one compiled call; answers the
+    kernel does not score (yes / no, ``locomo_f1``) are scored here, each distinct answer
+    once per episode (a dictionary lookup when it comes again)."""
     b = self.buffers
     bound = len(self.answered[0]) * len(envs)
     out_env, out_q, out_mode, out_ref, out_n = (np.empty(bound, dtype=np.int64)
                                                 for _ in range(5))
     out_values = np.empty((bound, max(self.n_slots * MAX_BRANCHES, 1)), dtype=np.int64)
-    retention, recall = np.empty(bound), np.empty(bound)
+    scores, retention, recall = np.empty(bound), np.empty(bound), np.empty(bound)
     reader = self.reader
     m = kernel.answer_due(
         envs, self.cursor, self.slot_src, self.slot_entry, self.slot_invalid, self.slot_tier,
         self.always_shown, reader.time_aware, reader.top_k, MAX_BRANCHES, reader.k1,
         reader.b, self._idf, self._recall_k, b.episode_row, b.table_flat, b.table_offsets,
         b.hop_stride, b.n_terms, b.evidence, b.need, self.evidence_in, self.slot_hits,
-        self.answered, out_env, out_q, out_mode, out_ref, out_n, out_values, retention, recall)
-    metric, rows, episode_row = self.core.metric, b.rows, b.episode_row.tolist()
-    scores = np.empty(m)
-    for j, (i, q, mode, ref, n) in enumerate(zip(out_env[:m].tolist(), out_q[:m].tolist(),
-                                                 out_mode[:m].tolist(), out_ref[:m].tolist(),
-                                                 out_n[:m].tolist())):
+        self.answered, self._metric_code, out_env, out_q, out_mode, out_ref, out_n, out_values,
+        scores, retention, recall)
+    metric, rows, episode_row = self.core.metric, b.rows, b.episode_row
+    for j in np.flatnonzero(np.isnan(scores[:m])).tolist():
+        i, q, mode, ref, n = (int(out_env[j]), int(out_q[j]), int(out_mode[j]),
+                              int(out_ref[j]), int(out_n[j]))
         row = rows[episode_row[i]]
         values = tuple(out_values[j, :n].tolist()) if n > 1 else ()
-        score = row.code_scores.get((q, mode, ref, values, metric))  # the hot path
+        score = row.code_scores.get((q, mode, ref, values, metric))
         scores[j] = row.score_code(q, mode, ref, values, metric) if score is None else score
-    kernel.credit_answers(out_env[:m], scores, retention, recall, b.episode_row, b.n_questions,
+    kernel.credit_answers(out_env[:m], scores[:m], retention, recall, b.episode_row, b.n_questions,
                           b.n_evidence, self.evidence_weights, terms, self.qa_sum,
                           self.qa_count)
 

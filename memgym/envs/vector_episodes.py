@@ -21,6 +21,7 @@ from memgym.envs.text_features import SKETCH_DIM, STREAM_CUES, SURFACE_CUES, Epi
 from memgym.rewards.metrics import score_answer
 from memgym.rewards.reader import ReaderAnswer
 from memgym.rewards.reader_tables import ReaderTables, build_tables
+from memgym.rewards.score_kernel import ScoreTables, build_score_tables
 
 
 @dataclass
@@ -148,12 +149,14 @@ class EpisodeBuffers:
         self.stream_tokens = np.zeros(n, dtype=np.float64)
         self.n_questions = np.ones(n, dtype=np.float64)  # max(len(questions), 1)
         self.n_evidence = np.ones(n, dtype=np.int64)  # EpisodeRow.n_evidence
-        #: The reader tables (``ReaderTables.ARRAYS``, then the due questions of every chunk:
-        #: ``due_ptr``, ``due_ids``) of row r: ``table_flat[r]`` cut at ``table_offsets[r]``;
+        #: The reader tables (``ReaderTables.ARRAYS``, the due questions of every chunk:
+        #: ``due_ptr``, ``due_ids``, then the answers' tokens: ``ScoreTables.ARRAYS``) of
+        #: row r: ``table_flat[r]`` cut at ``table_offsets[r]``;
         #: lengths differ by episode, the row is padded to the longest seen.
         width = old["table_flat"].shape[1] if "table_flat" in old else 1
         self.table_flat = np.zeros((n, width), dtype=np.int64)
-        self.table_offsets = np.zeros((n, len(ReaderTables.ARRAYS) + 3), dtype=np.int64)
+        self.table_offsets = np.zeros(
+            (n, len(ReaderTables.ARRAYS) + 3 + len(ScoreTables.ARRAYS)), dtype=np.int64)
         self.n_terms = np.zeros(n, dtype=np.int64)
         self.hop_stride = np.zeros(n, dtype=np.int64)
         self.bow = np.zeros((n, chunks, self.dim), dtype=np.uint8)
@@ -294,10 +297,12 @@ def encode_episode(episode: Episode, dim: int, reader_tables: bool, parse: bool 
     row = EpisodeRow(episode, feats.texts, due, tables,
                      max(sum(bool(q.evidence) for q in episode.questions), 1))
     flat, offsets = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if tables is not None:  # + questions due after each chunk: due_ptr, due_ids
+    if tables is not None:  # + questions due after each chunk, the answers' tokens
         due_ptr = np.zeros(c + 1, dtype=np.int64)
         due_ptr[1:] = np.cumsum([len(due.get(k, ())) for k in range(c)])
-        flat, offsets = tables.packed(due_ptr, [j for k in range(c) for j in due.get(k, ())])
+        score = build_score_tables(tables, [q.answers for q in episode.questions])
+        flat, offsets = tables.packed(due_ptr, [j for k in range(c) for j in due.get(k, ())],
+                                      *score.arrays())
     return EncodedEpisode(
         row=row, bow=chunks.bow.astype(np.uint8),
         count=chunks.count, tokens=chunks.tokens, hedged=chunks.hedged,

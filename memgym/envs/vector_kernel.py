@@ -22,6 +22,7 @@ from memgym.envs.observe_kernel import (
     UPDATE, archive_rows, observe_rows,
 )
 from memgym.rewards.reader_kernel import answer_memory, top_sources
+from memgym.rewards.score_kernel import score_code
 from memgym.rewards.terms import TERMS
 
 INVALID = -1  # the code of an action outside the layout
@@ -293,14 +294,15 @@ def _field(flat, offsets, r, f):
 def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier_shown,
                use_times, top_k, max_branches, k1, b, idf, recall_k, episode_row, flat,
                offsets, hop_stride, n_terms, evidence, need, evidence_in, slot_hits, answered,
-               out_env, out_q, out_mode, out_ref, out_n_values, out_values, out_retention,
-               out_recall):
+               metric, out_env, out_q, out_mode, out_ref, out_n_values, out_values, out_score,
+               out_retention, out_recall):
     """Answer the questions due after the current chunk of every env in ``envs`` with the
     compiled BM25 reader (:func:`memgym.rewards.reader_kernel.answer_memory`) over the env's
     packed reader tables (``EpisodeBuffers.table_flat``, row ``episode_row[i]``): reader
     hits, answered flags, evidence retention and recall@``recall_k`` (0: not computed) per
-    answer. Returns the number of answers written to the ``out_*`` arrays (the reader's
-    codes)."""
+    answer, and the answer's score under metric code ``metric``
+    (:func:`memgym.rewards.score_kernel.score_code`; NaN: the caller scores it). Returns
+    the number of answers written to the ``out_*`` arrays (the reader's codes)."""
     m = 0
     n_slots = slot_src.shape[1]
     for i in envs:
@@ -331,6 +333,14 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
             _field(flat, offsets, row, 16), _field(flat, offsets, row, 17),
             _field(flat, offsets, row, 18), _field(flat, offsets, row, 19),
             _field(flat, offsets, row, 20))
+        (display_ptr, display_toks, text_ptr, text_toks, date_ptr, date_toks, gold_q_ptr,
+         gold_ptr, gold_toks, abstain_toks, joiner_toks) = (
+            _field(flat, offsets, row, 21), _field(flat, offsets, row, 22),
+            _field(flat, offsets, row, 23), _field(flat, offsets, row, 24),
+            _field(flat, offsets, row, 25), _field(flat, offsets, row, 26),
+            _field(flat, offsets, row, 27), _field(flat, offsets, row, 28),
+            _field(flat, offsets, row, 29), _field(flat, offsets, row, 30),
+            _field(flat, offsets, row, 31))
         questions = due_ids[due_ptr[cursor[i]]:due_ptr[cursor[i] + 1]]
         n_q = questions.shape[0]
         mode = np.zeros(n_q, dtype=np.int64)
@@ -359,6 +369,10 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
             out_env[m], out_q[m], out_mode[m], out_ref[m] = i, q, mode[j], ref[j]
             out_n_values[m] = n_values[j]
             out_values[m, :n_values[j]] = values[j, :n_values[j]]
+            out_score[m] = score_code(metric, q, mode[j], ref[j], values[j], n_values[j],
+                                      display_ptr, display_toks, text_ptr, text_toks, date_ptr,
+                                      date_toks, gold_q_ptr, gold_ptr, gold_toks,
+                                      abstain_toks, joiner_toks)
             out_retention[m] = out_recall[m] = np.nan  # no evidence ids: no evidence terms
             if need[row, q] > 0:
                 out_retention[m] = evidence_in[i, q] / need[row, q]
