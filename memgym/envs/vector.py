@@ -97,6 +97,7 @@ class MemoryVectorEnv(VectorEnv):
         self.num_envs, self.render_mode = num_envs, None
         self.episode_options = dict(episode_options or {})
         self.max_episode_steps = max_episode_steps
+        self._max_steps = -1 if max_episode_steps is None else int(max_episode_steps)
         self.single_observation_space = template.observation_space
         self.single_action_space = template.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -180,6 +181,8 @@ class MemoryVectorEnv(VectorEnv):
         self.archive_updated = np.zeros((n, width), dtype=np.int64)
         self.done = np.zeros(n, dtype=bool)
         self.prev_done = np.zeros(n, dtype=bool)
+        self._advance = np.zeros(n, dtype=bool)  # set by every step (apply_ops)
+        self._due_envs = np.zeros(n, dtype=np.int64)
         self.sources_in = np.zeros((n, 1), dtype=np.int32)
         self.qa_sum = np.zeros(n)
         self.qa_count = np.zeros(n, dtype=np.int64)
@@ -188,14 +191,10 @@ class MemoryVectorEnv(VectorEnv):
         self.answered = np.zeros((n, 0), dtype=bool)
         self._phi = np.zeros(n)
         space = self.single_observation_space
-        self._obs_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
-                            for key in ("view", "slots", "memory")}
-        self._archive_obs = np.zeros((n, self.archive_view, len(ARCHIVE_FEATURES)),
-                                     dtype=np.float32)
-        self._mask_buffer = np.zeros((n, self.n_actions), dtype=bool)
+        # the kernels write every element of the observation: new arrays each step, no copy
+        self._obs_shapes = {key: (n, *space[key].shape) for key in space}
+        self._obs_shapes["archive"] = (n, self.archive_view, len(ARCHIVE_FEATURES))
         if self.text is not None:  # slot-slot cosines, kept across steps (text_kernel)
-            self._text_arrays = {key: np.zeros((n, *space[key].shape), dtype=np.float32)
-                                 for key in ("text_view", "text_slots", "text_slot_sketch")}
             self.text_seen = np.full((n, s), -1, dtype=np.int64)
             self.text_similarity = np.zeros((n, s, s), dtype=np.float32)
 
@@ -274,63 +273,58 @@ class MemoryVectorEnv(VectorEnv):
             a = a.astype(np.int64)
         except (TypeError, ValueError, OverflowError):  # unparsable entries: invalid ops
             a = np.array([_as_action(x) for x in a], dtype=np.int64)
+        n, b = self.num_envs, self.buffers
         resetting = self.prev_done.copy()
-        active = ~resetting & ~self.done
-        terms = np.zeros((self.num_envs, len(TERMS)))
-        valid = np.zeros(self.num_envs, dtype=bool)
-        advance = np.zeros(self.num_envs, dtype=bool)
-        b = self.buffers
+        terms = np.zeros((n, len(TERMS)))
+        active, valid = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        advance = self._advance
         if self.archive_cap < 0 and self.archive_len.max() >= self.archive_src.shape[1]:
             # an unbounded archive that is full: grow
             for name in ("archive_src", "archive_updated"):
                 old = getattr(self, name)
-                grown = np.zeros((self.num_envs, 2 * old.shape[1]), dtype=np.int64)
+                grown = np.zeros((n, 2 * old.shape[1]), dtype=np.int64)
                 grown[:, :old.shape[1]] = old
                 setattr(self, name, grown)
-        kernel.apply_ops(
+        n_due = kernel.apply_ops(
             a, self._mask, self.action_op, self.action_arg, self.action_tier, self.slot_tier,
             self.core.ops_per_chunk, self.op_cost, self.reread_cost, self.entry_capacity,
             self.archive_cap, b.episode_row, b.length, b.nonempty, b.tokens, b.hedged, b.count,
-            b.ids, b.bow, b.evidence, b.conflict, self.slot_src, self.slot_entry, self.slot_created,
-            self.slot_updated, self.slot_hits, self.slot_tokens, self.slot_hedged, self.slot_count,
-            self.slot_ids, self.slot_bow, self.slot_invalid, self.next_id, self.step_count,
-            self.ops_used, self.rereads_used, self.view_kind, self.view_src, self.archive_len,
-            self.archive_src, self.archive_updated, self.steps, self.cursor, self.done,
-            self.prev_done, self.sources_in, self.evidence_in, self.conflicts_in, terms, valid,
-            advance)
-        if advance.any():  # questions due after this chunk: the reader
-            due = np.flatnonzero(advance & b.has_due[b.episode_row,
-                                                     np.minimum(self.cursor, b.chunks - 1)])
-            if not self.compiled_reader:
+            b.ids, b.bow, b.evidence, b.conflict, b.has_due, self.slot_src, self.slot_entry,
+            self.slot_created, self.slot_updated, self.slot_hits, self.slot_tokens,
+            self.slot_hedged, self.slot_count, self.slot_ids, self.slot_bow, self.slot_invalid,
+            self.next_id, self.step_count, self.ops_used, self.rereads_used, self.view_kind,
+            self.view_src, self.archive_len, self.archive_src, self.archive_updated, self.steps,
+            self.cursor, self.done, self.prev_done, self.sources_in, self.evidence_in,
+            self.conflicts_in, terms, active, valid, advance, self._due_envs)
+        if n_due:  # questions due after this chunk: the reader
+            due = self._due_envs[:n_due]
+            if self.compiled_reader:
+                answer_compiled(self, due, terms)
+            else:
                 for i in due.tolist():
                     answer_python(self, i, terms)
-            elif len(due):
-                answer_compiled(self, due, terms)
         kernel.finish_step(advance, active, b.episode_row, b.length, b.stream_tokens,
                            self.slot_tokens, self.cursor, self.ops_used, self.rereads_used,
                            self.done, self.evidence_in, self.conflicts_in, b.need, b.qmask,
                            self.answered, b.n_questions, self._phi, terms)
-        weighted = terms * self.weights
-        reward = weighted.sum(axis=1)
-        terminated = active & self.done
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        if self.max_episode_steps is not None:
-            truncated = active & ~terminated & (self.steps >= self.max_episode_steps)
+        reward = np.empty(n)
+        terminated, truncated = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        kernel.settle(active, resetting, self.done, self.steps, self._max_steps, self.weights,
+                      terms, reward, terminated, truncated)  # terms are weighted from here
         if resetting.any():  # NEXT_STEP autoreset: this step only resets those envs
             self._start(np.flatnonzero(resetting), dict(self.episode_options))
-            reward[resetting] = 0.0
         self.prev_done = terminated | truncated
         obs = self._observation()
         info: dict[str, Any] = {
             "action_mask": self._mask, "_action_mask": self._all,
-            "reward_terms": {k: weighted[:, j] for j, k in enumerate(TERMS)},
+            "reward_terms": dict(zip(TERMS, terms.T)),  # column views
             "_reward_terms": active,
             "ok": valid, "_ok": active,
         }
         if terminated.any():
             info["qa_score"] = self.qa_sum / np.maximum(self.qa_count, 1)
             info["_qa_score"] = terminated
-        return obs, reward.astype(np.float64), terminated, truncated, info
+        return obs, reward, terminated, truncated, info
 
     def _potential(self) -> None:
         """The evidence potential of every env into ``_phi`` (after resets)."""
@@ -343,8 +337,10 @@ class MemoryVectorEnv(VectorEnv):
 
     # -- observation and masks (memgym.envs.vector_kernel.observe) ----------------------
     def _observation(self) -> dict[str, np.ndarray]:
-        b = self.buffers
-        obs = self._obs_arrays
+        b, shapes = self.buffers, self._obs_shapes
+        obs = {key: np.empty(shapes[key], dtype=np.float32) for key in ("view", "slots", "memory")}
+        archive = np.empty(shapes["archive"], dtype=np.float32)
+        self._mask = np.empty((self.num_envs, self.n_actions), dtype=bool)
         kernel.observe_batch(
             self.done, self.view_kind, self.view_src, self.cursor, b.episode_row, b.length,
             self.step_count, self.ops_used, self.core.ops_per_chunk, self.rereads_used,
@@ -354,18 +350,16 @@ class MemoryVectorEnv(VectorEnv):
             self.slot_hedged, self.slot_count, self.slot_ids, self.slot_bow, self.slot_invalid,
             self.slot_tier, self.tier_entries, self.tier_token_cap, self.token_scale,
             self.token_shown, AGE_TABLE, self.action_op, self.action_arg, self.action_tier,
-            obs["view"], obs["slots"], obs["memory"], self._mask_buffer, self._archive_obs)
-        self._mask = self._mask_buffer.copy()
-        out = {key: value.copy() for key, value in obs.items()}
+            obs["view"], obs["slots"], obs["memory"], self._mask, archive)
         if self.archive_view:
-            out["archive"] = self._archive_obs.copy()
+            obs["archive"] = archive
         if self.invalidate_obs:
-            out["slot_invalid"] = self.slot_invalid.astype(np.float32)
+            obs["slot_invalid"] = self.slot_invalid.astype(np.float32)
         if self.slot_bow_obs:
-            out["slot_bow"] = self.slot_bow.copy()
+            obs["slot_bow"] = self.slot_bow.copy()
         if self.text is not None:
-            out.update(self._text_observation())
-        return out
+            obs.update(self._text_observation())
+        return obs
 
     def _text_observation(self) -> dict[str, np.ndarray]:
         """``text_view`` / ``text_slots`` / ``text_slot_sketch`` of every env: the chunk at
@@ -374,13 +368,14 @@ class MemoryVectorEnv(VectorEnv):
         rows = b.episode_row
         at = kernel.view_chunks(self.view_kind, self.view_src, self.cursor, rows, b.length)
         sync_similarity(self.slot_src, self.text_seen, rows, b.embedding, self.text_similarity)
-        arrays = self._text_arrays
+        arrays = {key: np.empty(self._obs_shapes[key], dtype=np.float32)
+                  for key in ("text_view", "text_slots", "text_slot_sketch")}
         observe_text(~self.done, b.embedding[rows, at], b.surface[rows, at],
                      b.stream[rows, at], b.speaker[rows, at], b.session[rows, at], self.cursor,
                      self.slot_src, self.text_similarity, rows, b.length, b.n_sessions,
                      b.embedding, b.surface, b.speaker, b.session, b.sketch,
                      arrays["text_view"], arrays["text_slots"], arrays["text_slot_sketch"])
-        return {key: value.copy() for key, value in arrays.items()}
+        return arrays
 
     def close_extras(self, **kwargs: Any) -> None:
         """Stop the template env's episode-prefetching workers, if any."""

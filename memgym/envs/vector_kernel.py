@@ -82,24 +82,27 @@ def _most_similar_past_chunk(r, c, bow):
 @numba.njit(cache=True)
 def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_per_chunk,
               op_cost, reread_cost, entry_capacity, archive_capacity, episode_row,
-              length, nonempty, tokens, hedged, count, ids, bow, evidence, conflict,
+              length, nonempty, tokens, hedged, count, ids, bow, evidence, conflict, has_due,
               slot_src, slot_entry, slot_created, slot_updated, slot_hits, slot_tokens,
               slot_hedged, slot_count, slot_ids, slot_bow, slot_invalid, next_id, step_count,
               ops_used, rereads_used, view_kind, view_src, archive_len, archive_src,
               archive_updated, steps, cursor, done, prev_done, sources_in, evidence_in,
-              conflicts_in, terms, valid, advance):
+              conflicts_in, terms, active, valid, advance, due_envs):
     """Run every env's action: ops, evidence ledger, op / invalid / retrieval / memory-size
-    terms. Sets ``valid`` and ``advance`` (the env moves past its chunk; the caller answers
-    the questions due, then calls :func:`finish_step`).
+    terms. Sets ``active`` (the env plays this step: not resetting, not over), ``valid`` and
+    ``advance`` (the env moves past its chunk), and lists in ``due_envs`` the envs with
+    questions due after that chunk; returns their number (the caller answers them, then
+    calls :func:`finish_step`).
 
     A reread brings an archived entry's chunk or the most similar past chunk into view
     (``view_kind`` RECALLED, ``view_src``) for one op, which uses none of the chunk's ops;
     the view then returns to the chunk. ``archive_src`` must have room for one more entry.
     Env ``i`` plays row ``episode_row[i]`` of the episode arrays (``length`` ... ``conflict``)."""
-    n_actions = mask.shape[1]
+    n_actions, n_due = mask.shape[1], 0
     for i in range(actions.shape[0]):
         valid[i] = advance[i] = False
-        if prev_done[i] or done[i]:
+        active[i] = not (prev_done[i] or done[i])
+        if not active[i]:
             continue
         a, r = actions[i], episode_row[i]
         in_range = 0 <= a < n_actions
@@ -182,6 +185,10 @@ def apply_ops(actions, mask, action_op, action_arg, action_tier, slot_tier, ops_
                     used += slot_src[i, k] >= 0
                 terms[i, T_MEMORY] -= used / entry_capacity / length[r]
                 advance[i] = True
+                if has_due[r, cur]:
+                    due_envs[n_due] = i
+                    n_due += 1
+    return n_due
 
 
 @numba.njit(cache=True)
@@ -210,6 +217,23 @@ def finish_step(advance, active, episode_row, length, stream_tokens, slot_tokens
         new_phi = ready / n_questions[r]
         terms[i, T_SHAPING] = new_phi - phi[i] if active[i] else 0.0
         phi[i] = new_phi
+
+
+@numba.njit(cache=True)
+def settle(active, resetting, done, steps, max_steps, weights, terms, reward, terminated,
+           truncated):
+    """Weigh the terms in place, then every env's reward (the weighted terms summed in
+    order, as the single env sums them; 0 for an env resetting this step), termination and
+    truncation (``max_steps`` < 0: none)."""
+    for i in range(terms.shape[0]):
+        total = 0.0
+        for j in range(terms.shape[1]):
+            terms[i, j] *= weights[j]
+            total += terms[i, j]
+        reward[i] = 0.0 if resetting[i] else total
+        terminated[i] = active[i] and done[i]
+        truncated[i] = (max_steps >= 0 and active[i] and not terminated[i]
+                        and steps[i] >= max_steps)
 
 
 @numba.njit(cache=True)
