@@ -225,6 +225,9 @@ class MemoryEnv(gym.Env):
         self._features: EpisodeFeatures | None = None
         self._mask_step: tuple[int, int] | None = None
         self._episodes_started = 0
+        #: The mask the last observation's kernel call also gave, and the step it is of
+        #: (``compute_action_mask`` takes it once instead of calling the kernel again).
+        self._fresh_mask: tuple[np.ndarray, tuple[int, int]] | None = None
         self._cache_key: Any = None  # of the episode reset() drew, for start_episode
 
     # -- action layout -------------------------------------------------------------------
@@ -291,6 +294,9 @@ class MemoryEnv(gym.Env):
         The public hook for recipes: a subclass that restricts the action set overrides it,
         calls ``super().compute_action_mask()`` and clears what its rules forbid (the mask guides
         maskable samplers; ``step`` must still take a masked action without crashing)."""
+        fresh, self._fresh_mask = self._fresh_mask, None  # handed out once: no aliasing
+        if fresh is not None and fresh[1] == (self.core.step_count, self._episodes_started):
+            return fresh[0]
         return self._compiled_rows()[3][0]
 
     def decode(self, action: Any) -> tuple[str, dict[str, Any]]:
@@ -386,6 +392,7 @@ class MemoryEnv(gym.Env):
             self.slot_tier, self._tier_entries_f, self.tier_token_cap, self._token_scale,
             self._token_shown, AGE_TABLE, self.action_codes, self.action_args,
             self.action_tiers, view, slots, memory, mask)
+        self._fresh_mask = (mask[0], (core.step_count, self._episodes_started))
         return view, slots, memory, mask
 
     def _observation(self) -> dict[str, np.ndarray]:
