@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,9 @@ from memgym.envs.registration import load_task
 from memgym.rewards.evidence import evidence_shares
 from memgym.rewards.reader import BM25Reader
 from memgym.rewards.reader_kernel import answer_chunks, top_sources_of
-from memgym.rewards.reader_tables import CHAIN, CONTEXT, WHEN, YES_NO, build_tables
+from memgym.rewards.reader_tables import (
+    CHAIN, CONTEXT, WHEN, YES_NO, ReaderTables, build_tables,
+)
 
 #: Generated tasks covering every question kind: possessive chains of 1-3 hops, yes / no,
 #: "when" and answer-in-context questions, rumours (hedged duplicates of a fact), updates.
@@ -26,27 +30,35 @@ def episode_texts(task_path: str, seed: int) -> tuple[list[str], list[str], obje
     return [c.render() for c in episode.chunks], [q.text for q in episode.questions], episode
 
 
+def random_memories(task_path: str, seeds: int, per_seed: int, rng: np.random.Generator
+                    ) -> Iterator[tuple[int, object, ReaderTables, list[int]]]:
+    """(seed, episode, its reader tables, a random memory as chunk ids) for ``per_seed``
+    memories of each of the first ``seeds`` episodes; entries repeat chunks sometimes (an
+    agent may add the same chunk twice)."""
+    for seed in range(seeds):
+        texts, questions, episode = episode_texts(task_path, seed)
+        tables = build_tables(texts, questions)
+        for _ in range(per_seed):
+            n = int(rng.integers(0, 14))
+            yield seed, episode, tables, rng.integers(0, len(texts), size=n).tolist()
+
+
 @pytest.mark.parametrize("task_path", TASKS)
 def test_same_answers_as_bm25_reader_on_random_memories(task_path: str) -> None:
     rng = np.random.default_rng(0)
     compared = 0
-    for seed in range(6):
-        texts, questions, _ = episode_texts(task_path, seed)
-        tables = build_tables(texts, questions)
-        for _ in range(12):
-            n = int(rng.integers(0, 14))
-            # entries repeat chunks sometimes (an agent may add the same chunk twice)
-            sources = rng.integers(0, len(texts), size=n).tolist()
-            shown = (rng.random(n) < 0.2).tolist()
-            times = rng.integers(0, 4, size=n).tolist()  # equal times: ties among the latest
-            top_k, time_aware = int(rng.integers(1, 5)), bool(rng.random() < 0.5)
-            expected = BM25Reader(top_k=top_k, time_aware=time_aware).answer_all(
-                questions, [texts[c] for c in sources], [i for i in range(n) if shown[i]],
-                times=times)
-            got = answer_chunks(tables, sources, range(len(questions)), shown,
-                                times if time_aware else None, top_k=top_k)
-            assert got == expected, (seed, sources)
-            compared += len(questions)
+    for seed, _, tables, sources in random_memories(task_path, 6, 12, rng):
+        texts, questions, n = tables.texts, tables.questions, len(sources)
+        shown = (rng.random(n) < 0.2).tolist()
+        times = rng.integers(0, 4, size=n).tolist()  # equal times: ties among the latest
+        top_k, time_aware = int(rng.integers(1, 5)), bool(rng.random() < 0.5)
+        expected = BM25Reader(top_k=top_k, time_aware=time_aware).answer_all(
+            questions, [texts[c] for c in sources], [i for i in range(n) if shown[i]],
+            times=times)
+        got = answer_chunks(tables, sources, range(len(questions)), shown,
+                            times if time_aware else None, top_k=top_k)
+        assert got == expected, (seed, sources)
+        compared += len(questions)
     assert compared >= 200
 
 

@@ -17,7 +17,7 @@ from memgym.rewards.reader_tables import (
     MODE_ABSTAIN, MODE_CONTEXT, MODE_VALUES, MODE_WHEN, MODE_YES_NO, build_tables,
 )
 from memgym.rewards.score_kernel import build_score_tables, score_of
-from test_reader_compiled import TASKS, episode_texts
+from test_reader_compiled import TASKS, random_memories
 
 METRICS = ("em", "f1", "contains")
 
@@ -34,28 +34,24 @@ def same(got: float, expected: float) -> bool:
 def test_scores_of_the_compiled_readers_answers_on_random_memories(task_path: str) -> None:
     rng = np.random.default_rng(1)
     compared = 0
-    for seed in range(4):
-        texts, questions, episode = episode_texts(task_path, seed)
+    for seed, episode, tables, sources in random_memories(task_path, 4, 10, rng):
         golds = [q.answers for q in episode.questions]
-        tables = build_tables(texts, questions)
         score = build_score_tables(tables, golds)
-        for _ in range(10):
-            n = int(rng.integers(1, 14))
-            sources = rng.integers(0, len(texts), size=n).astype(np.int64)
-            mode, ref, values, n_values, _ = run_answers(
-                tables, sources, np.arange(len(questions)), np.zeros(n, bool), None,
-                int(rng.integers(1, 4)), 1.5, 0.75)
-            for q in range(len(questions)):
-                vals = values[q, :n_values[q]].tolist() if n_values[q] > 1 else []
-                for metric in METRICS:
-                    got = score_of(score, metric, q, int(mode[q]), int(ref[q]), vals)
-                    if mode[q] == MODE_YES_NO:
-                        assert math.isnan(got)  # left to Python
-                        continue
-                    expected = python_score(tables, golds, metric, q, int(mode[q]),
-                                            int(ref[q]), vals)
-                    assert same(got, expected), (seed, q, metric, got, expected)
-                    compared += 1
+        n = len(sources)
+        mode, ref, values, n_values, _ = run_answers(
+            tables, np.asarray(sources, dtype=np.int64), np.arange(len(golds)),
+            np.zeros(n, bool), None, int(rng.integers(1, 4)), 1.5, 0.75)
+        for q in range(len(golds)):
+            vals = values[q, :n_values[q]].tolist() if n_values[q] > 1 else []
+            for metric in METRICS:
+                got = score_of(score, metric, q, int(mode[q]), int(ref[q]), vals)
+                if mode[q] == MODE_YES_NO:
+                    assert math.isnan(got)  # left to Python
+                    continue
+                expected = python_score(tables, golds, metric, q, int(mode[q]), int(ref[q]),
+                                        vals)
+                assert same(got, expected), (seed, q, metric, got, expected)
+                compared += 1
     assert compared >= 60
 
 

@@ -357,14 +357,7 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
             _field(flat, offsets, row, 16), _field(flat, offsets, row, 17),
             _field(flat, offsets, row, 18), _field(flat, offsets, row, 19),
             _field(flat, offsets, row, 20))
-        (display_ptr, display_toks, text_ptr, text_toks, date_ptr, date_toks, gold_q_ptr,
-         gold_ptr, gold_toks, abstain_toks, joiner_toks) = (
-            _field(flat, offsets, row, 21), _field(flat, offsets, row, 22),
-            _field(flat, offsets, row, 23), _field(flat, offsets, row, 24),
-            _field(flat, offsets, row, 25), _field(flat, offsets, row, 26),
-            _field(flat, offsets, row, 27), _field(flat, offsets, row, 28),
-            _field(flat, offsets, row, 29), _field(flat, offsets, row, 30),
-            _field(flat, offsets, row, 31))
+        score_bounds = offsets[row, 21:]  # then the answers' tokens (ScoreTables)
         questions = due_ids[due_ptr[cursor[i]]:due_ptr[cursor[i] + 1]]
         n_q = questions.shape[0]
         mode = np.zeros(n_q, dtype=np.int64)
@@ -394,9 +387,7 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
             out_n_values[m] = n_values[j]
             out_values[m, :n_values[j]] = values[j, :n_values[j]]
             out_score[m] = score_code(metric, q, mode[j], ref[j], values[j], n_values[j],
-                                      display_ptr, display_toks, text_ptr, text_toks, date_ptr,
-                                      date_toks, gold_q_ptr, gold_ptr, gold_toks,
-                                      abstain_toks, joiner_toks)
+                                      flat[row], score_bounds)
             out_retention[m] = out_recall[m] = np.nan  # no evidence ids: no evidence terms
             if need[row, q] > 0:
                 out_retention[m] = evidence_in[i, q] / need[row, q]

@@ -66,6 +66,13 @@ class ScoreTables:
     def arrays(self) -> list[np.ndarray]:
         return [getattr(self, name) for name in self.ARRAYS]
 
+    def packed(self) -> tuple[np.ndarray, np.ndarray]:
+        """The :attr:`ARRAYS` as one flat array and their bounds, as :func:`score_code`
+        takes them."""
+        bounds = np.zeros(len(self.ARRAYS) + 1, dtype=np.int64)
+        bounds[1:] = np.cumsum([len(a) for a in self.arrays()])
+        return np.concatenate(self.arrays()), bounds
+
 
 def _rows(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     ptr = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -163,12 +170,18 @@ def _contains(pred, gold):
 
 
 @numba.njit(cache=True)
-def score_code(metric, q, mode, ref, values, n_values, display_ptr, display_toks, text_ptr,
-               text_toks, date_ptr, date_toks, gold_q_ptr, gold_ptr, gold_toks, abstain_toks,
-               joiner_toks):
+def score_code(metric, q, mode, ref, values, n_values, flat, bounds):
     """``score_answer`` of the reader's answer to question ``q`` given as codes (mode, ref,
     ``values[:n_values]``) under metric code ``metric``; NaN when it is not scored here
-    (a yes / no answer, a metric of code -1, texts not tokenised)."""
+    (a yes / no answer, a metric of code -1, texts not tokenised). The episode's
+    :class:`ScoreTables` are packed in ``flat``, field k at ``bounds[k]:bounds[k + 1]``
+    (:meth:`ScoreTables.packed`)."""
+    (display_ptr, display_toks, text_ptr, text_toks, date_ptr, date_toks, gold_q_ptr,
+     gold_ptr, gold_toks, abstain_toks, joiner_toks) = (
+        flat[bounds[0]:bounds[1]], flat[bounds[1]:bounds[2]], flat[bounds[2]:bounds[3]],
+        flat[bounds[3]:bounds[4]], flat[bounds[4]:bounds[5]], flat[bounds[5]:bounds[6]],
+        flat[bounds[6]:bounds[7]], flat[bounds[7]:bounds[8]], flat[bounds[8]:bounds[9]],
+        flat[bounds[9]:bounds[10]], flat[bounds[10]:bounds[11]])
     if mode != MODE_ABSTAIN and mode != MODE_VALUES and mode != MODE_CONTEXT \
             and mode != MODE_WHEN:
         return np.nan
@@ -198,4 +211,4 @@ def score_of(score: ScoreTables, metric: str, question: int, mode: int, ref: int
     """:func:`score_code` from Python (tests, one answer at a time)."""
     vals = np.asarray(values, dtype=np.int64)
     return score_code(metric_code(metric), question, mode, ref,
-                      vals if len(vals) else np.zeros(1, np.int64), len(vals), *score.arrays())
+                      vals if len(vals) else np.zeros(1, np.int64), len(vals), *score.packed())
