@@ -32,6 +32,13 @@ def _as_action(value: Any) -> int:
         return -1
 
 
+def _widened(old: np.ndarray, width: int) -> np.ndarray:
+    """``old`` with its second axis grown to ``width`` (zeros after its contents)."""
+    grown = np.zeros((old.shape[0], width, *old.shape[2:]), dtype=old.dtype)
+    grown[:, :old.shape[1]] = old
+    return grown
+
+
 class MemoryVectorEnv(VectorEnv):
     """
     ## Description
@@ -40,10 +47,12 @@ class MemoryVectorEnv(VectorEnv):
     Gymnasium's ``CartPoleVectorEnv`` batches CartPole: the memory of every env is a row of
     numpy arrays (slots x features), and the step (ops, evidence ledger, reward terms,
     observation, mask) is one compiled loop over the envs (:mod:`memgym.envs.vector_kernel`).
-    With the default BM25 reader, the questions that fall due are answered in compiled code
-    too (:mod:`memgym.rewards.reader_kernel`, from reader tables built once per episode);
-    Python work per env happens at (auto)reset (episode generation, encoding) and as one
-    dictionary lookup per answer (its score). Made by
+    With the default BM25 reader, the questions that fall due are answered and scored in
+    compiled code too (:mod:`memgym.rewards.reader_kernel`,
+    :mod:`memgym.rewards.score_kernel`, from tables built once per episode); Python work
+    per env happens at (auto)reset (episode generation, encoding; none for a pooled episode
+    already encoded) and for the answers the kernel does not score (yes / no questions,
+    ``locomo_f1``: one dictionary lookup per answer once seen). Made by
     ``gym.make_vec(id, num_envs=64, vectorization_mode="vector_entry_point")``; with the
     same seeds it gives the same observations, rewards and masks as
     ``SyncVectorEnv`` over ``MemoryEnv`` (``tests/test_vector.py``).
@@ -74,8 +83,8 @@ class MemoryVectorEnv(VectorEnv):
     ``num_envs`` and the single env's arguments: every op and feature set (text features:
     :mod:`memgym.envs.text_kernel`); ``retrieval_tiers`` needs per-env Python work (retrieval
     readers) and raises a ``ValueError`` (use ``vectorization_mode="sync"``).
-    ``episode_options``: reset options (task parameters such as ``length``) applied to every episode, autoresets included.
-    ``max_episode_steps``: optional truncation.
+    ``episode_options``: reset options (task parameters such as ``length``) applied to
+    every episode, autoresets included. ``max_episode_steps``: optional truncation.
 
     ## Version History
 
@@ -234,17 +243,11 @@ class MemoryVectorEnv(VectorEnv):
                 encoded = (buffers.encode(episode) if key is None else
                            cached((*cache_key, key), lambda: buffers.encode(episode)))
             buffers.load(i, encoded, key)
-        if self.sources_in.shape[1] < buffers.chunks:
-            grown = np.zeros((self.num_envs, buffers.chunks), dtype=np.int32)
-            grown[:, :self.sources_in.shape[1]] = self.sources_in
-            self.sources_in = grown
-        q = buffers.questions
-        if self.answered.shape[1] < q:  # grow, keeping the envs mid-episode
+        if self.sources_in.shape[1] < buffers.chunks:  # grow, keeping envs mid-episode
+            self.sources_in = _widened(self.sources_in, buffers.chunks)
+        if self.answered.shape[1] < buffers.questions:
             for name in ("evidence_in", "conflicts_in", "answered"):
-                old = getattr(self, name)
-                grown = np.zeros((self.num_envs, q), dtype=old.dtype)
-                grown[:, :old.shape[1]] = old
-                setattr(self, name, grown)
+                setattr(self, name, _widened(getattr(self, name), buffers.questions))
         for name in ("slot_src", "slot_entry"):
             getattr(self, name)[envs] = -1
         for name in ("slot_created", "slot_updated", "slot_hits", "slot_tokens", "slot_hedged",
@@ -279,12 +282,9 @@ class MemoryVectorEnv(VectorEnv):
         active, valid = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         advance = self._advance
         if self.archive_cap < 0 and self.archive_len.max() >= self.archive_src.shape[1]:
-            # an unbounded archive that is full: grow
+            width = 2 * self.archive_src.shape[1]  # an unbounded archive that is full
             for name in ("archive_src", "archive_updated"):
-                old = getattr(self, name)
-                grown = np.zeros((n, 2 * old.shape[1]), dtype=np.int64)
-                grown[:, :old.shape[1]] = old
-                setattr(self, name, grown)
+                setattr(self, name, _widened(getattr(self, name), width))
         n_due = kernel.apply_ops(
             a, self._mask, self.action_op, self.action_arg, self.action_tier, self.slot_tier,
             self.core.ops_per_chunk, self.op_cost, self.reread_cost, self.entry_capacity,

@@ -1,11 +1,13 @@
-"""Per-episode arrays of the batched environment: one row of padded buffers per env.
+"""Per-episode arrays of the batched environment: rows of padded buffers, one per episode.
 
 At (auto)reset an episode is generated and turned into arrays once (chunk features, token
-counts, which chunks have questions due, the evidence / conflict roles of every chunk; with
-an ``episode_pool`` the encoding is cached, see :mod:`memgym.envs.episode_pool`), so
-a step of :class:`memgym.envs.vector.MemoryVectorEnv` only indexes these buffers with the
-cursor of each env: no Python work per env per step. Buffers grow to the longest episode
-seen; bags of words are stored as ``uint8`` (they are binary) to keep memory per env low.
+counts, which chunks have questions due, the evidence / conflict roles of every chunk, the
+reader's and the scorer's tables; with an ``episode_pool`` the encoding is cached, see
+:mod:`memgym.envs.episode_pool`, and each pooled episode keeps a row of its own, so an
+autoreset onto it copies nothing), so a step of :class:`memgym.envs.vector.MemoryVectorEnv`
+only indexes these buffers with each env's row and cursor: no Python work per env per step.
+Buffers grow to the longest episode seen; bags of words are stored as ``uint8`` (they are
+binary) to keep memory per env low.
 """
 
 from __future__ import annotations
