@@ -9,6 +9,8 @@ from gymnasium.vector import AutoresetMode
 
 import memgym  # noqa: F401  (registers the ids)
 from memgym.envs.registration import VECTOR_ENTRY, vectorizable
+from memgym.envs import vector
+from memgym.envs.episode_pool import clear_cache
 from memgym.envs.vector import MemoryVectorEnv
 
 RICH = {  # every supported op, two tiers with a token budget, shaping and costs on
@@ -96,6 +98,17 @@ def play_both(env_id: str, kwargs: dict, n: int = 3, steps: int = 150, seed: int
 ])
 def test_same_results_as_single_env(env_id: str, kwargs: dict) -> None:
     assert play_both(env_id, kwargs) >= 3  # several episodes, so autoresets are compared too
+
+
+def test_a_pool_larger_than_its_rows_copies_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pooled episodes past the rows kept for them are copied into their env's row at
+    reset: envs on pool rows and envs on their own rows side by side, same results."""
+    monkeypatch.setattr(vector, "POOL_ROWS", 1)
+    clear_cache()
+    assert play_both("memgym/KVUpdates-Easy-v0", {"episode_pool": 3}, steps=200) >= 3
+    venv = MemoryVectorEnv(3, episode_pool=3, **gym.spec("memgym/KVUpdates-Easy-v0").kwargs)
+    venv.reset(seed=0)
+    assert venv.buffers.pool_rows == 1 and len(venv.buffers._pooled) == 1
 
 
 def test_make_vec_picks_the_batched_env_and_declares_next_step_autoreset() -> None:
