@@ -18,7 +18,7 @@ from memgym.envs.episode_pool import cached
 from memgym.envs.structured import AGE_TABLE, MemoryEnv
 from memgym.envs.text_kernel import observe_text, sync_similarity
 from memgym.envs.vector_answers import answer_compiled, answer_python
-from memgym.envs.vector_episodes import POOL_ROWS, EpisodeBuffers, encode_episode
+from memgym.envs.vector_episodes import POOL_ROWS, EpisodeBuffers, encode_episode, widened
 from memgym.rewards.reader import BM25Reader, _lucene_idf
 from memgym.rewards.score_kernel import metric_code
 from memgym.rewards.terms import TERMS
@@ -30,13 +30,6 @@ def _as_action(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return -1
-
-
-def _widened(old: np.ndarray, width: int) -> np.ndarray:
-    """``old`` with its second axis grown to ``width`` (zeros after its contents)."""
-    grown = np.zeros((old.shape[0], width, *old.shape[2:]), dtype=old.dtype)
-    grown[:, :old.shape[1]] = old
-    return grown
 
 
 class MemoryVectorEnv(VectorEnv):
@@ -244,10 +237,10 @@ class MemoryVectorEnv(VectorEnv):
                            cached((*cache_key, key), lambda: buffers.encode(episode)))
             buffers.load(i, encoded, key)
         if self.sources_in.shape[1] < buffers.chunks:  # grow, keeping envs mid-episode
-            self.sources_in = _widened(self.sources_in, buffers.chunks)
+            self.sources_in = widened(self.sources_in, buffers.chunks)
         if self.answered.shape[1] < buffers.questions:
             for name in ("evidence_in", "conflicts_in", "answered"):
-                setattr(self, name, _widened(getattr(self, name), buffers.questions))
+                setattr(self, name, widened(getattr(self, name), buffers.questions))
         for name in ("slot_src", "slot_entry"):
             getattr(self, name)[envs] = -1
         for name in ("slot_created", "slot_updated", "slot_hits", "slot_tokens", "slot_hedged",
@@ -284,7 +277,7 @@ class MemoryVectorEnv(VectorEnv):
         if self.archive_cap < 0 and self.archive_len.max() >= self.archive_src.shape[1]:
             width = 2 * self.archive_src.shape[1]  # an unbounded archive that is full
             for name in ("archive_src", "archive_updated"):
-                setattr(self, name, _widened(getattr(self, name), width))
+                setattr(self, name, widened(getattr(self, name), width))
         n_due = kernel.apply_ops(
             a, self._mask, self.action_op, self.action_arg, self.action_tier, self.slot_tier,
             self.core.ops_per_chunk, self.op_cost, self.reread_cost, self.entry_capacity,

@@ -35,10 +35,8 @@ def answer_compiled(self: Any, envs: np.ndarray, terms: np.ndarray) -> None:
     for j in np.flatnonzero(np.isnan(scores[:m])).tolist():
         i, q, mode, ref, n = (int(out_env[j]), int(out_q[j]), int(out_mode[j]),
                               int(out_ref[j]), int(out_n[j]))
-        row = rows[episode_row[i]]
         values = tuple(out_values[j, :n].tolist()) if n > 1 else ()
-        score = row.code_scores.get((q, mode, ref, values, metric))
-        scores[j] = row.score_code(q, mode, ref, values, metric) if score is None else score
+        scores[j] = rows[episode_row[i]].score_code(q, mode, ref, values, metric)
     kernel.credit_answers(out_env[:m], scores[:m], retention, recall, b.episode_row, b.n_questions,
                           b.n_evidence, self.evidence_weights, terms, self.qa_sum,
                           self.qa_count)

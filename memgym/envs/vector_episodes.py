@@ -111,6 +111,13 @@ _ROW_ARRAYS = ("n_sessions", "length", "stream_tokens", "n_questions", "n_eviden
                "table_flat", "table_offsets", "n_terms", "hop_stride")
 
 
+def widened(old: np.ndarray, width: int) -> np.ndarray:
+    """``old`` with its second axis grown to ``width`` (zeros after its contents)."""
+    grown = np.zeros((old.shape[0], width, *old.shape[2:]), dtype=old.dtype)
+    grown[:, :old.shape[1]] = old
+    return grown
+
+
 #: Most rows an :class:`EpisodeBuffers` keeps for pooled episodes (besides one per env);
 #: the pool's episodes past it are copied into their env's row at each reset instead.
 POOL_ROWS = 1024
@@ -203,8 +210,7 @@ class EpisodeBuffers:
             self.episode_row[i] = row
         return row is not None
 
-    def load(self, i: int, encoded: EncodedEpisode, key: Hashable | None = None
-             ) -> EpisodeRow:
+    def load(self, i: int, encoded: EncodedEpisode, key: Hashable | None = None) -> None:
         """Give env ``i`` the encoded episode: a row of its own when ``key`` (a pooled
         episode's cache key) and there is room for one, else env ``i``'s row."""
         row = i
@@ -212,15 +218,15 @@ class EpisodeBuffers:
             row = self._pooled[key] = self.n + len(self._pooled)
         self._write(row, encoded)
         self.episode_row[i] = row
-        return encoded.row
 
     def _write(self, i: int, encoded: EncodedEpisode) -> None:
         """Write an encoded episode into row ``i`` (growing the buffers as needed)."""
         c, q = encoded.evidence.shape
         if i >= self.n_rows or c > self.chunks or q > self.questions:
-            # pooled rows grow by doubling (up to pool_rows), not one reset at a time
-            rows = self.n_rows if i < self.n_rows else min(
-                max(i + 1, 2 * self.n_rows - self.n, self.n + 16), self.n + self.pool_rows)
+            # pooled rows (written in order, i == n_rows) double, from 16 up to pool_rows
+            pooled = self.n_rows - self.n
+            rows = self.n_rows if i < self.n_rows else \
+                self.n + min(max(2 * pooled, 16), self.pool_rows)
             self._allocate(rows, max(c, self.chunks), max(q, self.questions))
         # A row as long as the buffers (episodes of one length: the common case) is one copy
         # per array; a shorter one also clears what is left of the previous episode.
@@ -256,10 +262,8 @@ class EpisodeBuffers:
         if tables is not None:
             flat = encoded.table_flat
             if flat.shape[0] > self.table_flat.shape[1]:
-                grown = np.zeros((self.n_rows, max(flat.shape[0], 2 * self.table_flat.shape[1])),
-                                 dtype=np.int64)
-                grown[:, :self.table_flat.shape[1]] = self.table_flat
-                self.table_flat = grown
+                self.table_flat = widened(
+                    self.table_flat, max(flat.shape[0], 2 * self.table_flat.shape[1]))
             self.table_flat[i, :flat.shape[0]] = flat
             self.table_offsets[i] = encoded.table_offsets
             self.n_terms[i], self.hop_stride[i] = tables.n_terms, tables.hop_stride

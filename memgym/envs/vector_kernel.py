@@ -22,10 +22,14 @@ from memgym.envs.observe_kernel import (
     UPDATE, archive_rows, observe_rows,
 )
 from memgym.rewards.reader_kernel import answer_memory, top_sources
+from memgym.rewards.reader_tables import ReaderTables
 from memgym.rewards.score_kernel import score_code
 from memgym.rewards.terms import TERMS
 
 INVALID = -1  # the code of an action outside the layout
+#: Where an episode's packed tables (``EpisodeBuffers.table_flat``) hold the answers' tokens
+#: (``ScoreTables.ARRAYS``): after the reader tables and the due questions (due_ptr, due_ids).
+SCORE_FIELD = len(ReaderTables.ARRAYS) + 2
 (T_QA, T_SHAPING, T_MEMORY, T_COMPRESSION, T_OP_COST, T_INVALID, T_EVIDENCE, T_RECALL,
  T_RETRIEVAL) = (TERMS.index(t) for t in ("qa", "shaping", "memory_size", "compression",
                                           "op_cost", "invalid", "evidence", "evidence_recall",
@@ -357,7 +361,7 @@ def answer_due(envs, cursor, slot_src, slot_entry, slot_invalid, slot_tier, tier
             _field(flat, offsets, row, 16), _field(flat, offsets, row, 17),
             _field(flat, offsets, row, 18), _field(flat, offsets, row, 19),
             _field(flat, offsets, row, 20))
-        score_bounds = offsets[row, 21:]  # then the answers' tokens (ScoreTables)
+        score_bounds = offsets[row, SCORE_FIELD:]  # then the answers' tokens
         questions = due_ids[due_ptr[cursor[i]]:due_ptr[cursor[i] + 1]]
         n_q = questions.shape[0]
         mode = np.zeros(n_q, dtype=np.int64)
